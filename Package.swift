@@ -1,0 +1,114 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings shared by every Swift target of Swell.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swell",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swell", targets: ["swell"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+    ],
+    targets: [
+        // Process spawning with the guarantees Foundation.Process cannot give:
+        // a new process group, no inherited descriptors, rlimits, a uid switch.
+        .target(name: "CSwellSpawn"),
+        .target(
+            name: "SwellModel",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwellStore",
+            dependencies: [
+                "SwellModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwellScheduler",
+            dependencies: [
+                "SwellModel",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwellRuntime",
+            dependencies: [
+                "SwellModel",
+                "SwellScheduler",
+                "CSwellSpawn",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Bootstraps")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwellInvoker",
+            dependencies: [
+                "SwellModel",
+                "SwellStore",
+                "SwellScheduler",
+                "SwellRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwellServer",
+            dependencies: [
+                "SwellModel",
+                "SwellStore",
+                "SwellRuntime",
+                "SwellInvoker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swell",
+            dependencies: [
+                "SwellModel",
+                "SwellServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SwellModelTests", dependencies: ["SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellSchedulerTests", dependencies: ["SwellScheduler", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,43 @@
+#ifndef CSWELLSPAWN_H
+#define CSWELLSPAWN_H
+
+#include <sys/types.h>
+
+/// Options for swell_spawn. Every descriptor not named here is closed in the child.
+typedef struct {
+    const char *path;          ///< executable
+    char *const *argv;         ///< NULL-terminated
+    char *const *envp;         ///< NULL-terminated; the child's whole environment
+    const char *cwd;           ///< working directory, or NULL
+    int stdin_fd;              ///< becomes fd 0 (-1: /dev/null)
+    int stdout_fd;             ///< becomes fd 1
+    int stderr_fd;             ///< becomes fd 2
+    long long rlimit_as;       ///< bytes of address space, 0: unchanged
+    long long rlimit_nproc;    ///< processes, 0: unchanged
+    long long rlimit_nofile;   ///< open files, 0: unchanged
+    long long rlimit_cpu;      ///< CPU seconds, 0: unchanged
+    int uid;                   ///< switch to this uid (and gid) when >= 0
+    int gid;
+} swell_spawn_options;
+
+/// Forks and execs a child in a new process group (pgid = pid), with a clean signal
+/// state, the given descriptors and limits, killed if the spawning thread's process dies.
+/// Returns 0 and stores the pid, or an errno value (from the child's failed exec too).
+int swell_spawn(const swell_spawn_options *options, pid_t *pid);
+
+/// Sends a signal to the whole process group of a child spawned by swell_spawn.
+int swell_kill_group(pid_t pgid, int signal);
+
+/// Blocks until any child exits; returns its pid and stores a wait status, or -1 with errno.
+pid_t swell_wait_any(int *status);
+
+/// Decodes a wait status: exit code (>= 0) or -signal.
+int swell_exit_code(int status);
+
+/// Sets FD_CLOEXEC on a descriptor.
+int swell_set_cloexec(int fd);
+
+/// Creates a pipe whose both ends are close-on-exec.
+int swell_pipe(int fds[2]);
+
+#endif

@@ -1,0 +1,81 @@
+/// How a function's URL (HTTP trigger) is guarded.
+public enum URLAuth: String, Sendable, Codable, Hashable {
+    /// Anyone may call it.
+    case none
+    /// A bearer key of the function's namespace is required.
+    case key
+}
+
+/// A function's URL at `/fn/NAMESPACE/NAME/...`.
+public struct URLConfig: Sendable, Codable, Hashable {
+    public var auth: URLAuth
+    /// The qualifier the URL invokes: `$LATEST` or an alias name.
+    public var qualifier: String
+
+    public init(auth: URLAuth, qualifier: String = "$LATEST") {
+        self.auth = auth
+        self.qualifier = qualifier
+    }
+}
+
+/// The complete, validated configuration of one function version.
+public struct FunctionConfig: Sendable, Codable, Hashable {
+    public static let memoryRange = 128...10240
+    public static let timeoutRange = 1...900
+    public static let concurrencyRange = 1...1000
+    public static let maxEnvironmentBytes = 4096
+    public static let maxDescriptionLength = 256
+
+    public var runtime: RuntimeKind
+    public var handler: String
+    public var codeSha256: String
+    public var codeSize: Int
+    /// Memory in MB.
+    public var memory: Int
+    /// Timeout in seconds.
+    public var timeout: Int
+    /// Requests in flight per instance.
+    public var concurrency: Int
+    public var environment: [String: String]
+    public var description: String
+    public var url: URLConfig?
+
+    public init(
+        runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
+        memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
+        environment: [String: String] = [:], description: String = "", url: URLConfig? = nil
+    ) {
+        self.runtime = runtime
+        self.handler = handler
+        self.codeSha256 = codeSha256
+        self.codeSize = codeSize
+        self.memory = memory
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.environment = environment
+        self.description = description
+        self.url = url
+    }
+
+    /// The names of the fields that differ between two configurations, as the manifest names them.
+    public func changedFields(from old: FunctionConfig) -> [String] {
+        var fields: [String] = []
+        if runtime != old.runtime { fields.append("runtime") }
+        if handler != old.handler { fields.append("handler") }
+        if codeSha256 != old.codeSha256 { fields.append("code") }
+        if memory != old.memory { fields.append("memory") }
+        if timeout != old.timeout { fields.append("timeout") }
+        if concurrency != old.concurrency { fields.append("concurrency") }
+        if environment != old.environment { fields.append("environment") }
+        if description != old.description { fields.append("description") }
+        if url != old.url { fields.append("url") }
+        return fields
+    }
+
+    /// The part of the configuration that a published version freezes (the URL is not part of it).
+    public var versioned: FunctionConfig {
+        var c = self
+        c.url = nil
+        return c
+    }
+}

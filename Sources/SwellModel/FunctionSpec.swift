@@ -1,0 +1,123 @@
+/// Reads a function's configuration from a manifest entry or an API body.
+///
+/// The same reader serves `swell.yaml` (where `code` is a path the CLI resolves) and the
+/// REST API (where `codeSha256` names an uploaded package), so both report errors alike:
+/// `functions.hello.memory: must be between 128 and 10240 (got 5)`.
+public enum FunctionSpec {
+    /// Fields a function entry may carry.
+    public static let knownFields: Set<String> = [
+        "runtime", "handler", "code", "codeSha256", "codeSize", "memory", "timeout", "concurrency",
+        "environment", "description", "url",
+    ]
+
+    /// Parses and validates one function entry.
+    /// - Parameters:
+    ///   - value: the entry.
+    ///   - path: the dotted path of the entry, for error messages (`functions.hello`).
+    ///   - codeSha256: the digest of the code package when the caller resolved `code` itself.
+    public static func parse(_ value: ConfigValue, path: String, codeSha256 resolved: String? = nil, codeSize resolvedSize: Int? = nil) throws(SwellError) -> FunctionConfig {
+        let r = try FieldReader(value, path: path)
+        try r.rejectUnknown(knownFields)
+
+        guard let runtimeName = try r.string("runtime") else {
+            throw SwellError.invalid(r.field("runtime"), "is required (one of: nodejs20, python3, provided)")
+        }
+        guard let runtime = RuntimeKind(rawValue: runtimeName) else {
+            throw SwellError.invalid(r.field("runtime"), "must be one of nodejs20, python3, provided (got \"\(runtimeName)\")")
+        }
+
+        let handler = try r.string("handler") ?? (runtime == .provided ? "bootstrap" : "")
+        try validateHandler(handler, runtime: runtime, field: r.field("handler"))
+
+        let sha: String
+        if let resolved {
+            sha = resolved
+        } else if let given = try r.string("codeSha256") {
+            guard given.utf8.count == 64, given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                throw SwellError.invalid(r.field("codeSha256"), "must be 64 lowercase hex characters")
+            }
+            sha = given
+        } else {
+            throw SwellError.invalid(r.field(r.has("code") ? "code" : "codeSha256"), "is required (the function's code package)")
+        }
+        let givenSize = try r.int("codeSize", range: 0...Int.max) ?? 0
+        let size = resolvedSize ?? givenSize
+
+        let memory = try r.int("memory", range: FunctionConfig.memoryRange) ?? 128
+        let timeout = try r.int("timeout", range: FunctionConfig.timeoutRange) ?? 3
+        let concurrency = try r.int("concurrency", range: FunctionConfig.concurrencyRange) ?? 1
+        let environment = try parseEnvironment(r)
+
+        let description = try r.string("description") ?? ""
+        guard description.count <= FunctionConfig.maxDescriptionLength else {
+            throw SwellError.invalid(r.field("description"), "must be at most \(FunctionConfig.maxDescriptionLength) characters (got \(description.count))")
+        }
+
+        var url: URLConfig?
+        if let u = try r.object("url") {
+            try u.rejectUnknown(["auth", "qualifier"])
+            let authName = try u.string("auth") ?? "key"
+            guard let auth = URLAuth(rawValue: authName) else {
+                throw SwellError.invalid(u.field("auth"), "must be none or key (got \"\(authName)\")")
+            }
+            let qualifier = try u.string("qualifier") ?? "$LATEST"
+            if qualifier != "$LATEST" && !Names.isAliasName(qualifier) {
+                throw SwellError.invalid(u.field("qualifier"), "must be $LATEST or an alias name (got \"\(qualifier)\")")
+            }
+            url = URLConfig(auth: auth, qualifier: qualifier)
+        }
+
+        return FunctionConfig(
+            runtime: runtime, handler: handler, codeSha256: sha, codeSize: size, memory: memory, timeout: timeout,
+            concurrency: concurrency, environment: environment, description: description, url: url)
+    }
+
+    static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {
+        guard !handler.isEmpty else {
+            throw SwellError.invalid(field, "is required for runtime \(runtime.rawValue) (e.g. index.handler)")
+        }
+        guard handler.utf8.count <= 128, !handler.contains(".."), !handler.hasPrefix("/"),
+            handler.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F })
+        else {
+            throw SwellError.invalid(field, "must be a relative module path and export name without spaces or \"..\" (got \"\(handler)\")")
+        }
+        switch runtime {
+        case .nodejs20, .python3:
+            guard let dot = handler.lastIndex(of: "."), dot != handler.startIndex, handler.index(after: dot) != handler.endIndex else {
+                throw SwellError.invalid(field, "must look like FILE.EXPORT, e.g. index.handler (got \"\(handler)\")")
+            }
+        case .provided:
+            break
+        }
+    }
+
+    static func parseEnvironment(_ r: FieldReader) throws(SwellError) -> [String: String] {
+        guard let env = try r.object("environment") else { return [:] }
+        var result: [String: String] = [:]
+        var bytes = 0
+        for (key, value) in env.entries() {
+            let field = env.field(key)
+            guard Names.isEnvironmentKey(key) else {
+                throw SwellError.invalid(field, "is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            }
+            guard !Names.isReservedEnvironmentKey(key) else {
+                throw SwellError.invalid(field, "is reserved by the platform (AWS_*, LAMBDA_*, SWELL_*, _HANDLER)")
+            }
+            let s: String
+            switch value {
+            case .string(let v): s = v
+            case .int(let i): s = String(i)
+            case .double(let d): s = String(d)
+            case .bool(let b): s = String(b)
+            default: throw SwellError.invalid(field, "must be a string (got \(value.kindName))")
+            }
+            guard !s.utf8.contains(0) else { throw SwellError.invalid(field, "must not contain NUL bytes") }
+            bytes += key.utf8.count + s.utf8.count
+            result[key] = s
+        }
+        guard bytes <= FunctionConfig.maxEnvironmentBytes else {
+            throw SwellError.invalid(env.path, "is \(bytes) bytes; at most \(FunctionConfig.maxEnvironmentBytes) are allowed")
+        }
+        return result
+    }
+}

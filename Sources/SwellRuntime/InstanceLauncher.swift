@@ -1,0 +1,67 @@
+import Foundation
+import SwellModel
+
+/// Builds the process an instance runs: the runtime's executable and the exact environment
+/// of the Lambda Runtime API contract. Nothing of Swell's own environment is inherited.
+enum InstanceLauncher {
+    static func spawnRequest(
+        config: FunctionConfig, key: FunctionKey, instance: InstanceInfo, codeDirectory: String,
+        runtimeAPI: String, tempDirectory: String, runtime: RuntimeConfiguration
+    ) throws -> SpawnRequest {
+        var env: [String: String] = config.environment
+        env["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI
+        env["_HANDLER"] = config.handler
+        env["LAMBDA_TASK_ROOT"] = codeDirectory
+        env["LAMBDA_RUNTIME_DIR"] = runtime.bootstrapDirectory
+        env["AWS_LAMBDA_FUNCTION_NAME"] = key.name
+        env["AWS_LAMBDA_FUNCTION_VERSION"] = key.version.description
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = String(config.memory)
+        env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/swell/\(key.namespace)/\(key.name)"
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = instance.name
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand"
+        env["AWS_REGION"] = "swell-local"
+        env["AWS_DEFAULT_REGION"] = "swell-local"
+        env["AWS_EXECUTION_ENV"] = config.runtime.executionEnvironment
+        env["TZ"] = ":UTC"
+        env["LANG"] = "en_US.UTF-8"
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+        env["HOME"] = tempDirectory
+        env["TMPDIR"] = tempDirectory
+        env["SWELL_CONCURRENCY"] = String(config.concurrency)
+        env["AWS_LAMBDA_MAX_CONCURRENCY"] = String(config.concurrency)
+        env["SWELL_NAMESPACE"] = key.namespace
+
+        switch config.runtime {
+        case .nodejs20:
+            env["NODE_PATH"] = "\(codeDirectory)/node_modules"
+            let heap = max(64, config.memory * 85 / 100)
+            return SpawnRequest(
+                executable: runtime.nodeExecutable,
+                arguments: ["--max-old-space-size=\(heap)", "\(runtime.bootstrapDirectory)/nodejs/bootstrap.js"],
+                environment: env, workingDirectory: codeDirectory)
+        case .python3:
+            env["PYTHONUNBUFFERED"] = "1"
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            return SpawnRequest(
+                executable: runtime.pythonExecutable,
+                arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
+                environment: env, workingDirectory: codeDirectory)
+        case .provided:
+            let path = "\(codeDirectory)/\(config.handler)"
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw LaunchError.entrypointMissing(config.handler)
+            }
+            return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+        }
+    }
+
+    enum LaunchError: Error, CustomStringConvertible {
+        case entrypointMissing(String)
+
+        var description: String {
+            switch self {
+            case .entrypointMissing(let h): "Runtime.InvalidEntrypoint: the code has no executable file \"\(h)\""
+            }
+        }
+    }
+}

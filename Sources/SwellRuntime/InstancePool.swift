@@ -1,0 +1,330 @@
+import Foundation
+import Logging
+import NIOCore
+import SwellModel
+import SwellScheduler
+
+/// One invocation as the pool receives it.
+public struct InvokeRequest: Sendable {
+    public var requestID: String
+    public var payload: ByteBuffer
+    /// What the caller named (`$LATEST`, `3`, `live`), for the invoked-function ARN.
+    public var qualifier: String
+    public var traceID: String
+    public var clientContext: String?
+
+    public init(requestID: String, payload: ByteBuffer, qualifier: String, traceID: String, clientContext: String? = nil) {
+        self.requestID = requestID
+        self.payload = payload
+        self.qualifier = qualifier
+        self.traceID = traceID
+        self.clientContext = clientContext
+    }
+}
+
+/// What happened to an invocation, with its timings.
+public struct InvokeOutcome: Sendable {
+    public enum Result: Sendable {
+        case completed(InvocationResult)
+        /// No slot could be had (429).
+        case throttled(RejectReason)
+    }
+
+    public var result: Result
+    public var coldStart: Bool
+    public var initDuration: Duration
+    public var runDuration: Duration
+    public var instanceName: String?
+}
+
+/// The instances of one function version and the actor that executes its
+/// `PoolStateMachine`'s decisions: spawn, route, time out, stop.
+public actor InstancePool {
+    public nonisolated let key: FunctionKey
+    public nonisolated let config: FunctionConfig
+    let codeDirectory: String
+    let runtime: RuntimeConfiguration
+    let sink: any LogSink
+    let group: any EventLoopGroup
+    let logger: Logger
+    private var machine: PoolStateMachine
+    private var nextTicket: Ticket = 1
+    private var waiters: [Ticket: CheckedContinuation<Grant, Never>] = [:]
+    private var instances: [InstanceID: RuntimeInstance] = [:]
+    private var lastStartError: (FunctionErrorKind, FunctionError)?
+    private let origin = ContinuousClock.now
+    private var instanceCounter: UInt64
+
+    enum Grant {
+        case slot(RuntimeInstance, coldStart: Bool)
+        case rejected(RejectReason)
+    }
+
+    public init(
+        key: FunctionKey, config: FunctionConfig, codeDirectory: String, runtime: RuntimeConfiguration,
+        scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger
+    ) {
+        self.key = key
+        self.config = config
+        self.codeDirectory = codeDirectory
+        self.runtime = runtime
+        self.sink = sink
+        self.group = group
+        self.logger = logger
+        self.machine = PoolStateMachine(configuration: scheduling)
+        self.instanceCounter = UInt64.random(in: 0..<(1 << 40))
+    }
+
+    private var now: Duration { ContinuousClock.now - origin }
+
+    // MARK: Invoke
+
+    /// Runs one invocation: waits for a slot (starting an instance if needed), hands the
+    /// event over, and waits for the result, the timeout or the instance's death.
+    public func invoke(_ request: InvokeRequest) async -> InvokeOutcome {
+        let ticket = nextTicket
+        nextTicket += 1
+        let grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
+            waiters[ticket] = continuation
+            run(machine.requestArrived(ticket, now: now))
+        }
+        let instance: RuntimeInstance
+        let coldStart: Bool
+        switch grant {
+        case .rejected(let reason):
+            if reason == .startFailed, let (kind, error) = lastStartError {
+                return InvokeOutcome(result: .completed(.failure(kind, error)), coldStart: true, initDuration: .zero, runDuration: .zero, instanceName: nil)
+            }
+            return InvokeOutcome(result: .throttled(reason), coldStart: false, initDuration: .zero, runDuration: .zero, instanceName: nil)
+        case .slot(let i, let cold):
+            instance = i
+            coldStart = cold
+        }
+
+        let timeout = config.timeout
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(timeout) * 1000
+        let arn = "arn:aws:lambda:swell:\(key.namespace):function:\(key.name)" + (request.qualifier == "$LATEST" ? "" : ":\(request.qualifier)")
+        let started = ContinuousClock.now
+        let mailbox = instance.mailbox
+        let loop = instance.endpoint?.channel.eventLoop ?? group.next()
+        var timer: Scheduled<Void>?
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<InvocationResult, Never>) in
+            let invocation = PendingInvocation(
+                requestID: request.requestID, payload: request.payload, deadlineEpochMs: deadline, functionARN: arn,
+                traceID: request.traceID, clientContext: request.clientContext
+            ) { result in continuation.resume(returning: result) }
+            timer = loop.scheduleTask(in: .seconds(Int64(timeout))) {
+                let error = FunctionError(errorType: "Sandbox.Timedout", errorMessage: "Task timed out after \(timeout).00 seconds")
+                if mailbox.complete(request.requestID, with: .failure(.timeout, error)) {
+                    instance.kill(.timeout(requestID: request.requestID, seconds: timeout))
+                }
+            }
+            mailbox.deliver(invocation)
+        }
+        timer?.cancel()
+        let runDuration = ContinuousClock.now - started
+        run(machine.requestFinished(ticket, on: instance.id, now: now))
+        return InvokeOutcome(
+            result: .completed(result), coldStart: coldStart,
+            initDuration: coldStart ? (instance.initDuration ?? .zero) : .zero,
+            runDuration: runDuration, instanceName: instance.info.name)
+    }
+
+    // MARK: Actions
+
+    private func run(_ actions: [PoolAction]) {
+        for action in actions {
+            switch action {
+            case .route(let ticket, let id, let coldStart):
+                guard let waiter = waiters.removeValue(forKey: ticket) else { continue }
+                guard let instance = instances[id] else {
+                    waiter.resume(returning: .rejected(.startFailed))
+                    continue
+                }
+                waiter.resume(returning: .slot(instance, coldStart: coldStart))
+            case .reject(let ticket, let reason):
+                waiters.removeValue(forKey: ticket)?.resume(returning: .rejected(reason))
+            case .startInstance(let id):
+                let instance = makeInstance(id)
+                instances[id] = instance
+                Task { await self.launch(instance) }
+            case .stopInstance(let id):
+                instances[id]?.kill(.stop)
+            }
+        }
+    }
+
+    private func makeInstance(_ id: InstanceID) -> RuntimeInstance {
+        instanceCounter &+= 1
+        let name = "i-" + String(instanceCounter & 0xFFFF_FFFF_FFFF, radix: 16).leftPadded(to: 12)
+        let info = InstanceInfo(function: key, name: name, memoryMB: config.memory)
+        let mailbox = InstanceMailbox(events: .init(
+            ready: { [weak self] in
+                guard let self else { return }
+                Task { await self.instanceReady(id) }
+            },
+            initError: { [weak self] error in
+                guard let self else { return }
+                Task { await self.instanceInitError(id, error) }
+            }))
+        let temp = "\(runtime.instancesDirectory)/\(name)/tmp"
+        return RuntimeInstance(id: id, info: info, mailbox: mailbox, tempDirectory: temp)
+    }
+
+    private func launch(_ instance: RuntimeInstance) async {
+        do {
+            let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: instance.mailbox, group: group)
+            instance.endpoint = endpoint
+            try FileManager.default.createDirectory(atPath: instance.tempDirectory, withIntermediateDirectories: true)
+            let spawn = try InstanceLauncher.spawnRequest(
+                config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
+                runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
+            let id = instance.id
+            let child = try await ChildProcesses.shared.spawn(spawn) { [weak self] code in
+                guard let self else { return }
+                Task { await self.instanceExited(id, code: code) }
+            }
+            instance.pid = child.pid
+            for (fd, stream) in [(child.stdoutFD, "stdout"), (child.stderrFD, "stderr")] {
+                let pump = try await LogPumpHandler.start(
+                    fd: fd, stream: stream, instance: instance.info, mailbox: instance.mailbox, sink: sink, recent: instance.recent, group: group)
+                instance.addPump(pump)
+            }
+            logger.debug("instance started", metadata: ["function": "\(key)", "instance.id": "\(instance.info.name)", "pid": "\(child.pid)"])
+            let initTimeout = max(runtime.initTimeout, .seconds(config.timeout))
+            Task {
+                try? await Task.sleep(for: initTimeout)
+                if instance.initDuration == nil { instance.kill(.initTimeout) }
+            }
+        } catch {
+            logger.error("instance failed to start", metadata: ["function": "\(key)", "error": "\(error)"])
+            platformLine(instance, "instance failed to start: \(error)")
+            instances.removeValue(forKey: instance.id)
+            instance.cleanUp()
+            lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
+            run(machine.instanceStartFailed(instance.id, now: now))
+        }
+    }
+
+    // MARK: Instance events
+
+    private func instanceReady(_ id: InstanceID) {
+        guard let instance = instances[id] else { return }
+        let initDuration = instance.markReady()
+        logger.debug("instance ready", metadata: ["instance.id": "\(instance.info.name)", "init.ms": "\(initDuration.milliseconds)"])
+        run(machine.instanceReady(id, now: now))
+    }
+
+    private func instanceInitError(_ id: InstanceID, _ error: FunctionError) {
+        guard let instance = instances[id] else { return }
+        instance.kill(.initError(error))
+    }
+
+    private func instanceExited(_ id: InstanceID, code: Int32) async {
+        guard let instance = instances[id] else { return }
+        instance.markExited()
+        await instance.drainPumps(within: .milliseconds(200))
+        instances.removeValue(forKey: id)
+        let status = code >= 0 ? "exit status \(code)" : "signal \(-code)"
+        let tail = instance.recent.all.suffix(10)
+        let wasReady = instance.initDuration != nil
+
+        switch instance.killReason {
+        case .stop?:
+            platformLine(instance, "instance stopped (idle)")
+            instance.mailbox.close(.crashed, FunctionError(errorType: "Runtime.Stopped", errorMessage: "the instance was stopped"))
+        case .timeout(let requestID, let seconds)?:
+            platformLine(instance, "instance killed: invocation \(requestID) timed out after \(seconds) s")
+            instance.mailbox.close(.crashed, FunctionError(
+                errorType: "Runtime.InstanceKilled",
+                errorMessage: "the instance was killed because invocation \(requestID) sharing it timed out"))
+        case .initTimeout?:
+            platformLine(instance, "instance killed: no Runtime API call within the init timeout")
+            lastStartError = (.initError, FunctionError(
+                errorType: "Runtime.InitTimeout", errorMessage: "the runtime did not ask for an event within the init timeout",
+                stackTrace: Array(tail)))
+        case .initError(let error)?:
+            platformLine(instance, "init error: \(error.errorType): \(error.errorMessage)")
+            lastStartError = (.initError, error)
+        case nil:
+            let message = wasReady
+                ? "Runtime exited with error: \(status)"
+                : "Runtime exited with error: \(status) before it was ready"
+            platformLine(instance, message)
+            let error = FunctionError(errorType: "Runtime.ExitError", errorMessage: message, stackTrace: Array(tail))
+            if wasReady {
+                instance.mailbox.close(.crashed, error)
+            } else {
+                lastStartError = (.initError, error)
+            }
+        }
+        instance.mailbox.close(.crashed, FunctionError(errorType: "Runtime.ExitError", errorMessage: "Runtime exited: \(status)", stackTrace: Array(tail)))
+        instance.cleanUp()
+        if wasReady {
+            run(machine.instanceExited(id, now: now))
+        } else {
+            run(machine.instanceStartFailed(id, now: now))
+        }
+    }
+
+    private func platformLine(_ instance: RuntimeInstance, _ message: String) {
+        sink.accept(CapturedLine(time: Date(), requestID: nil, stream: "platform", message: message), instance: instance.info)
+    }
+
+    // MARK: Housekeeping
+
+    /// Applies the passage of time: keep-alive expiry and queue timeouts.
+    public func tick() {
+        run(machine.tick(now: now))
+    }
+
+    /// Stops every instance; waiting requests are turned away. Returns when all are gone.
+    public func drain() async {
+        run(machine.drain())
+        let deadline = ContinuousClock.now + .seconds(Int64(config.timeout) + 5)
+        while !instances.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for instance in instances.values { instance.kill(.stop) }
+    }
+
+    /// A snapshot for `swell instances` and metrics.
+    public func snapshot() -> [InstanceSnapshot] {
+        instances.values.map { instance in
+            let s = machine.instances[instance.id]
+            return InstanceSnapshot(
+                name: instance.info.name, state: s.map { "\($0.phase)" } ?? "exited", inFlight: s?.inFlight ?? 0,
+                slots: config.concurrency, pid: instance.pid, memoryMB: config.memory,
+                ageSeconds: (ContinuousClock.now - instance.spawnedAt).seconds)
+        }.sorted { $0.name < $1.name }
+    }
+
+    public var isIdle: Bool { instances.isEmpty && waiters.isEmpty }
+}
+
+/// One instance, as `swell instances` shows it.
+public struct InstanceSnapshot: Sendable, Codable {
+    public var name: String
+    public var state: String
+    public var inFlight: Int
+    public var slots: Int
+    public var pid: Int32
+    public var memoryMB: Int
+    public var ageSeconds: Double
+}
+
+extension Duration {
+    /// Whole and fractional milliseconds.
+    public var milliseconds: Double {
+        let (s, atto) = components
+        return Double(s) * 1000 + Double(atto) / 1e15
+    }
+
+    public var seconds: Double { milliseconds / 1000 }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,106 @@
+import CSwellSpawn
+import Foundation
+import NIOCore
+import SwellModel
+import SwellScheduler
+import Synchronization
+
+/// One running runtime process serving one function version, with its own Runtime API
+/// endpoint, mailbox and log pumps.
+final class RuntimeInstance: Sendable {
+    /// Why Swell killed an instance, so that its death is reported truthfully.
+    enum KillReason: Sendable {
+        case timeout(requestID: String, seconds: Int)
+        case stop
+        case initTimeout
+        case initError(FunctionError)
+    }
+
+    struct State {
+        var pid: pid_t = 0
+        var readyAt: ContinuousClock.Instant?
+        var killReason: KillReason?
+        var exited = false
+    }
+
+    let id: InstanceID
+    let info: InstanceInfo
+    let mailbox: InstanceMailbox
+    let spawnedAt: ContinuousClock.Instant
+    let recent = RecentLines()
+    let tempDirectory: String
+    private let state = Mutex(State())
+    private let endpointBox = Mutex<RuntimeAPIEndpoint?>(nil)
+    private let pumps = Mutex<[any Channel]>([])
+
+    init(id: InstanceID, info: InstanceInfo, mailbox: InstanceMailbox, tempDirectory: String) {
+        self.id = id
+        self.info = info
+        self.mailbox = mailbox
+        self.tempDirectory = tempDirectory
+        self.spawnedAt = .now
+    }
+
+    var endpoint: RuntimeAPIEndpoint? {
+        get { endpointBox.withLock { $0 } }
+        set { endpointBox.withLock { $0 = newValue } }
+    }
+
+    var pid: pid_t {
+        get { state.withLock { $0.pid } }
+        set { state.withLock { $0.pid = newValue } }
+    }
+
+    func addPump(_ channel: any Channel) {
+        pumps.withLock { $0.append(channel) }
+    }
+
+    /// Marks the instance ready; returns its init duration.
+    func markReady() -> Duration {
+        let now = ContinuousClock.now
+        state.withLock { if $0.readyAt == nil { $0.readyAt = now } }
+        return now - spawnedAt
+    }
+
+    var initDuration: Duration? {
+        state.withLock { s in s.readyAt.map { $0 - spawnedAt } }
+    }
+
+    var killReason: KillReason? { state.withLock { $0.killReason } }
+
+    /// Kills the instance's whole process group (the first reason given is kept).
+    func kill(_ reason: KillReason) {
+        let pid: pid_t = state.withLock { s in
+            if s.killReason == nil { s.killReason = reason }
+            return s.exited ? 0 : s.pid
+        }
+        if pid > 0 { ChildProcesses.shared.killGroup(pid) }
+    }
+
+    /// Records the exit; kills any processes the runtime left behind in its group.
+    func markExited() {
+        let pid: pid_t = state.withLock { s in
+            s.exited = true
+            return s.pid
+        }
+        if pid > 0 { ChildProcesses.shared.killGroup(pid) }
+    }
+
+    /// Waits (briefly) until the output pipes are drained, so the last lines are captured.
+    func drainPumps(within limit: Duration) async {
+        let channels = pumps.withLock { $0 }
+        let deadline = ContinuousClock.now + limit
+        for channel in channels {
+            while channel.isActive && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
+
+    /// Releases the endpoint and the private temp directory.
+    func cleanUp() {
+        endpoint?.close()
+        for channel in pumps.withLock({ $0 }) { channel.close(promise: nil) }
+        try? FileManager.default.removeItem(atPath: (tempDirectory as NSString).deletingLastPathComponent)
+    }
+}

@@ -1,0 +1,123 @@
+'use strict';
+// Homework grader: decodes a photographed homework sheet (PNG) and reports,
+// per answer box, whether it has been answered. See README.md.
+
+const { performance } = require('node:perf_hooks');
+const { decodePng, InvalidImage } = require('./png');
+const { grade } = require('./grade');
+const { sourceFromEvent, sampleSource, base64Source, bytesSource, InvalidRequest } = require('./sources');
+
+/** Decodes and grades PNG bytes; returns the result object. */
+function gradePng(bytes) {
+  const t0 = performance.now();
+  const image = decodePng(bytes);
+  const t1 = performance.now();
+  const result = grade(image);
+  const t2 = performance.now();
+  result.decodeMs = Math.round((t1 - t0) * 100) / 100;
+  result.gradeMs = Math.round((t2 - t1) * 100) / 100;
+  return result;
+}
+
+function logResult(describe, r) {
+  const regions = r.regions
+    .map((g) => `${g.index}:${g.answered ? 'answered' : 'blank'}(ink=${g.inkCoverage},lines=${g.textLines})`)
+    .join(' ');
+  console.log(
+    `graded ${describe}: verdict=${r.verdict} answered=${r.answeredRegions}/${r.totalRegions} ` +
+      `ink=${r.inkCoverage} ${regions} size=${r.width}x${r.height} decodeMs=${r.decodeMs} gradeMs=${r.gradeMs}`,
+  );
+}
+
+async function gradeSource(source) {
+  const bytes = await source.load();
+  const result = gradePng(bytes);
+  logResult(source.describe, result);
+  return result;
+}
+
+// ---- Function URL (API Gateway HTTP API v2.0) events ----------------------
+
+function isFunctionUrlEvent(event) {
+  return (
+    event !== null &&
+    typeof event === 'object' &&
+    event.version === '2.0' &&
+    event.requestContext !== null &&
+    typeof event.requestContext === 'object' &&
+    typeof event.requestContext.http === 'object'
+  );
+}
+
+function header(event, name) {
+  const headers = event.headers || {};
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name) return String(headers[k]);
+  return '';
+}
+
+/**
+ * Maps a function-URL request to a source:
+ *   GET  ...?sample=complete.png                 -> that sample
+ *   POST body = PNG bytes (content-type image/png; arrives base64-encoded)
+ *   POST body = {"sample":…} or {"image":…}       (content-type application/json)
+ */
+function sourceFromUrlEvent(event) {
+  const query = event.queryStringParameters || {};
+  const body = typeof event.body === 'string' ? event.body : '';
+  if (body.length === 0) {
+    if (query.sample) return sampleSource(query.sample);
+    throw new InvalidRequest('nothing to grade: POST a PNG (Content-Type: image/png) or use ?sample=complete.png');
+  }
+  if (event.isBase64Encoded) return bytesSource(Buffer.from(body, 'base64'), 'upload');
+
+  const contentType = header(event, 'content-type').toLowerCase();
+  if (/^application\/([a-z0-9.+-]*\+)?json\b/.test(contentType)) {
+    let parsed;
+    try {
+      parsed = JSON.parse(body);
+    } catch (err) {
+      throw new InvalidRequest(`request body is not valid JSON: ${err.message}`);
+    }
+    return sourceFromEvent(parsed);
+  }
+  // A text-typed body: binary survives only if it was passed through byte for
+  // byte (latin1). If it was decoded as UTF-8, the PNG signature byte 0x89
+  // became U+FFFD and the image is lost: tell the caller how to send it.
+  if (body.charCodeAt(0) === 0x89) return bytesSource(Buffer.from(body, 'latin1'), 'upload');
+  if (body.startsWith('\ufffdPNG')) {
+    throw new InvalidRequest(
+      `the PNG was sent with a text content type (${contentType || 'none'}) and arrived mangled; ` +
+        'send it with Content-Type: image/png (curl -H "content-type: image/png" --data-binary @file.png …)',
+    );
+  }
+  return base64Source(body, 'upload');
+}
+
+function json(statusCode, value) {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+async function handleUrlEvent(event) {
+  let source;
+  try {
+    source = sourceFromUrlEvent(event);
+    return json(200, await gradeSource(source));
+  } catch (err) {
+    if (err instanceof InvalidImage || err instanceof InvalidRequest) {
+      console.log(`rejected ${source ? source.describe : 'request'}: ${err.name}: ${err.message}`);
+      return json(400, { error: { code: err.name, message: err.message } });
+    }
+    throw err; // anything else is a bug: let the platform report a function error
+  }
+}
+
+// ---- Entry point ----------------------------------------------------------
+
+exports.handler = async (event) => {
+  if (isFunctionUrlEvent(event)) return handleUrlEvent(event);
+  return gradeSource(sourceFromEvent(event));
+};
+
+exports.gradePng = gradePng;
+exports.isFunctionUrlEvent = isFunctionUrlEvent;
+exports.sourceFromUrlEvent = sourceFromUrlEvent;
