@@ -80,9 +80,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SwellDeploy",
+            dependencies: [
+                "SwellModel",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwellServer",
             dependencies: [
                 "SwellModel",
+                "SwellDeploy",
                 "SwellStore",
                 "SwellRuntime",
                 "SwellInvoker",
@@ -98,11 +109,9 @@ let package = Package(
             name: "swell",
             dependencies: [
                 "SwellModel",
+                "SwellDeploy",
                 "SwellServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -110,5 +119,6 @@ let package = Package(
         .testTarget(name: "SwellModelTests", dependencies: ["SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellSchedulerTests", dependencies: ["SwellScheduler", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
     ]
 )

@@ -288,7 +288,9 @@ class RuntimeClient {
     const { host, port } = parseHostPort(endpoint);
     this.host = host;
     this.port = port;
-    this.agent = new RuntimeAgent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+    this.agent = new RuntimeAgent({
+      keepAlive: true, keepAliveMsecs: 30000, maxSockets: sockets, maxFreeSockets: sockets,
+    });
   }
 
   /** One HTTP exchange; resolves {status, headers, body(string)}. The body goes out in one write. */

@@ -44,6 +44,7 @@ import traceback
 API_PREFIX = "/2018-06-01/runtime"
 NEXT_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0)
 _BOOTSTRAP_FILE = os.path.abspath(__file__)
+_HIDDEN_FRAME_FILES = (_BOOTSTRAP_FILE, importlib.__file__)
 
 # ---------------------------------------------------------------------------
 # Output: attribution of stdout/stderr writes to the running invocation
@@ -425,7 +426,7 @@ def _error_body(error):
 def _stack_lines(tb):
     """traceback.format_tb-like lines without the bootstrap's and importlib's frames."""
     frames = [f for f in traceback.extract_tb(tb)
-              if f.filename != _BOOTSTRAP_FILE and not f.filename.startswith("<frozen importlib")]
+              if f.filename not in _HIDDEN_FRAME_FILES and not f.filename.startswith("<frozen importlib")]
     return traceback.format_list(frames)
 
 

@@ -1,0 +1,100 @@
+import Foundation
+import NIOCore
+import SwellModel
+import SwellRuntime
+import SwellScheduler
+import SwellStore
+
+/// The synchronous invoke path: resolve the qualifier in memory, get a slot from the
+/// version's pool, hand the event over, and record the outcome behind the response.
+public final class Invoker: Sendable {
+    public let catalog: Catalog
+    public let runtime: RuntimeManager
+    let codeDirectory: String
+    let hub: LogHub
+    let writer: RecordWriter
+
+    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter) {
+        self.catalog = catalog
+        self.runtime = runtime
+        self.codeDirectory = codeDirectory
+        self.hub = hub
+        self.writer = writer
+    }
+
+    /// The answer to one invocation, with what the `X-Swell-*` headers report.
+    public struct Response: Sendable {
+        public var requestID: String
+        public var executedVersion: String
+        public var result: InvocationResult
+        public var coldStart: Bool
+        public var initMs: Double
+        public var durationMs: Double
+        public var billedMs: Int
+        /// The invocation's log lines, when asked for.
+        public var logLines: [String]?
+    }
+
+    /// Runs `namespace/name:qualifier` with `payload`.
+    /// - Throws: `SwellError` for an unknown function or qualifier (404) and throttling (429).
+    public func invoke(
+        namespace: String, name: String, qualifier: Qualifier, payload: ByteBuffer, captureLogs: Bool = false,
+        traceID: String? = nil, clientContext: String? = nil
+    ) async throws(SwellError) -> Response {
+        let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
+        let pool = runtime.pool(
+            for: resolved.key, revision: resolved.revision, config: resolved.config,
+            codeDirectory: "\(codeDirectory)/\(resolved.config.codeSha256)")
+        let requestID = UUID().uuidString.lowercased()
+        if captureLogs { hub.beginCapture(requestID) }
+        let startedAt = Date()
+        let outcome = await pool.invoke(InvokeRequest(
+            requestID: requestID, payload: payload, qualifier: qualifier.description,
+            traceID: traceID ?? Self.newTraceID(), clientContext: clientContext))
+
+        let result: InvocationResult
+        switch outcome.result {
+        case .completed(let r):
+            result = r
+        case .throttled(let reason):
+            if captureLogs { _ = await hub.endCapture(requestID, grace: .zero) }
+            let message: String
+            switch reason {
+            case .queueFull: message = "too many requests are waiting for \(name); try again later"
+            case .queueTimeout: message = "no instance of \(name) became free in time; try again later"
+            case .shuttingDown: message = "the server is shutting down"
+            case .startFailed: message = "no instance of \(name) could be started"
+            }
+            throw SwellError(.throttled, message, retryAfter: 1)
+        }
+
+        let durationMs = outcome.runDuration.milliseconds
+        let billed = InvocationRecord.billed(durationMs: durationMs)
+        var errorType: String?
+        if case .failure(let kind, _) = result { errorType = kind.rawValue }
+        writer.enqueue(InvocationRecord(
+            requestID: requestID, namespace: namespace, function: name, version: resolved.key.version.description,
+            status: errorType == nil ? "success" : "error", errorType: errorType, coldStart: outcome.coldStart,
+            initMs: outcome.initDuration.milliseconds, durationMs: durationMs, billedMs: billed,
+            memoryMB: resolved.config.memory, startedAt: startedAt))
+
+        var lines: [String]?
+        if captureLogs {
+            // Bootstraps mark the end of an invocation's output; others get a short grace.
+            let grace: Duration = resolved.config.runtime == .provided ? .milliseconds(30) : .milliseconds(250)
+            lines = await hub.endCapture(requestID, grace: grace)
+        }
+        return Response(
+            requestID: requestID, executedVersion: resolved.key.version.description, result: result,
+            coldStart: outcome.coldStart, initMs: outcome.initDuration.milliseconds, durationMs: durationMs,
+            billedMs: billed, logLines: lines)
+    }
+
+    /// A W3C/X-Ray style trace id: `Root=1-<epoch hex>-<96 random bits>;Sampled=0`.
+    static func newTraceID() -> String {
+        let epoch = String(UInt32(Date().timeIntervalSince1970), radix: 16)
+        let a = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let b = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "Root=1-\(epoch)-\(a)\(b);Sampled=0"
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import SwellInvoker
+import SwellModel
+import SwellStore
+
+/// Keys, identity, logs and invocation records.
+struct AdminRoutes {
+    let control: ControlPlane
+    let catalog: Catalog
+    let records: any RecordStore
+    let hub: LogHub
+    let writer: RecordWriter
+
+    func register(on group: RouterGroup<SwellRequestContext>) {
+        group.get("whoami") { _, ctx in
+            let p = try ctx.requirePrincipal()
+            return try JSONBody.response(["namespace": p.namespace, "role": p.role.rawValue, "keyId": p.keyID])
+        }
+        group.post("namespaces/:ns/keys") { request, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .admin)
+            let body = try FieldReader(try await JSONBody.read(request), path: "")
+            try body.rejectUnknown(["role", "name"])
+            let roleName = try body.string("role") ?? "developer"
+            guard let role = Role(rawValue: roleName) else {
+                throw SwellError.invalid("role", "must be admin, developer or invoker (got \"\(roleName)\")")
+            }
+            let name = try body.string("name") ?? ""
+            guard name.count <= 64 else { throw SwellError.invalid("name", "must be at most 64 characters") }
+            let (record, plaintext) = try control.createKey(namespace: ns, role: role, name: name)
+            return try JSONBody.response(API.KeyInfo(record, plaintext: plaintext), status: .created)
+        }
+        group.get("namespaces/:ns/keys") { _, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .admin)
+            return try JSONBody.response(["keys": catalog.keys(namespace: ns).map { API.KeyInfo($0) }])
+        }
+        group.delete("namespaces/:ns/keys/:id") { _, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .admin)
+            try control.revokeKey(namespace: ns, id: ctx.parameters.get("id") ?? "")
+            return Response(status: .noContent)
+        }
+        group.get("namespaces/:ns/functions/:name/logs") { request, ctx in
+            let (ns, name) = try names(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            guard catalog.function(ns, name) != nil else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
+            let q = request.uri.queryParameters
+            let after = try int(q.get("after"), field: "after", range: 0...Int.max) ?? 0
+            let limit = try int(q.get("limit"), field: "limit", range: 1...10_000) ?? 1000
+            let wait = try int(q.get("wait"), field: "wait", range: 0...30) ?? 0
+            let requestID = q.get("requestId")
+            var lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
+            if lines.isEmpty && wait > 0 {
+                await hub.waitForLines(namespace: ns, function: name, timeout: .seconds(wait))
+                lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
+            }
+            struct Page: Encodable {
+                var lines: [API.LogLineInfo]
+                var next: Int64
+            }
+            return try JSONBody.response(Page(lines: lines.map(API.LogLineInfo.init), next: lines.last?.id ?? Int64(after)))
+        }
+        group.get("namespaces/:ns/functions/:name/invocations") { request, ctx in
+            let (ns, name) = try names(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            guard catalog.function(ns, name) != nil else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
+            let limit = try int(request.uri.queryParameters.get("limit"), field: "limit", range: 1...1000) ?? 50
+            writer.flush()
+            return try JSONBody.response(["invocations": try records.invocations(namespace: ns, function: name, limit: limit).map(API.InvocationInfo.init)])
+        }
+    }
+
+    func int(_ raw: String?, field: String, range: ClosedRange<Int>) throws(SwellError) -> Int? {
+        guard let raw else { return nil }
+        guard let n = Int(raw), range.contains(n) else {
+            throw SwellError.invalid(field, "must be an integer between \(range.lowerBound) and \(range.upperBound) (got \"\(raw)\")")
+        }
+        return n
+    }
+}

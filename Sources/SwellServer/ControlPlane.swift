@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import SwellInvoker
+import SwellModel
+import SwellRuntime
+import SwellStore
+
+/// Every change to functions, versions, aliases and keys: written to the store first, then
+/// to the in-memory catalog, then running instances of changed code are retired.
+public final class ControlPlane: Sendable {
+    let store: any ControlStore
+    let catalog: Catalog
+    let runtime: RuntimeManager
+    let code: CodeStore
+
+    init(store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore) {
+        self.store = store
+        self.catalog = catalog
+        self.runtime = runtime
+        self.code = code
+    }
+
+    /// Validates and stores a function's `$LATEST`; reports what changed.
+    func putFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws -> (FunctionRecord, change: String, fields: [String]) {
+        guard Names.isFunctionName(name) else {
+            throw SwellError.invalid(path.isEmpty ? "name" : path, "function names are 1-64 characters of A-Z a-z 0-9 - _ (got \"\(name)\")")
+        }
+        var config = try FunctionSpec.parse(spec, path: path)
+        guard code.has(config.codeSha256) else {
+            throw SwellError.invalid(path.isEmpty ? "codeSha256" : "\(path).codeSha256", "no code package \(config.codeSha256) was uploaded (PUT /v1/namespaces/\(namespace)/code/SHA256 first)")
+        }
+        config.codeSize = code.size(config.codeSha256)
+        if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
+            throw SwellError.invalid(path.isEmpty ? "url.qualifier" : "\(path).url.qualifier", "alias \(url.qualifier) does not exist")
+        }
+        let old = catalog.function(namespace, name)
+        if let old, old.config == config { return (old, "unchanged", []) }
+        let record = try store.putFunction(namespace: namespace, name: name, config: config)
+        catalog.put(record)
+        if let old {
+            let fields = config.changedFields(from: old.config)
+            // Only code and configuration that instances see require new instances.
+            if old.config.versioned != config.versioned {
+                runtime.retire(namespace: namespace, name: name, version: .latest, keepRevision: record.revision)
+            }
+            return (record, "updated", fields)
+        }
+        return (record, "created", [])
+    }
+
+    func deleteFunction(namespace: String, name: String) throws {
+        guard try store.deleteFunction(namespace: namespace, name: name) else {
+            throw SwellError.notFound("function \(name) does not exist in namespace \(namespace)")
+        }
+        catalog.removeFunction(namespace, name)
+        runtime.retire(namespace: namespace, name: name)
+    }
+
+    func publish(namespace: String, name: String, description: String) throws -> (VersionRecord, created: Bool) {
+        guard catalog.function(namespace, name) != nil else {
+            throw SwellError.notFound("function \(name) does not exist in namespace \(namespace)")
+        }
+        let (version, created) = try store.publishVersion(namespace: namespace, name: name, description: description)
+        catalog.put(version)
+        return (version, created)
+    }
+
+    func putAlias(namespace: String, function: String, name: String, body: ConfigValue) throws -> AliasRecord {
+        guard catalog.function(namespace, function) != nil else {
+            throw SwellError.notFound("function \(function) does not exist in namespace \(namespace)")
+        }
+        guard Names.isAliasName(name) else {
+            throw SwellError.invalid("alias", "alias names start with a letter, then up to 63 of A-Z a-z 0-9 - _ (got \"\(name)\")")
+        }
+        let config = try AliasConfig.parse(body)
+        let versions = Set(catalog.versions(namespace, function).map(\.version))
+        guard versions.contains(config.version) else {
+            throw SwellError.invalid("version", "function \(function) has no published version \(config.version)")
+        }
+        for v in config.additionalVersionWeights.keys where !versions.contains(v) {
+            throw SwellError.invalid("additionalVersionWeights.\(v)", "function \(function) has no published version \(v)")
+        }
+        let alias = AliasRecord(namespace: namespace, function: function, name: name, config: config)
+        try store.putAlias(alias)
+        catalog.put(alias)
+        return alias
+    }
+
+    func deleteAlias(namespace: String, function: String, name: String) throws {
+        guard try store.deleteAlias(namespace: namespace, function: function, name: name) else {
+            throw SwellError.notFound("function \(function) has no alias \(name)")
+        }
+        catalog.removeAlias(namespace, function, name)
+    }
+
+    /// Creates a key; the plaintext is returned once and never stored.
+    func createKey(namespace: String, role: Role, name: String, plaintext: String? = nil) throws -> (KeyRecord, String) {
+        let key = plaintext ?? APIKeys.generate()
+        let record = KeyRecord(id: APIKeys.newID(), namespace: namespace, role: role, name: name, hash: APIKeys.hash(key), createdAt: Date())
+        try store.createKey(record)
+        catalog.put(record)
+        return (record, key)
+    }
+
+    func revokeKey(namespace: String, id: String) throws {
+        guard try store.revokeKey(namespace: namespace, id: id) else {
+            throw SwellError.notFound("no active key \(id) in namespace \(namespace)")
+        }
+        catalog.revokeKey(id: id)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SwellDeploy
+import SwellInvoker
+import SwellModel
+import SwellRuntime
+import SwellStore
+
+/// Settings of `swell serve`.
+public struct ServerConfiguration: Sendable {
+    public var dataDirectory: String
+    public var host: String
+    public var port: Int
+    /// Use this admin key instead of generating one (`SWELL_ADMIN_KEY`).
+    public var adminKey: String?
+    /// A directory with a `swell.yaml` to deploy on start (into its namespace or `default`).
+    public var exampleDirectory: String?
+
+    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.host = host
+        self.port = port
+        self.adminKey = adminKey
+        self.exampleDirectory = exampleDirectory
+    }
+}
+
+/// Wires the store, runtime, invoker and HTTP API into one service group and runs it
+/// until SIGINT or SIGTERM, then shuts down gracefully: the listener closes, in-flight
+/// invocations finish, instances stop, buffered records are flushed.
+public enum SwellServer {
+    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
+        let fm = FileManager.default
+        let data = (configuration.dataDirectory as NSString).standardizingPath
+        try fm.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: "\(data)/swell.db")
+        let code = try CodeStore(directory: "\(data)/code")
+        let instancesDirectory = "\(data)/instances"
+        try? fm.removeItem(atPath: instancesDirectory)
+        try fm.createDirectory(atPath: instancesDirectory, withIntermediateDirectories: true)
+        let bootstraps = try RuntimeConfiguration.installBootstraps(into: "\(data)/runtime")
+
+        try store.ensureNamespace("default")
+        let catalog = Catalog(try store.loadCatalog())
+        let writer = RecordWriter(store: store, logger: logger)
+        let hub = LogHub(writer: writer)
+        let runtime = RuntimeManager(
+            configuration: RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory),
+            sink: hub, logger: logger)
+        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.directory, hub: hub, writer: writer)
+        let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
+
+        // Make sure every package in use is unpacked (a data dir copied without its unpacked trees still works).
+        for f in catalog.functions(namespace: "default") { _ = try? code.codeDirectory(f.config.codeSha256) }
+        for ns in try store.loadCatalog().namespaces {
+            for f in catalog.functions(namespace: ns) {
+                _ = try? code.codeDirectory(f.config.codeSha256)
+                for v in catalog.versions(ns, f.name) { _ = try? code.codeDirectory(v.config.codeSha256) }
+            }
+        }
+
+        try ensureAdminKey(control: control, catalog: catalog, data: data, given: configuration.adminKey, logger: logger)
+
+        if let example = configuration.exampleDirectory {
+            try deployExample(example, control: control, code: code, logger: logger)
+        }
+
+        let router = Router(context: SwellRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.get("v1/health") { _, _ in try JSONBody.response(["status": "ok"]) }
+        router.get("v1/openapi.yaml") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/yaml"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
+        }
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog))
+        FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
+        InvokeRoutes(invoker: invoker).register(on: v1)
+        AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
+        FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
+
+        let host = configuration.host
+        let port = configuration.port
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
+            services: [writer, runtime],
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])
+            },
+            logger: logger)
+        try await app.runService()
+    }
+
+    /// Creates the first admin key (or registers `SWELL_ADMIN_KEY`) and keeps it in `admin.key` (mode 0600).
+    static func ensureAdminKey(control: ControlPlane, catalog: Catalog, data: String, given: String?, logger: Logger) throws {
+        let path = "\(data)/admin.key"
+        if let given {
+            guard given.hasPrefix("swk_"), given.count >= 20 else {
+                throw SwellError.invalid("SWELL_ADMIN_KEY", "must start with swk_ and be at least 20 characters")
+            }
+            if catalog.key(hash: APIKeys.hash(given)) == nil {
+                _ = try control.createKey(namespace: "default", role: .admin, name: "admin (SWELL_ADMIN_KEY)", plaintext: given)
+            }
+            try writeKeyFile(path, given)
+            return
+        }
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            catalog.key(hash: APIKeys.hash(existing)) != nil
+        {
+            return
+        }
+        let hasAdmin = catalog.keys(namespace: "default").contains { $0.role == .admin && !$0.revoked }
+        if hasAdmin && !FileManager.default.fileExists(atPath: path) { return }
+        let (_, key) = try control.createKey(namespace: "default", role: .admin, name: "admin")
+        try writeKeyFile(path, key)
+        FileHandle.standardError.write(Data("""
+            Swell admin key (shown once; also saved to \(path), mode 0600):
+              \(key)
+
+            """.utf8))
+    }
+
+    static func writeKeyFile(_ path: String, _ key: String) throws {
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: path)
+        guard fm.createFile(atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw SwellError(.internal, "cannot write \(path)")
+        }
+    }
+
+    /// Deploys a manifest directory in-process, as `swell deploy` would.
+    static func deployExample(_ directory: String, control: ControlPlane, code: CodeStore, logger: Logger) throws {
+        let manifest = try Manifest.load(directory)
+        let ns = manifest.namespace ?? "default"
+        for function in manifest.functions {
+            try code.put(function.package.data, sha256: function.package.sha256)
+            let (_, change, _) = try control.putFunction(namespace: ns, name: function.name, spec: function.spec, path: "functions.\(function.name)")
+            logger.notice("example deployed", metadata: ["function": "\(ns)/\(function.name)", "change": "\(change)"])
+        }
+    }
+}

@@ -1,0 +1,302 @@
+import Foundation
+import GRDB
+import SwellModel
+
+/// The embedded store: one SQLite database in WAL mode, with versioned migrations.
+///
+/// ```swift
+/// let store = try SQLiteStore(path: "/var/lib/swell/swell.db")
+/// let catalog = try store.loadCatalog()
+/// ```
+public final class SQLiteStore: ControlStore, RecordStore, Sendable {
+    let db: any DatabaseWriter
+    private let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    private let decoder = JSONDecoder()
+
+    /// Opens (creating and migrating) the database at `path`.
+    public convenience init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        try self.init(writer: DatabasePool(path: path, configuration: config))
+    }
+
+    /// An in-memory database, for tests.
+    public static func inMemory() throws -> SQLiteStore {
+        try SQLiteStore(writer: DatabaseQueue())
+    }
+
+    init(writer: any DatabaseWriter) throws {
+        self.db = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-control-plane") { db in
+            try db.execute(sql: """
+                CREATE TABLE namespaces (name TEXT PRIMARY KEY, created_at DOUBLE NOT NULL);
+                CREATE TABLE functions (
+                    namespace TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL, revision INTEGER NOT NULL,
+                    created_at DOUBLE NOT NULL, updated_at DOUBLE NOT NULL, PRIMARY KEY (namespace, name));
+                CREATE TABLE versions (
+                    namespace TEXT NOT NULL, function TEXT NOT NULL, version INTEGER NOT NULL, config TEXT NOT NULL,
+                    description TEXT NOT NULL, published_at DOUBLE NOT NULL, PRIMARY KEY (namespace, function, version));
+                CREATE TABLE aliases (
+                    namespace TEXT NOT NULL, function TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL,
+                    PRIMARY KEY (namespace, function, name));
+                CREATE TABLE keys (
+                    id TEXT PRIMARY KEY, namespace TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE, created_at DOUBLE NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+                """)
+        }
+        m.registerMigration("v1-records") { db in
+            try db.execute(sql: """
+                CREATE TABLE invocations (
+                    request_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL, version TEXT NOT NULL,
+                    status TEXT NOT NULL, error_type TEXT, cold_start INTEGER NOT NULL, init_ms DOUBLE NOT NULL,
+                    duration_ms DOUBLE NOT NULL, billed_ms INTEGER NOT NULL, memory_mb INTEGER NOT NULL, started_at DOUBLE NOT NULL);
+                CREATE INDEX invocations_by_function ON invocations (namespace, function, started_at);
+                CREATE TABLE logs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, time DOUBLE NOT NULL, namespace TEXT NOT NULL, function TEXT NOT NULL,
+                    version TEXT NOT NULL, instance TEXT NOT NULL, request_id TEXT, stream TEXT NOT NULL, message TEXT NOT NULL);
+                CREATE INDEX logs_by_function ON logs (namespace, function, id);
+                CREATE INDEX logs_by_request ON logs (request_id);
+                """)
+        }
+        return m
+    }
+
+    // MARK: ControlStore
+
+    public func loadCatalog() throws -> CatalogSnapshot {
+        try db.read { db in
+            var snapshot = CatalogSnapshot()
+            snapshot.namespaces = try String.fetchAll(db, sql: "SELECT name FROM namespaces ORDER BY name")
+            snapshot.functions = try Row.fetchAll(db, sql: "SELECT * FROM functions").map(functionRecord)
+            snapshot.versions = try Row.fetchAll(db, sql: "SELECT * FROM versions").map(versionRecord)
+            snapshot.aliases = try Row.fetchAll(db, sql: "SELECT * FROM aliases").map { row in
+                AliasRecord(
+                    namespace: row["namespace"], function: row["function"], name: row["name"],
+                    config: try decoder.decode(AliasConfig.self, from: Data((row["config"] as String).utf8)))
+            }
+            snapshot.keys = try Row.fetchAll(db, sql: "SELECT * FROM keys").map { row in
+                KeyRecord(
+                    id: row["id"], namespace: row["namespace"], role: Role(rawValue: row["role"]) ?? .invoker, name: row["name"],
+                    hash: row["hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]), revoked: row["revoked"])
+            }
+            return snapshot
+        }
+    }
+
+    public func ensureNamespace(_ namespace: String) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)",
+                arguments: [namespace, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func putFunction(namespace: String, name: String, config: FunctionConfig) throws -> FunctionRecord {
+        let json = try json(config)
+        let now = Date()
+        return try db.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)", arguments: [namespace, now.timeIntervalSince1970])
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name]) {
+                let existing = try functionRecord(row)
+                if existing.config == config { return existing }
+                try db.execute(
+                    sql: "UPDATE functions SET config = ?, revision = revision + 1, updated_at = ? WHERE namespace = ? AND name = ?",
+                    arguments: [json, now.timeIntervalSince1970, namespace, name])
+                return FunctionRecord(
+                    namespace: namespace, name: name, config: config, revision: existing.revision + 1,
+                    createdAt: existing.createdAt, updatedAt: now)
+            }
+            // Revisions never repeat for a name, even across delete and re-create.
+            let revision = (try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(revision), 0) FROM functions") ?? 0) + 1
+            try db.execute(
+                sql: "INSERT INTO functions (namespace, name, config, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [namespace, name, json, revision, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            return FunctionRecord(namespace: namespace, name: name, config: config, revision: revision, createdAt: now, updatedAt: now)
+        }
+    }
+
+    public func deleteFunction(namespace: String, name: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+            let deleted = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM versions WHERE namespace = ? AND function = ?", arguments: [namespace, name])
+            try db.execute(sql: "DELETE FROM aliases WHERE namespace = ? AND function = ?", arguments: [namespace, name])
+            return deleted
+        }
+    }
+
+    public func publishVersion(namespace: String, name: String, description: String) throws -> (VersionRecord, created: Bool) {
+        try db.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name]) else {
+                throw SwellError.notFound("function \(name) does not exist")
+            }
+            let latest = try functionRecord(row).config.versioned
+            if let newest = try Row.fetchOne(
+                db, sql: "SELECT * FROM versions WHERE namespace = ? AND function = ? ORDER BY version DESC LIMIT 1",
+                arguments: [namespace, name]).map(versionRecord), newest.config == latest
+            {
+                return (newest, false)
+            }
+            let next = (try Int.fetchOne(
+                db, sql: "SELECT COALESCE(MAX(version), 0) FROM versions WHERE namespace = ? AND function = ?",
+                arguments: [namespace, name]) ?? 0) + 1
+            let record = VersionRecord(namespace: namespace, function: name, version: next, config: latest, description: description, publishedAt: Date())
+            try db.execute(
+                sql: "INSERT INTO versions (namespace, function, version, config, description, published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [namespace, name, next, try json(latest), description, record.publishedAt.timeIntervalSince1970])
+            return (record, true)
+        }
+    }
+
+    public func putAlias(_ alias: AliasRecord) throws {
+        let json = try json(alias.config)
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO aliases (namespace, function, name, config) VALUES (?, ?, ?, ?)",
+                arguments: [alias.namespace, alias.function, alias.name, json])
+        }
+    }
+
+    public func deleteAlias(namespace: String, function: String, name: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM aliases WHERE namespace = ? AND function = ? AND name = ?", arguments: [namespace, function, name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func createKey(_ key: KeyRecord) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)", arguments: [key.namespace, key.createdAt.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO keys (id, namespace, role, name, hash, created_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [key.id, key.namespace, key.role.rawValue, key.name, key.hash, key.createdAt.timeIntervalSince1970, key.revoked])
+        }
+    }
+
+    public func revokeKey(namespace: String, id: String) throws -> Bool {
+        try db.write { db in
+            try db.execute(sql: "UPDATE keys SET revoked = 1 WHERE namespace = ? AND id = ? AND revoked = 0", arguments: [namespace, id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: RecordStore
+
+    public func appendInvocations(_ records: [InvocationRecord]) throws {
+        guard !records.isEmpty else { return }
+        try db.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO invocations (request_id, namespace, function, version, status, error_type, cold_start,
+                    init_ms, duration_ms, billed_ms, memory_mb, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for r in records {
+                try statement.execute(arguments: [
+                    r.requestID, r.namespace, r.function, r.version, r.status, r.errorType, r.coldStart, r.initMs,
+                    r.durationMs, r.billedMs, r.memoryMB, r.startedAt.timeIntervalSince1970,
+                ])
+            }
+        }
+    }
+
+    public func appendLogs(_ lines: [LogLine]) throws -> [LogLine] {
+        guard !lines.isEmpty else { return [] }
+        return try db.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO logs (time, namespace, function, version, instance, request_id, stream, message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            var stored = lines
+            for i in stored.indices {
+                let l = stored[i]
+                try statement.execute(arguments: [
+                    l.time.timeIntervalSince1970, l.namespace, l.function, l.version, l.instance, l.requestID, l.stream, l.message,
+                ])
+                stored[i].id = db.lastInsertedRowID
+            }
+            return stored
+        }
+    }
+
+    public func logs(namespace: String, function: String, after: Int64, limit: Int, requestID: String?) throws -> [LogLine] {
+        try db.read { db in
+            var sql = "SELECT * FROM logs WHERE namespace = ? AND function = ? AND id > ?"
+            var args: StatementArguments = [namespace, function, after]
+            if let requestID {
+                sql += " AND request_id = ?"
+                _ = args.append(contentsOf: [requestID])
+            }
+            sql += " ORDER BY id LIMIT ?"
+            _ = args.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+                LogLine(
+                    id: row["id"], time: Date(timeIntervalSince1970: row["time"]), namespace: row["namespace"],
+                    function: row["function"], version: row["version"], instance: row["instance"], requestID: row["request_id"],
+                    stream: row["stream"], message: row["message"])
+            }
+        }
+    }
+
+    public func invocations(namespace: String, function: String, limit: Int) throws -> [InvocationRecord] {
+        try db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM invocations WHERE namespace = ? AND function = ? ORDER BY started_at DESC LIMIT ?",
+                arguments: [namespace, function, limit]
+            ).map { row in
+                InvocationRecord(
+                    requestID: row["request_id"], namespace: row["namespace"], function: row["function"], version: row["version"],
+                    status: row["status"], errorType: row["error_type"], coldStart: row["cold_start"], initMs: row["init_ms"],
+                    durationMs: row["duration_ms"], billedMs: row["billed_ms"], memoryMB: row["memory_mb"],
+                    startedAt: Date(timeIntervalSince1970: row["started_at"]))
+            }
+        }
+    }
+
+    public func prune(maxLinesPerNamespace: Int, maxAge: TimeInterval) throws {
+        let cutoff = Date().timeIntervalSince1970 - maxAge
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM logs WHERE time < ?", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM invocations WHERE started_at < ?", arguments: [cutoff])
+            for ns in try String.fetchAll(db, sql: "SELECT DISTINCT namespace FROM logs") {
+                if let boundary = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM logs WHERE namespace = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                    arguments: [ns, maxLinesPerNamespace])
+                {
+                    try db.execute(sql: "DELETE FROM logs WHERE namespace = ? AND id <= ?", arguments: [ns, boundary])
+                }
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    private func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    private func functionRecord(_ row: Row) throws -> FunctionRecord {
+        FunctionRecord(
+            namespace: row["namespace"], name: row["name"],
+            config: try decoder.decode(FunctionConfig.self, from: Data((row["config"] as String).utf8)),
+            revision: row["revision"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+    }
+
+    private func versionRecord(_ row: Row) throws -> VersionRecord {
+        VersionRecord(
+            namespace: row["namespace"], function: row["function"], version: row["version"],
+            config: try decoder.decode(FunctionConfig.self, from: Data((row["config"] as String).utf8)),
+            description: row["description"], publishedAt: Date(timeIntervalSince1970: row["published_at"]))
+    }
+}

@@ -1,0 +1,381 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwellDeploy
+import SwellModel
+import SwellServer
+
+@main
+struct Swell: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swell",
+        abstract: "Swell: a self-hosted, event-driven serverless function platform.",
+        discussion: "Client commands talk to a running `swell serve` at SWELL_URL (default http://127.0.0.1:8080) with the key in SWELL_KEY (default ./.swell/admin.key).",
+        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Logs.self, Keys.self])
+}
+
+/// Runs a client command, turning API failures into a message on stderr and exit status 1.
+func runClient(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as APIClient.Failure {
+        printError("error: \(failure.message)")
+        throw ExitCode(1)
+    } catch let error as SwellError {
+        printError("error: \(error.description)")
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+func printJSON(_ object: Any) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Swell platform (HTTP API, function URLs, runtimes).")
+
+    @Option(help: "Directory for the database, code packages and the admin key.") var dataDir = ".swell"
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Deploy an example app on start: a name under examples/ (e.g. homework) or a directory with a swell.yaml.") var example: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "swell")
+        var exampleDir: String?
+        if let example {
+            exampleDir = try Self.locateExample(example)
+        }
+        let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            try await SwellServer.run(
+                ServerConfiguration(dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir),
+                logger: logger)
+        } catch let error as SwellError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    static func locateExample(_ name: String) throws -> String {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: "\(name)/swell.yaml") { return name }
+        var candidates = ["examples/\(name)"]
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var dir = exe
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent("examples/\(name)").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        for c in candidates where fm.fileExists(atPath: "\(c)/swell.yaml") { return c }
+        throw ValidationError("no example named \(name) (looked for examples/\(name)/swell.yaml)")
+    }
+}
+
+struct Deploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deploy the functions of a swell.yaml (idempotent; reports what changed).")
+
+    @Argument(help: "Directory holding swell.yaml, or the manifest file.") var directory = "."
+    @Flag(help: "Delete functions of the namespace that the manifest does not list.") var prune = false
+    @Option(help: "Namespace (default: the manifest's, else the key's).") var namespace: String?
+
+    func run() async throws {
+        try await runClient {
+            let manifest = try Manifest.load(directory)
+            let client = APIClient.fromEnvironment()
+            let ns = try await client.namespace(namespace ?? manifest.namespace)
+            var uploaded = Set<String>()
+            for f in manifest.functions where !uploaded.contains(f.package.sha256) {
+                uploaded.insert(f.package.sha256)
+                let head = try await client.send("HEAD", "/v1/namespaces/\(ns)/code/\(f.package.sha256)", allow: [404])
+                if head.status == 404 {
+                    try await client.send("PUT", "/v1/namespaces/\(ns)/code/\(f.package.sha256)", body: f.package.data, contentType: "application/x-tar")
+                }
+            }
+            var functions: [String: Any] = [:]
+            for f in manifest.functions {
+                functions[f.name] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(f.spec))
+            }
+            let result = try await client.json("POST", "/v1/namespaces/\(ns)/deploy", ["functions": functions, "prune": prune])
+            for change in result["changes"] as? [[String: Any]] ?? [] {
+                let fields = (change["fields"] as? [String]) ?? []
+                let suffix = fields.isEmpty ? "" : " (\(fields.joined(separator: ", ")))"
+                print("\(change["change"] ?? "?") \(change["function"] ?? "?")\(suffix)")
+            }
+        }
+    }
+}
+
+struct Invoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Invoke a function and print its result.")
+
+    @Argument(help: "NAME or NAME:QUALIFIER ($LATEST, a version number or an alias).") var function: String
+    @Option(help: "The event, as JSON.") var data: String?
+    @Option(help: "Read the event from a file (- for stdin).") var file: String?
+    @Flag(help: "Print the invocation's log lines to stderr.") var logTail = false
+    @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+    func run() async throws {
+        if data != nil && file != nil { throw ValidationError("give --data or --file, not both") }
+        try await runClient {
+            let client = APIClient.fromEnvironment()
+            let ns = try await client.namespace(namespace)
+            var body = Data((data ?? "{}").utf8)
+            if let file {
+                body = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            }
+            let (name, qualifier) = split(function)
+            var path = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/invoke"
+            if let qualifier { path += "?qualifier=\(qualifier.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? qualifier)" }
+            let reply = try await client.send("POST", path, body: body, headers: logTail ? ["X-Swell-Log-Type": "Tail"] : [:])
+            if logTail, let tail = reply.header("X-Swell-Log-Result"), let decoded = Data(base64Encoded: tail) {
+                FileHandle.standardError.write(decoded)
+            }
+            if let kind = reply.header("X-Swell-Function-Error") {
+                printError("function error (\(kind)): \(String(decoding: reply.body, as: UTF8.self))")
+                throw ExitCode(1)
+            }
+            FileHandle.standardOutput.write(reply.body)
+            if reply.body.last != UInt8(ascii: "\n") { print("") }
+        }
+    }
+
+    func split(_ s: String) -> (String, String?) {
+        guard let colon = s.firstIndex(of: ":") else { return (s, nil) }
+        return (String(s[..<colon]), String(s[s.index(after: colon)...]))
+    }
+}
+
+struct Functions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, show or delete functions.", subcommands: [List.self, Get.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions")
+                let functions = result["functions"] as? [[String: Any]] ?? []
+                if json { return printJSON(functions) }
+                print("NAME".padding(toLength: 24, withPad: " ", startingAt: 0) + "RUNTIME   MEMORY  TIMEOUT  CONCURRENCY  URL")
+                for f in functions {
+                    let url = (f["url"] as? [String: Any])?["path"] as? String ?? "-"
+                    print("\(f["name"] ?? "")".padding(toLength: 24, withPad: " ", startingAt: 0)
+                        + "\(f["runtime"] ?? "")".padding(toLength: 10, withPad: " ", startingAt: 0)
+                        + "\(f["memory"] ?? "")".padding(toLength: 8, withPad: " ", startingAt: 0)
+                        + "\(f["timeout"] ?? "")s".padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + "\(f["concurrency"] ?? "")".padding(toLength: 13, withPad: " ", startingAt: 0) + url)
+                }
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @Argument var name: String
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)"))
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @Argument var name: String
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)")
+                print("deleted \(name)")
+            }
+        }
+    }
+}
+
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Freeze $LATEST as a new numbered version; prints the version.")
+
+    @Argument var name: String
+    @Option(help: "A description of the version.") var description: String?
+    @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+    func run() async throws {
+        try await runClient {
+            let client = APIClient.fromEnvironment()
+            let ns = try await client.namespace(namespace)
+            let result = try await client.json("POST", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/versions", ["description": description ?? ""])
+            print(result["version"] as? String ?? "?")
+        }
+    }
+}
+
+struct Alias: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Point aliases at versions (optionally with canary weights).", subcommands: [Set.self, List.self, Delete.self])
+
+    struct Set: AsyncParsableCommand {
+        @Argument var function: String
+        @Argument var alias: String
+        @Argument var version: String
+        @Option(help: "Send a share of invocations to another version: V=WEIGHT, e.g. 3=0.1.") var weight: String?
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            var body: [String: Any] = ["version": version]
+            if let weight {
+                let parts = weight.split(separator: "=")
+                guard parts.count == 2, Double(parts[1]) != nil else { throw ValidationError("--weight must look like VERSION=WEIGHT, e.g. 3=0.1") }
+                body["additionalVersionWeights"] = [String(parts[0]): Double(parts[1])!]
+            }
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                let result = try await client.json("PUT", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)", body)
+                let weights = (result["additionalVersionWeights"] as? [String: Any] ?? [:]).map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                print("\(alias) -> \(result["version"] ?? "?")" + (weights.isEmpty ? "" : " (+\(weights))"))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @Argument var function: String
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases")["aliases"] ?? [])
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        @Argument var function: String
+        @Argument var alias: String
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)")
+                print("deleted alias \(alias)")
+            }
+        }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a function's log lines (and follow new ones).")
+
+    @Argument var name: String
+    @Flag(help: "Keep printing new lines as they arrive.") var follow = false
+    @Option(help: "Only the lines of this request id.") var requestId: String?
+    @Option(help: "How many of the newest lines to print first.") var limit = 100
+    @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+    func run() async throws {
+        try await runClient {
+            let client = APIClient.fromEnvironment()
+            let ns = try await client.namespace(namespace)
+            let base = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/logs"
+            let filter = requestId.map { "&requestId=\($0)" } ?? ""
+            // Page through to the newest lines, keeping the last `limit`.
+            var after: Int64 = 0
+            var recent: [[String: Any]] = []
+            while true {
+                let page = try await client.json("GET", "\(base)?after=\(after)&limit=1000\(filter)")
+                let lines = page["lines"] as? [[String: Any]] ?? []
+                recent += lines
+                if recent.count > limit { recent.removeFirst(recent.count - limit) }
+                after = (page["next"] as? NSNumber)?.int64Value ?? after
+                if lines.count < 1000 { break }
+            }
+            recent.forEach(Self.printLine)
+            guard follow else { return }
+            while true {
+                let page = try await client.json("GET", "\(base)?after=\(after)&limit=1000&wait=25\(filter)")
+                let lines = page["lines"] as? [[String: Any]] ?? []
+                lines.forEach(Self.printLine)
+                after = (page["next"] as? NSNumber)?.int64Value ?? after
+            }
+        }
+    }
+
+    static func printLine(_ line: [String: Any]) {
+        let rid = (line["requestId"] as? String).map { String($0.prefix(8)) } ?? "--------"
+        let text = "\(line["time"] ?? "") \(rid) \(line["stream"] ?? "") \(line["message"] ?? "")\n"
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage API keys.", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        @Option(help: "admin, developer or invoker.") var role: String
+        @Option(help: "A label for the key.") var name: String?
+        @Option(help: "Namespace (default: the key's; the default namespace's admin may create keys for any).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                let result = try await client.json("POST", "/v1/namespaces/\(ns)/keys", ["role": role, "name": name ?? ""])
+                printError("key \(result["id"] ?? "") (\(result["role"] ?? "") in \(result["namespace"] ?? "")); it is shown only once:")
+                print(result["key"] as? String ?? "")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                let keys = try await client.json("GET", "/v1/namespaces/\(ns)/keys")["keys"] as? [[String: Any]] ?? []
+                for k in keys {
+                    print("\(k["id"] ?? "")  \(k["role"] ?? "")  \((k["revoked"] as? Bool) == true ? "revoked" : "active")  \(k["name"] ?? "")")
+                }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @Argument var id: String
+        @Option(help: "Namespace (default: the key's).") var namespace: String?
+
+        func run() async throws {
+            try await runClient {
+                let client = APIClient.fromEnvironment()
+                let ns = try await client.namespace(namespace)
+                try await client.send("DELETE", "/v1/namespaces/\(ns)/keys/\(id.pathEscaped)")
+                print("revoked \(id)")
+            }
+        }
+    }
+}
