@@ -1,0 +1,156 @@
+import SwellScheduler
+import Testing
+
+@Suite struct PoolStateMachineTests {
+    func machine(concurrency: Int = 1, maxInstances: Int = 10, keepAlive: Duration = .seconds(60), queueWait: Duration = .seconds(10), queueLength: Int = 100) -> PoolStateMachine {
+        PoolStateMachine(configuration: PoolConfiguration(
+            concurrency: concurrency, maxInstances: maxInstances, keepAlive: keepAlive, maxQueueWait: queueWait, maxQueueLength: queueLength))
+    }
+
+    @Test func firstRequestStartsAnInstanceAndWaitsForIt() {
+        var m = machine()
+        #expect(m.requestArrived(1, now: .zero) == [.startInstance(1)])
+        #expect(m.queuedCount == 1)
+        #expect(m.instanceReady(1, now: .milliseconds(50)) == [.route(1, to: 1, coldStart: true)])
+        #expect(m.queuedCount == 0)
+        #expect(m.inFlightCount == 1)
+    }
+
+    @Test func warmInstanceIsReusedWithoutAColdStart() {
+        var m = machine()
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.requestFinished(1, on: 1, now: .seconds(1)) == [])
+        #expect(m.requestArrived(2, now: .seconds(2)) == [.route(2, to: 1, coldStart: false)])
+        #expect(m.liveInstanceCount == 1)
+    }
+
+    @Test func concurrencySharesOneInstance() {
+        var m = machine(concurrency: 4)
+        #expect(m.requestArrived(1, now: .zero) == [.startInstance(1)])
+        // Three more fit in the starting instance's slots: no second instance.
+        for t: UInt64 in 2...4 { #expect(m.requestArrived(t, now: .zero) == []) }
+        #expect(m.requestArrived(5, now: .zero) == [.startInstance(2)])
+        let routed = m.instanceReady(1, now: .zero)
+        #expect(routed == [1, 2, 3, 4].map { PoolAction.route($0, to: 1, coldStart: true) })
+        #expect(m.instanceReady(2, now: .zero) == [.route(5, to: 2, coldStart: true)])
+    }
+
+    @Test func packsOntoTheBusiestInstanceWithAFreeSlot() {
+        var m = machine(concurrency: 2)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)
+        _ = m.requestArrived(3, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.instanceReady(2, now: .zero)
+        // instance 1 holds 2 (full), instance 2 holds 1.
+        _ = m.requestFinished(1, on: 1, now: .zero)
+        // both have one free slot and one busy: tie goes to the lower id
+        #expect(m.requestArrived(4, now: .zero) == [.route(4, to: 1, coldStart: false)])
+        #expect(m.requestArrived(5, now: .zero) == [.route(5, to: 2, coldStart: false)])
+    }
+
+    @Test func maxInstancesCapsScaleOutAndQueuedRequestsTimeOut() {
+        var m = machine(maxInstances: 1, queueWait: .seconds(2))
+        #expect(m.requestArrived(1, now: .zero) == [.startInstance(1)])
+        #expect(m.requestArrived(2, now: .zero) == [])
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.tick(now: .seconds(1)) == [])
+        #expect(m.tick(now: .seconds(2)) == [.reject(2, .queueTimeout)])
+    }
+
+    @Test func fullQueueRejectsAtOnce() {
+        var m = machine(maxInstances: 1, queueLength: 2)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)
+        #expect(m.requestArrived(3, now: .zero) == [.reject(3, .queueFull)])
+    }
+
+    @Test func idleInstancesStopAfterKeepAlive() {
+        var m = machine(keepAlive: .seconds(60))
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.requestFinished(1, on: 1, now: .seconds(10))
+        #expect(m.tick(now: .seconds(69)) == [])
+        #expect(m.tick(now: .seconds(70)) == [.stopInstance(1)])
+        // A stopping instance takes no requests: a new one starts.
+        #expect(m.requestArrived(2, now: .seconds(71)) == [.startInstance(2)])
+        #expect(m.instanceExited(1, now: .seconds(71)) == [])
+        #expect(m.liveInstanceCount == 1)
+    }
+
+    @Test func busyInstancesAreNeverStoppedForIdleness() {
+        var m = machine(keepAlive: .seconds(1))
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.tick(now: .seconds(100)) == [])
+    }
+
+    @Test func deadInstanceIsReplacedWhenRequestsWait() {
+        var m = machine(maxInstances: 1)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.requestArrived(2, now: .zero) == [])
+        #expect(m.instanceExited(1, now: .seconds(1)) == [.startInstance(2)])
+        #expect(m.instanceReady(2, now: .seconds(1)) == [.route(2, to: 2, coldStart: true)])
+    }
+
+    @Test func deadInstanceWithNothingWaitingIsNotReplaced() {
+        var m = machine()
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.requestFinished(1, on: 1, now: .zero)
+        #expect(m.instanceExited(1, now: .zero) == [])
+        #expect(m.liveInstanceCount == 0)
+    }
+
+    @Test func startFailureRejectsTheRequestsWaitingForIt() {
+        var m = machine(concurrency: 2)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)
+        #expect(m.instanceStartFailed(1, now: .zero) == [.reject(1, .startFailed), .reject(2, .startFailed)])
+        #expect(m.queuedCount == 0)
+        #expect(m.liveInstanceCount == 0)
+    }
+
+    @Test func startFailureKeepsWaitersWhenOtherCapacityIsComing() {
+        var m = machine(concurrency: 1)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)  // starts instance 2
+        #expect(m.instanceStartFailed(1, now: .zero) == [.startInstance(3)])
+        #expect(m.instanceReady(2, now: .zero) == [.route(1, to: 2, coldStart: true)])
+    }
+
+    @Test func cancelledWaiterLeavesTheQueue() {
+        var m = machine(maxInstances: 1)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)
+        m.requestCancelled(1)
+        #expect(m.instanceReady(1, now: .zero) == [.route(2, to: 1, coldStart: true)])
+    }
+
+    @Test func drainRejectsWaitersAndStopsIdleInstancesThenBusyOnesWhenDone() {
+        var m = machine(concurrency: 1, maxInstances: 2)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.requestArrived(2, now: .zero)
+        _ = m.instanceReady(1, now: .zero)  // 1 runs on instance 1; instance 2 still starting
+        _ = m.requestArrived(3, now: .zero)  // queued (instance 2 will take 2, 3 waits)
+        let actions = m.drain()
+        #expect(actions.contains(.reject(2, .shuttingDown)))
+        #expect(actions.contains(.reject(3, .shuttingDown)))
+        #expect(actions.contains(.stopInstance(2)))
+        #expect(!actions.contains(.stopInstance(1)))
+        #expect(m.requestFinished(1, on: 1, now: .zero) == [.stopInstance(1)])
+        #expect(m.requestArrived(4, now: .zero) == [.reject(4, .shuttingDown)])
+    }
+
+    @Test func burstStartsOnlyWhatTheQueueNeeds() {
+        var m = machine(concurrency: 8, maxInstances: 100)
+        var starts = 0
+        for t: UInt64 in 1...100 {
+            starts += m.requestArrived(t, now: .zero).filter { if case .startInstance = $0 { true } else { false } }.count
+        }
+        // 100 requests at 8 per instance need 13 instances.
+        #expect(starts == 13)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import SwellModel
+import SwellStore
+import Testing
+
+/// The store contract, run against the SQLite implementation (in memory and on disk).
+@Suite struct SQLiteStoreTests {
+    static func makeStores() throws -> [SQLiteStore] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swell-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return [try SQLiteStore.inMemory(), try SQLiteStore(path: dir.appendingPathComponent("swell.db").path)]
+    }
+
+    let config = FunctionConfig(runtime: .nodejs20, handler: "index.handler", codeSha256: String(repeating: "a", count: 64))
+
+    @Test func functionsRevisionsOnlyMoveOnChange() throws {
+        for store in try Self.makeStores() {
+            let a = try store.putFunction(namespace: "default", name: "f", config: config)
+            let same = try store.putFunction(namespace: "default", name: "f", config: config)
+            #expect(same.revision == a.revision)
+            var changed = config
+            changed.memory = 256
+            let b = try store.putFunction(namespace: "default", name: "f", config: changed)
+            #expect(b.revision == a.revision + 1)
+            let catalog = try store.loadCatalog()
+            #expect(catalog.functions.count == 1 && catalog.functions[0].config.memory == 256)
+            #expect(catalog.namespaces.contains("default"))
+        }
+    }
+
+    @Test func publishingFreezesAndIsIdempotent() throws {
+        for store in try Self.makeStores() {
+            _ = try store.putFunction(namespace: "n", name: "f", config: config)
+            let (v1, created1) = try store.publishVersion(namespace: "n", name: "f", description: "first")
+            #expect(v1.version == 1 && created1)
+            let (again, created2) = try store.publishVersion(namespace: "n", name: "f", description: "")
+            #expect(again.version == 1 && !created2)
+            var changed = config
+            changed.environment = ["A": "1"]
+            _ = try store.putFunction(namespace: "n", name: "f", config: changed)
+            let (v2, _) = try store.publishVersion(namespace: "n", name: "f", description: "")
+            #expect(v2.version == 2)
+            let versions = try store.loadCatalog().versions.sorted { $0.version < $1.version }
+            #expect(versions.map(\.config.environment) == [[:], ["A": "1"]])
+            #expect(throws: SwellError.self) { try store.publishVersion(namespace: "n", name: "missing", description: "") }
+        }
+    }
+
+    @Test func deleteRemovesVersionsAndAliases() throws {
+        for store in try Self.makeStores() {
+            _ = try store.putFunction(namespace: "n", name: "f", config: config)
+            _ = try store.publishVersion(namespace: "n", name: "f", description: "")
+            try store.putAlias(AliasRecord(namespace: "n", function: "f", name: "live", config: AliasConfig(version: 1)))
+            #expect(try store.deleteFunction(namespace: "n", name: "f"))
+            #expect(!(try store.deleteFunction(namespace: "n", name: "f")))
+            let c = try store.loadCatalog()
+            #expect(c.functions.isEmpty && c.versions.isEmpty && c.aliases.isEmpty)
+        }
+    }
+
+    @Test func keysAreStoredByHashAndRevocable() throws {
+        for store in try Self.makeStores() {
+            try store.createKey(KeyRecord(id: "k1", namespace: "team", role: .developer, name: "ci", hash: "h1", createdAt: Date()))
+            #expect(try store.revokeKey(namespace: "team", id: "k1"))
+            #expect(!(try store.revokeKey(namespace: "team", id: "k1")))
+            #expect(!(try store.revokeKey(namespace: "other", id: "k1")))
+            let keys = try store.loadCatalog().keys
+            #expect(keys.count == 1 && keys[0].revoked && keys[0].hash == "h1")
+        }
+    }
+
+    @Test func logsPageAndFilterAndPrune() throws {
+        for store in try Self.makeStores() {
+            let lines = (0..<10).map { i in
+                LogLine(time: Date(), namespace: "n", function: "f", version: "$LATEST", instance: "i-1",
+                        requestID: i % 2 == 0 ? "even" : "odd", stream: "stdout", message: "line \(i)")
+            }
+            let stored = try store.appendLogs(lines)
+            #expect(stored.map(\.id) == stored.map(\.id).sorted() && stored[0].id > 0)
+            let page = try store.logs(namespace: "n", function: "f", after: stored[3].id, limit: 3, requestID: nil)
+            #expect(page.map(\.message) == ["line 4", "line 5", "line 6"])
+            #expect(try store.logs(namespace: "n", function: "f", after: 0, limit: 100, requestID: "even").count == 5)
+            #expect(try store.logs(namespace: "other", function: "f", after: 0, limit: 100, requestID: nil).isEmpty)
+            try store.prune(maxLinesPerNamespace: 4, maxAge: 3600)
+            #expect(try store.logs(namespace: "n", function: "f", after: 0, limit: 100, requestID: nil).map(\.message) == ["line 6", "line 7", "line 8", "line 9"])
+        }
+    }
+
+    @Test func invocationRecordsRoundTrip() throws {
+        for store in try Self.makeStores() {
+            let r = InvocationRecord(requestID: "r1", namespace: "n", function: "f", version: "1", status: "error", errorType: "Timeout",
+                                     coldStart: true, initMs: 12.5, durationMs: 1000, billedMs: 1000, memoryMB: 128, startedAt: Date())
+            try store.appendInvocations([r])
+            let got = try store.invocations(namespace: "n", function: "f", limit: 10)
+            #expect(got.count == 1 && got[0].errorType == "Timeout" && got[0].coldStart && got[0].initMs == 12.5)
+        }
+    }
+}
