@@ -49,7 +49,7 @@ struct FunctionURLRoutes {
         case .failure(let kind, let error):
             headers[.swellFunctionError] = kind.rawValue
             headers[.contentType] = "application/json"
-            return Response(status: .badGateway, headers: headers, body: .init(byteBuffer: ByteBuffer(data: (try? JSONEncoder().encode(error)) ?? Data())))
+            return Response(status: .badGateway, headers: headers, body: .init(byteBuffer: ByteBuffer(data: (try? JSONBody.encoder.encode(error)) ?? Data())))
         }
     }
 }

@@ -53,7 +53,7 @@ struct InvokeRoutes {
                 body = result
             case .failure(let kind, let error):
                 headers[.swellFunctionError] = kind.rawValue
-                body = ByteBuffer(data: (try? JSONEncoder().encode(error)) ?? Data())
+                body = ByteBuffer(data: (try? JSONBody.encoder.encode(error)) ?? Data())
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }

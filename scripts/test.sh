@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: Swift unit tests, the example's
+# Node tests and the end-to-end suite against a real `swell serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> installing test dependencies" >&2
+python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric >&2 \
+  || { echo "pip install failed" >&2; exit 1; }
+
+echo "==> building" >&2
+swift build --build-tests >&2
+
+status=0
+echo "==> swift test" >&2
+swift test --skip-build 2>&1 | tee /tmp/swell-swift-test.log || status=1
+
+echo "==> example unit tests (node --test)" >&2
+if ls examples/homework/grader/test/*.test.js >/dev/null 2>&1; then
+  node --test examples/homework/grader/test/ || status=1
+fi
+
+echo "==> end-to-end tests (pytest)" >&2
+export SWELL_BIN="$(swift build --show-bin-path)/swell"
+python3 -m pytest tests/e2e -q -p no:cacheprovider || status=1
+
+exit $status
