@@ -43,6 +43,31 @@ enum API {
             updatedAt = r.updatedAt
             revision = r.revision
         }
+
+        enum CodingKeys: String, CodingKey {
+            case name, namespace, runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url,
+                createdAt, updatedAt, revision
+        }
+
+        /// Writes every field, `url` as `null` when there is none.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(namespace, forKey: .namespace)
+            try c.encode(runtime, forKey: .runtime)
+            try c.encode(handler, forKey: .handler)
+            try c.encode(codeSha256, forKey: .codeSha256)
+            try c.encode(codeSize, forKey: .codeSize)
+            try c.encode(memory, forKey: .memory)
+            try c.encode(timeout, forKey: .timeout)
+            try c.encode(concurrency, forKey: .concurrency)
+            try c.encode(environment, forKey: .environment)
+            try c.encode(description, forKey: .description)
+            try c.encode(url, forKey: .url)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(updatedAt, forKey: .updatedAt)
+            try c.encode(revision, forKey: .revision)
+        }
     }
 
     struct FunctionDetail: Encodable {
@@ -141,6 +166,20 @@ enum API {
             version = l.version
             message = l.message
         }
+
+        enum CodingKeys: String, CodingKey { case id, time, requestId, stream, instance, version, message }
+
+        /// Writes every field, `requestId` as `null` for unattributed lines.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(time, forKey: .time)
+            try c.encode(requestId, forKey: .requestId)
+            try c.encode(stream, forKey: .stream)
+            try c.encode(instance, forKey: .instance)
+            try c.encode(version, forKey: .version)
+            try c.encode(message, forKey: .message)
+        }
     }
 
     struct InvocationInfo: Encodable {
@@ -166,6 +205,25 @@ enum API {
             billedMs = r.billedMs
             memoryMB = r.memoryMB
             startedAt = r.startedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case requestId, version, status, errorType, coldStart, initMs, durationMs, billedMs, memoryMB, startedAt
+        }
+
+        /// Writes every field, `errorType` as `null` for successes.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(requestId, forKey: .requestId)
+            try c.encode(version, forKey: .version)
+            try c.encode(status, forKey: .status)
+            try c.encode(errorType, forKey: .errorType)
+            try c.encode(coldStart, forKey: .coldStart)
+            try c.encode(initMs, forKey: .initMs)
+            try c.encode(durationMs, forKey: .durationMs)
+            try c.encode(billedMs, forKey: .billedMs)
+            try c.encode(memoryMB, forKey: .memoryMB)
+            try c.encode(startedAt, forKey: .startedAt)
         }
     }
 }

@@ -52,8 +52,11 @@ struct AdminRoutes {
             let wait = try int(q.get("wait"), field: "wait", range: 0...30) ?? 0
             let requestID = q.get("requestId")
             var lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
-            if lines.isEmpty && wait > 0 {
-                await hub.waitForLines(namespace: ns, function: name, timeout: .seconds(wait))
+            // Long poll in slices of at most a second, so a line stored between the query and
+            // the wait is never missed for longer than that.
+            let deadline = ContinuousClock.now + .seconds(wait)
+            while lines.isEmpty && ContinuousClock.now < deadline {
+                await hub.waitForLines(namespace: ns, function: name, timeout: min(.seconds(1), deadline - ContinuousClock.now))
                 lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
             }
             struct Page: Encodable {

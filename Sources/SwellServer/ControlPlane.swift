@@ -39,10 +39,8 @@ public final class ControlPlane: Sendable {
         catalog.put(record)
         if let old {
             let fields = config.changedFields(from: old.config)
-            // Only code and configuration that instances see require new instances.
-            if old.config.versioned != config.versioned {
-                runtime.retire(namespace: namespace, name: name, version: .latest, keepRevision: record.revision)
-            }
+            // Instances of the old revision finish what they run, then stop.
+            runtime.retire(namespace: namespace, name: name, version: .latest, keepRevision: record.revision)
             return (record, "updated", fields)
         }
         return (record, "created", [])

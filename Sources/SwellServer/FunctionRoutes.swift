@@ -79,6 +79,9 @@ struct FunctionRoutes {
             try body.rejectUnknown(["functions", "prune", "namespace"])
             let functions = try body.object("functions") ?? FieldReader(.object([:]), path: "functions")
             let prune = try body.bool("prune") ?? false
+            if let declared = try body.string("namespace"), declared != ns {
+                throw SwellError.invalid("namespace", "the manifest's namespace \"\(declared)\" differs from the request's \"\(ns)\"")
+            }
             // Validate everything before changing anything.
             for (name, spec) in functions.entries() {
                 guard Names.isFunctionName(name) else {
@@ -87,6 +90,9 @@ struct FunctionRoutes {
                 let config = try FunctionSpec.parse(spec, path: functions.field(name))
                 guard code.has(config.codeSha256) else {
                     throw SwellError.invalid(functions.field(name) + ".codeSha256", "no code package \(config.codeSha256) was uploaded")
+                }
+                if let url = config.url, url.qualifier != "$LATEST", catalog.alias(ns, name, url.qualifier) == nil {
+                    throw SwellError.invalid(functions.field(name) + ".url.qualifier", "alias \(url.qualifier) does not exist")
                 }
             }
             var changes: [API.Change] = []

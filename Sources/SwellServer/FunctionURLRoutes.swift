@@ -132,15 +132,23 @@ enum FunctionURLEvent {
     static func decodeResponse(_ result: ByteBuffer, headers: inout HTTPFields) -> Response {
         let data = Data(result.readableBytesView)
         guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any],
-            let status = (object["statusCode"] as? NSNumber)?.intValue, (100...599).contains(status)
+            let status = (object["statusCode"] as? NSNumber)?.intValue ?? (object["statusCode"] as? String).flatMap({ Int($0) }),
+            (100...599).contains(status)
         else {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: result))
         }
         if let h = object["headers"] as? [String: Any] {
             for (k, v) in h {
-                guard let name = HTTPField.Name(k) else { continue }
-                headers[name] = (v as? String) ?? "\(v)"
+                // The platform's own headers cannot be overridden by the function.
+                guard let name = HTTPField.Name(k), !k.lowercased().hasPrefix("x-swell-") else { continue }
+                let value: String
+                switch v {
+                case let s as String: value = s
+                case let b as Bool: value = b ? "true" : "false"
+                default: value = "\(v)"
+                }
+                headers[name] = value
             }
         }
         if let cookies = object["cookies"] as? [String] {

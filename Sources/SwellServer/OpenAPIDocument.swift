@@ -8,6 +8,6 @@ enum OpenAPIDocument {
         {
             return text
         }
-        return "openapi: 3.0.3\ninfo: {title: Swell, version: '1'}\npaths: {}\n"
+        return "# error: the OpenAPI document is missing from this build of Swell (Resources/openapi.yaml)\n"
     }()
 }
