@@ -92,14 +92,18 @@ public final class InstanceMailbox: Sendable {
     }
 
     /// Completes the invocation `requestID` with `result`; false when it is unknown or already done.
+    /// - Parameter before: runs after the invocation is taken out of flight and before its
+    ///   completion resumes the caller (a timeout kills the instance here, so that the
+    ///   caller already sees the instance as killed).
     @discardableResult
-    public func complete(_ requestID: String, with result: InvocationResult) -> Bool {
+    public func complete(_ requestID: String, with result: InvocationResult, before: () -> Void = {}) -> Bool {
         let inv: PendingInvocation? = state.withLock { s in
             guard let inv = s.inFlight.removeValue(forKey: requestID) else { return nil }
             if let i = s.queued.firstIndex(where: { $0 === inv }) { s.queued.remove(at: i) }
             return inv
         }
         guard let inv else { return false }
+        before()
         inv.completion(result)
         return true
     }

@@ -115,7 +115,7 @@ public actor InstancePool {
             ) { result in continuation.resume(returning: result) }
             timer = loop.scheduleTask(in: .seconds(Int64(timeout))) {
                 let error = FunctionError(errorType: "Sandbox.Timedout", errorMessage: "Task timed out after \(timeout).00 seconds")
-                if mailbox.complete(request.requestID, with: .failure(.timeout, error)) {
+                mailbox.complete(request.requestID, with: .failure(.timeout, error)) {
                     instance.kill(.timeout(requestID: request.requestID, seconds: timeout))
                 }
             }
@@ -123,7 +123,12 @@ public actor InstancePool {
         }
         timer?.cancel()
         let runDuration = ContinuousClock.now - started
-        run(machine.requestFinished(ticket, on: instance.id, now: now))
+        if instance.killReason != nil {
+            // Killed (its invocation timed out): no request may be routed to it while it dies.
+            run(machine.instanceExited(instance.id, now: now))
+        } else {
+            run(machine.requestFinished(ticket, on: instance.id, now: now))
+        }
         return InvokeOutcome(
             result: .completed(result), coldStart: coldStart,
             initDuration: coldStart ? (instance.initDuration ?? .zero) : .zero,

@@ -34,6 +34,11 @@ enum JSONBody {
             return try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw SwellError(.payloadTooLarge, "the request body is larger than \(limit) bytes")
+        } catch is NIOTooManyBytesError {
+            throw SwellError(.payloadTooLarge, "the request body is larger than \(limit) bytes")
+        } catch {
+            // A body that cannot be read (truncated, bad chunking) is the client's fault.
+            throw SwellError(.invalidRequest, "the request body could not be read: \(error)")
         }
     }
 

@@ -34,7 +34,8 @@ public struct ServerConfiguration: Sendable {
 public enum SwellServer {
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let fm = FileManager.default
-        let data = (configuration.dataDirectory as NSString).standardizingPath
+        // Absolute, because instances run with their code directory as working directory.
+        let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         try fm.createDirectory(atPath: data, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: "\(data)/swell.db")
         let code = try CodeStore(directory: "\(data)/code")

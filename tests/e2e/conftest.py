@@ -32,7 +32,8 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> SwellServer:
     base = tmp_path_factory.mktemp("swell")
-    srv = SwellServer(base / "data", log_path=base / "server.log")
+    # A variable of the server's own environment that instances must NOT inherit.
+    srv = SwellServer(base / "data", log_path=base / "server.log", env={"E2E_SERVER_SECRET": "must-not-leak"})
     srv.start()
     yield srv
     code = srv.stop()

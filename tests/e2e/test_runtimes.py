@@ -258,3 +258,38 @@ def test_provided_awslambdaric(swell, app_dir, unique):
     assert r3.status_code == 200, r3.text
     assert function_error(r3) == "Unhandled", (dict(r3.headers), r3.text)
     assert r3.json()["errorType"] == "KeyError", r3.text
+
+
+ENV_DUMP = r"""
+import os
+
+def handler(event, context):
+    return {"env": dict(os.environ), "cwd": os.getcwd()}
+"""
+
+
+def test_instance_environment(swell, app_dir, unique):
+    name = unique("envdump")
+    swell.deploy(app_dir, {name: python_fn(ENV_DUMP, memory=320, concurrency=3, environment={"MY_VAR": "mine"})})
+    body = swell.invoke_ok(name)
+    env = body["env"]
+    assert "E2E_SERVER_SECRET" not in env, "the server's environment leaked into the instance"
+    assert env["MY_VAR"] == "mine"
+    assert env["_HANDLER"] == "app.handler"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "320"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/swell/default/{name}"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "swell-local"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    assert env["TZ"] == ":UTC"
+    assert env["LANG"] == "en_US.UTF-8"
+    assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+    assert env["HOME"] == env["TMPDIR"]
+    assert env["SWELL_CONCURRENCY"] == env["AWS_LAMBDA_MAX_CONCURRENCY"] == "3"
+    assert env["SWELL_NAMESPACE"] == "default"
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert Path(env["LAMBDA_TASK_ROOT"], "app.py").exists()
+    assert "LAMBDA_RUNTIME_DIR" in env
