@@ -83,6 +83,12 @@ struct APIClient {
         return try await send(method, path, body: body).json()
     }
 
+    /// A client from the environment and the namespace to act in.
+    static func connect(namespace: String?) async throws -> (APIClient, String) {
+        let client = fromEnvironment()
+        return (client, try await client.namespace(namespace))
+    }
+
     /// The namespace of the key (or `SWELL_NAMESPACE`).
     func namespace(_ override: String? = nil) async throws -> String {
         if let override { return override }

@@ -129,8 +129,7 @@ struct Invoke: AsyncParsableCommand {
     func run() async throws {
         if data != nil && file != nil { throw ValidationError("give --data or --file, not both") }
         try await runClient {
-            let client = APIClient.fromEnvironment()
-            let ns = try await client.namespace(namespace)
+            let (client, ns) = try await APIClient.connect(namespace: namespace)
             var body = Data((data ?? "{}").utf8)
             if let file {
                 body = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
@@ -167,8 +166,7 @@ struct Functions: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions")
                 let functions = result["functions"] as? [[String: Any]] ?? []
                 if json { return printJSON(functions) }
@@ -191,8 +189,7 @@ struct Functions: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)"))
             }
         }
@@ -204,8 +201,7 @@ struct Functions: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)")
                 print("deleted \(name)")
             }
@@ -222,8 +218,7 @@ struct Publish: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let client = APIClient.fromEnvironment()
-            let ns = try await client.namespace(namespace)
+            let (client, ns) = try await APIClient.connect(namespace: namespace)
             let result = try await client.json("POST", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/versions", ["description": description ?? ""])
             print(result["version"] as? String ?? "?")
         }
@@ -249,8 +244,7 @@ struct Alias: AsyncParsableCommand {
                 body["additionalVersionWeights"] = [String(parts[0]): Double(parts[1])!]
             }
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 let result = try await client.json("PUT", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)", body)
                 let weights = (result["additionalVersionWeights"] as? [String: Any] ?? [:]).map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 print("\(alias) -> \(result["version"] ?? "?")" + (weights.isEmpty ? "" : " (+\(weights))"))
@@ -264,8 +258,7 @@ struct Alias: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases")["aliases"] ?? [])
             }
         }
@@ -278,8 +271,7 @@ struct Alias: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)")
                 print("deleted alias \(alias)")
             }
@@ -298,8 +290,7 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let client = APIClient.fromEnvironment()
-            let ns = try await client.namespace(namespace)
+            let (client, ns) = try await APIClient.connect(namespace: namespace)
             let base = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/logs"
             let filter = requestId.map { "&requestId=\($0)" } ?? ""
             // Page through to the newest lines, keeping the last `limit`.
@@ -341,8 +332,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 let result = try await client.json("POST", "/v1/namespaces/\(ns)/keys", ["role": role, "name": name ?? ""])
                 printError("key \(result["id"] ?? "") (\(result["role"] ?? "") in \(result["namespace"] ?? "")); it is shown only once:")
                 print(result["key"] as? String ?? "")
@@ -355,8 +345,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 let keys = try await client.json("GET", "/v1/namespaces/\(ns)/keys")["keys"] as? [[String: Any]] ?? []
                 for k in keys {
                     print("\(k["id"] ?? "")  \(k["role"] ?? "")  \((k["revoked"] as? Bool) == true ? "revoked" : "active")  \(k["name"] ?? "")")
@@ -371,8 +360,7 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             try await runClient {
-                let client = APIClient.fromEnvironment()
-                let ns = try await client.namespace(namespace)
+                let (client, ns) = try await APIClient.connect(namespace: namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/keys/\(id.pathEscaped)")
                 print("revoked \(id)")
             }
