@@ -22,10 +22,9 @@
 // copes with photos: gray paper, uneven lighting, sensor noise. Isolated ink
 // pixels (no inked 8-neighbour) are dropped as speckle.
 //
-// Text lines: horizontal projection profile of the region's ink mask. A row
-// is inked when it has at least max(3, 0.5% of the region width) ink pixels;
-// inked rows closer than LINE_GAP rows merge into one band, and a band at least
-// MIN_LINE_HEIGHT rows tall is a text line.
+// Text lines: horizontal projection profile of the region's ink mask (see
+// countTextLines): bands of inked rows, each split again at 25% of its own
+// peak so touching ascenders/descenders do not merge two lines.
 //
 // A region is answered when its ink coverage is at least MIN_COVERAGE (0.3%)
 // and it has at least one text line. Verdict: no answered region -> "blank",
@@ -47,6 +46,7 @@ const INK_RATIO = 0.6;
 const MIN_COVERAGE = 0.003;
 const LINE_GAP = 3;
 const MIN_LINE_HEIGHT = 5;
+const SPLIT_RATIO = 0.25;
 
 /** Rectangles (pixel coordinates, end-exclusive) of the graded answer areas. */
 function answerRegions(width, height, sheet = SHEET) {
@@ -147,30 +147,54 @@ function inkMask(gray, width, height) {
   return clean;
 }
 
-/** Counts text lines in a region with a horizontal projection profile. */
+/**
+ * Counts text lines in a region with a horizontal projection profile: the
+ * number of ink pixels in each row. Two passes:
+ *  1. bands: runs of rows with at least max(3, 0.5% of the width) ink pixels,
+ *     gaps of up to LINE_GAP rows bridged;
+ *  2. inside each band, rows with at least SPLIT_RATIO (25%) of that band's
+ *     peak count, so lines whose ascenders and descenders touch still split
+ *     at the thin rows between their bodies.
+ * A (sub-)band at least MIN_LINE_HEIGHT rows tall is a text line.
+ */
 function countTextLines(mask, width, r) {
   const w = r.x1 - r.x0;
-  if (w <= 0) return 0;
-  const minRowInk = Math.max(3, Math.ceil(w * 0.005));
-  let lines = 0;
-  let bandStart = -1; // first inked row of the current band
-  let lastInked = -1;
-  const closeBand = () => {
-    if (bandStart >= 0 && lastInked - bandStart + 1 >= MIN_LINE_HEIGHT) lines++;
-    bandStart = -1;
-  };
+  if (w <= 0 || r.y1 <= r.y0) return 0;
+  const profile = new Uint32Array(r.y1 - r.y0);
   for (let y = r.y0; y < r.y1; y++) {
     let count = 0;
     const row = y * width;
     for (let x = r.x0; x < r.x1; x++) count += mask[row + x];
-    if (count >= minRowInk) {
-      if (bandStart >= 0 && y - lastInked > LINE_GAP) closeBand();
-      if (bandStart < 0) bandStart = y;
-      lastInked = y;
-    }
+    profile[y - r.y0] = count;
   }
-  closeBand();
+  const minRowInk = Math.max(3, Math.ceil(w * 0.005));
+  let lines = 0;
+  for (const [start, end] of bands(profile, 0, profile.length, minRowInk)) {
+    let peak = 0;
+    for (let i = start; i < end; i++) if (profile[i] > peak) peak = profile[i];
+    const threshold = Math.max(minRowInk, Math.ceil(peak * SPLIT_RATIO));
+    lines += bands(profile, start, end, threshold).length;
+  }
   return lines;
+}
+
+/** [start, end) row ranges of profile[from..to) at or above threshold, at least MIN_LINE_HEIGHT tall. */
+function bands(profile, from, to, threshold) {
+  const out = [];
+  let start = -1;
+  let last = -1;
+  const close = () => {
+    if (start >= 0 && last - start + 1 >= MIN_LINE_HEIGHT) out.push([start, last + 1]);
+    start = -1;
+  };
+  for (let i = from; i < to; i++) {
+    if (profile[i] < threshold) continue;
+    if (start >= 0 && i - last > LINE_GAP + 1) close();
+    if (start < 0) start = i;
+    last = i;
+  }
+  close();
+  return out;
 }
 
 function round4(v) {

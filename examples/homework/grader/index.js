@@ -5,7 +5,7 @@
 const { performance } = require('node:perf_hooks');
 const { decodePng, InvalidImage } = require('./png');
 const { grade } = require('./grade');
-const { sourceFromEvent, sampleSource, base64Source, bytesSource, InvalidRequest } = require('./sources');
+const { sourceFromEvent, sampleSource, bytesSource, InvalidRequest } = require('./sources');
 
 /** Decodes and grades PNG bytes; returns the result object. */
 function gradePng(bytes) {
@@ -90,7 +90,7 @@ function sourceFromUrlEvent(event) {
         'send it with Content-Type: image/png (curl -H "content-type: image/png" --data-binary @file.png …)',
     );
   }
-  return base64Source(body, 'upload');
+  return bytesSource(Buffer.from(body, 'utf8'), 'upload'); // the decoder will say what is wrong
 }
 
 function json(statusCode, value) {

@@ -127,18 +127,31 @@ def handwriting(canvas, x0, x1, baseline, rng, ink, radius=1.4):
         for _ in range(word_letters):
             w = rng.uniform(7, 12)
             kind = rng.random()
-            h = rng.uniform(10, 15) if kind < 0.7 else rng.uniform(20, 26)  # x-height or ascender
-            descender = kind > 0.9
-            a = w * rng.uniform(0.22, 0.32)  # > w / (2 pi) draws a loop
-            for i in range(17):
-                t = i / 16
-                base = baseline + drift * (x - x0)
-                yy = base - h * (1 - math.cos(2 * math.pi * t)) / 2
-                if descender and t > 0.5:
-                    yy += 9 * math.sin(math.pi * (t - 0.5) * 2)
-                xx = x + w * t - a * math.sin(2 * math.pi * t) + slant * (base - yy)
-                points.append((xx, yy))
-            x += w
+            base = baseline + drift * (x - x0)
+            if kind < 0.25:
+                # an "o": an ellipse drawn counter-clockwise from its top, then
+                # a short connector to the next letter
+                h = rng.uniform(9, 13)
+                cx, cy = x + w / 2, base - h / 2
+                for i in range(21):
+                    th = math.pi / 2 + 2 * math.pi * i / 20
+                    yy = cy - (h / 2) * math.sin(th)
+                    points.append((cx + (w / 2) * math.cos(th) + slant * (base - yy), yy))
+                points.append((x + w + 2 + slant * h * 0.6, base - h * 0.6))
+                x += w + 2
+            else:
+                # a cursive loop ("e", "l") or, when tall, an ascender
+                h = rng.uniform(10, 15) if kind < 0.8 else rng.uniform(19, 24)
+                descender = kind > 0.93
+                a = w * rng.uniform(0.22, 0.32)  # > w / (2 pi) draws a loop
+                for i in range(17):
+                    t = i / 16
+                    yy = base - h * (1 - math.cos(2 * math.pi * t)) / 2
+                    if descender and t > 0.5:
+                        yy += 8 * math.sin(math.pi * (t - 0.5) * 2)
+                    xx = x + w * t - a * math.sin(2 * math.pi * t) + slant * (base - yy)
+                    points.append((xx, yy))
+                x += w
             if x > end:
                 break
         canvas.stroke(points, radius, ink)
@@ -163,7 +176,7 @@ def draw_sheet(answers, seed, ink=40, print_ink=20):
         c.text(x0, round((HEADER + PITCH * k) * H) + 12, "QUESTION %d:" % (k + 1), 2, print_ink)
         c.frame(x0, y0, x1, y1, 3, print_ink)
         for line in range(answers[k]):
-            baseline = y0 + 44 + 38 * line + rng.uniform(-3, 3)
+            baseline = y0 + 44 + 40 * line + rng.uniform(-3, 3)
             handwriting(c, x0 + 26 + rng.uniform(0, 8), x1 - 24, baseline, rng, ink)
     return c
 
