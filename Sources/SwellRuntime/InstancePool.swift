@@ -204,6 +204,7 @@ public actor InstancePool {
         } catch {
             logger.error("instance failed to start", metadata: ["function": "\(key)", "error": "\(error)"])
             platformLine(instance, "instance failed to start: \(error)")
+            instance.kill(.stop)
             instances.removeValue(forKey: instance.id)
             instance.cleanUp()
             lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
@@ -214,7 +215,7 @@ public actor InstancePool {
     // MARK: Instance events
 
     private func instanceReady(_ id: InstanceID) {
-        guard let instance = instances[id] else { return }
+        guard let instance = instances[id], !instance.hasExited else { return }
         let initDuration = instance.markReady()
         logger.debug("instance ready", metadata: ["instance.id": "\(instance.info.name)", "init.ms": "\(initDuration.milliseconds)"])
         run(machine.instanceReady(id, now: now))
@@ -226,13 +227,15 @@ public actor InstancePool {
     }
 
     private func instanceExited(_ id: InstanceID, code: Int32) async {
-        guard let instance = instances[id] else { return }
+        guard let instance = instances[id], !instance.hasExited else { return }
         instance.markExited()
+        let wasReady = instance.initDuration != nil
+        // Stop routing to it at once; its last lines are still in the pipes.
+        if wasReady { run(machine.instanceExited(id, now: now)) }
         await instance.drainPumps(within: .milliseconds(200))
         instances.removeValue(forKey: id)
         let status = code >= 0 ? "exit status \(code)" : "signal \(-code)"
         let tail = instance.recent.all.suffix(10)
-        let wasReady = instance.initDuration != nil
 
         switch instance.killReason {
         case .stop?:
@@ -265,11 +268,7 @@ public actor InstancePool {
         }
         instance.mailbox.close(.crashed, FunctionError(errorType: "Runtime.ExitError", errorMessage: "Runtime exited: \(status)", stackTrace: Array(tail)))
         instance.cleanUp()
-        if wasReady {
-            run(machine.instanceExited(id, now: now))
-        } else {
-            run(machine.instanceStartFailed(id, now: now))
-        }
+        if !wasReady { run(machine.instanceStartFailed(id, now: now)) }
     }
 
     private func platformLine(_ instance: RuntimeInstance, _ message: String) {

@@ -68,6 +68,8 @@ final class RuntimeInstance: Sendable {
 
     var killReason: KillReason? { state.withLock { $0.killReason } }
 
+    var hasExited: Bool { state.withLock { $0.exited } }
+
     /// Kills the instance's whole process group (the first reason given is kept).
     func kill(_ reason: KillReason) {
         let pid: pid_t = state.withLock { s in
