@@ -8,6 +8,55 @@ enum InstanceLauncher {
         config: FunctionConfig, key: FunctionKey, instance: InstanceInfo, codeDirectory: String,
         runtimeAPI: String, tempDirectory: String, runtime: RuntimeConfiguration
     ) throws -> SpawnRequest {
+        var env = environment(
+            config: config, key: key, instance: instance, codeDirectory: codeDirectory, runtimeAPI: runtimeAPI,
+            tempDirectory: tempDirectory, runtime: runtime)
+        switch config.runtime {
+        case .nodejs20:
+            let heap = max(64, config.memory * 85 / 100)
+            return SpawnRequest(
+                executable: runtime.nodeExecutable,
+                arguments: ["--max-old-space-size=\(heap)", "\(runtime.bootstrapDirectory)/nodejs/bootstrap.js"],
+                environment: env, workingDirectory: codeDirectory)
+        case .python3:
+            env["PYTHONUNBUFFERED"] = "1"
+            return SpawnRequest(
+                executable: runtime.pythonExecutable,
+                arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
+                environment: env, workingDirectory: codeDirectory)
+        case .provided:
+            let path = "\(codeDirectory)/\(config.handler)"
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw LaunchError.entrypointMissing(config.handler)
+            }
+            return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+        }
+    }
+
+    /// A generic runtime process for the warm pool: the bootstrap in prewarm mode, with no
+    /// function environment yet (it arrives on stdin at specialization).
+    static func prebootRequest(_ kind: RuntimeKind, runtime: RuntimeConfiguration) -> SpawnRequest {
+        let env = [
+            "SWELL_PREWARM": "1", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC",
+            "HOME": runtime.instancesDirectory, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+        ]
+        switch kind {
+        case .python3:
+            return SpawnRequest(
+                executable: runtime.pythonExecutable, arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
+                environment: env, workingDirectory: runtime.instancesDirectory)
+        default:
+            return SpawnRequest(
+                executable: runtime.nodeExecutable, arguments: ["\(runtime.bootstrapDirectory)/nodejs/bootstrap.js"],
+                environment: env, workingDirectory: runtime.instancesDirectory)
+        }
+    }
+
+    /// The whole environment of an instance, per the Lambda Runtime API contract.
+    static func environment(
+        config: FunctionConfig, key: FunctionKey, instance: InstanceInfo, codeDirectory: String,
+        runtimeAPI: String, tempDirectory: String, runtime: RuntimeConfiguration
+    ) -> [String: String] {
         var env: [String: String] = config.environment
         env["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI
         env["_HANDLER"] = config.handler
@@ -30,29 +79,12 @@ enum InstanceLauncher {
         env["SWELL_CONCURRENCY"] = String(config.concurrency)
         env["AWS_LAMBDA_MAX_CONCURRENCY"] = String(config.concurrency)
         env["SWELL_NAMESPACE"] = key.namespace
-
         switch config.runtime {
-        case .nodejs20:
-            env["NODE_PATH"] = "\(codeDirectory)/node_modules"
-            let heap = max(64, config.memory * 85 / 100)
-            return SpawnRequest(
-                executable: runtime.nodeExecutable,
-                arguments: ["--max-old-space-size=\(heap)", "\(runtime.bootstrapDirectory)/nodejs/bootstrap.js"],
-                environment: env, workingDirectory: codeDirectory)
-        case .python3:
-            env["PYTHONUNBUFFERED"] = "1"
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-            return SpawnRequest(
-                executable: runtime.pythonExecutable,
-                arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
-                environment: env, workingDirectory: codeDirectory)
-        case .provided:
-            let path = "\(codeDirectory)/\(config.handler)"
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw LaunchError.entrypointMissing(config.handler)
-            }
-            return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+        case .nodejs20: env["NODE_PATH"] = "\(codeDirectory)/node_modules"
+        case .python3: env["PYTHONDONTWRITEBYTECODE"] = "1"
+        case .provided: break
         }
+        return env
     }
 
     enum LaunchError: Error, CustomStringConvertible {

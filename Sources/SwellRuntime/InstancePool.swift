@@ -47,6 +47,7 @@ public actor InstancePool {
     let sink: any LogSink
     let group: any EventLoopGroup
     let logger: Logger
+    let warmPool: WarmPool?
     private var machine: PoolStateMachine
     private var nextTicket: Ticket = 1
     private var waiters: [Ticket: CheckedContinuation<Grant, Never>] = [:]
@@ -62,8 +63,9 @@ public actor InstancePool {
 
     public init(
         key: FunctionKey, config: FunctionConfig, codeDirectory: String, runtime: RuntimeConfiguration,
-        scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger
+        scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger, warmPool: WarmPool? = nil
     ) {
+        self.warmPool = warmPool
         self.key = key
         self.config = config
         self.codeDirectory = codeDirectory
@@ -181,19 +183,29 @@ public actor InstancePool {
             let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: instance.mailbox, group: group)
             instance.endpoint = endpoint
             try FileManager.default.createDirectory(atPath: instance.tempDirectory, withIntermediateDirectories: true)
-            let spawn = try InstanceLauncher.spawnRequest(
-                config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
-                runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
             let id = instance.id
-            let child = try await ChildProcesses.shared.spawn(spawn) { [weak self] code in
+            let onExit: @Sendable (Int32) -> Void = { [weak self] code in
                 guard let self else { return }
                 Task { await self.instanceExited(id, code: code) }
             }
-            instance.pid = child.pid
-            for (fd, stream) in [(child.stdoutFD, "stdout"), (child.stderrFD, "stderr")] {
-                let pump = try await LogPumpHandler.start(
-                    fd: fd, stream: stream, instance: instance.info, mailbox: instance.mailbox, sink: sink, recent: instance.recent, group: group)
-                instance.addPump(pump)
+            let child: SpawnedChild
+            if let warmPool, let prebooted = await warmPool.take(config.runtime) {
+                // Specialize a pre-booted runtime: the cold start costs the handler's import only.
+                child = prebooted.child
+                instance.pid = child.pid
+                prebooted.onExit(onExit)
+                try await startPumps(instance, child)
+                let environment = InstanceLauncher.environment(
+                    config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
+                    runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
+                try prebooted.specialize(environment: environment, workingDirectory: codeDirectory)
+            } else {
+                let spawn = try InstanceLauncher.spawnRequest(
+                    config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
+                    runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
+                child = try await ChildProcesses.shared.spawn(spawn, onExit: onExit)
+                instance.pid = child.pid
+                try await startPumps(instance, child)
             }
             logger.debug("instance started", metadata: ["function": "\(key)", "instance.id": "\(instance.info.name)", "pid": "\(child.pid)"])
             let initTimeout = max(runtime.initTimeout, .seconds(config.timeout))
@@ -209,6 +221,14 @@ public actor InstancePool {
             instance.cleanUp()
             lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
             run(machine.instanceStartFailed(instance.id, now: now))
+        }
+    }
+
+    private func startPumps(_ instance: RuntimeInstance, _ child: SpawnedChild) async throws {
+        for (fd, stream) in [(child.stdoutFD, "stdout"), (child.stderrFD, "stderr")] {
+            let pump = try await LogPumpHandler.start(
+                fd: fd, stream: stream, instance: instance.info, mailbox: instance.mailbox, sink: sink, recent: instance.recent, group: group)
+            instance.addPump(pump)
         }
     }
 

@@ -21,12 +21,16 @@ public final class RuntimeManager: Service, Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let scheduling: @Sendable (FunctionConfig) -> PoolConfiguration
+    /// Pre-booted runtime processes for cold starts (nil: every cold start spawns).
+    public let warmPool: WarmPool?
     private let pools = Mutex<[PoolKey: InstancePool]>([:])
 
     public init(
         configuration: RuntimeConfiguration, sink: any LogSink, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger, scheduling: @escaping @Sendable (FunctionConfig) -> PoolConfiguration = { PoolConfiguration(concurrency: $0.concurrency) }
+        logger: Logger, warmPool: WarmPool? = nil,
+        scheduling: @escaping @Sendable (FunctionConfig) -> PoolConfiguration = { PoolConfiguration(concurrency: $0.concurrency) }
     ) {
+        self.warmPool = warmPool
         self.configuration = configuration
         self.sink = sink
         self.group = group
@@ -41,7 +45,7 @@ public final class RuntimeManager: Service, Sendable {
             if let pool = pools[pk] { return pool }
             let pool = InstancePool(
                 key: key, config: config, codeDirectory: codeDirectory, runtime: configuration,
-                scheduling: scheduling(config), sink: sink, group: group, logger: logger)
+                scheduling: scheduling(config), sink: sink, group: group, logger: logger, warmPool: warmPool)
             pools[pk] = pool
             return pool
         }

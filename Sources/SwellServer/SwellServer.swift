@@ -18,8 +18,14 @@ public struct ServerConfiguration: Sendable {
     public var adminKey: String?
     /// A directory with a `swell.yaml` to deploy on start (into its namespace or `default`).
     public var exampleDirectory: String?
+    /// Keep pre-booted Node.js and Python processes for cold starts.
+    public var warmPool: Bool
 
-    public init(dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil) {
+    public init(
+        dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
+        warmPool: Bool = true
+    ) {
+        self.warmPool = warmPool
         self.dataDirectory = dataDirectory
         self.host = host
         self.port = port
@@ -48,9 +54,9 @@ public enum SwellServer {
         let catalog = Catalog(try store.loadCatalog())
         let writer = RecordWriter(store: store, logger: logger)
         let hub = LogHub(writer: writer)
-        let runtime = RuntimeManager(
-            configuration: RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory),
-            sink: hub, logger: logger)
+        let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
+        let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger) : nil
+        let runtime = RuntimeManager(configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool)
         let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.directory, hub: hub, writer: writer)
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
@@ -88,7 +94,7 @@ public enum SwellServer {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
-            services: [writer, runtime],
+            services: [writer, runtime] + (warmPool.map { [$0] } ?? []),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])

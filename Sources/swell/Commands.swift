@@ -45,6 +45,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Deploy an example app on start: a name under examples/ (e.g. homework) or a directory with a swell.yaml.") var example: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Flag(inversion: .prefixedNo, help: "Keep pre-booted Node.js and Python processes so that cold starts skip the runtime's boot.") var warmPool = true
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -60,7 +61,8 @@ struct Serve: AsyncParsableCommand {
         let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         do {
             try await SwellServer.run(
-                ServerConfiguration(dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir),
+                ServerConfiguration(
+                    dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool),
                 logger: logger)
         } catch let error as SwellError {
             printError("error: \(error.description)")

@@ -257,6 +257,9 @@ function applyPrewarm() {
     const value = env[key];
     if (value !== undefined && value !== null) process.env[key] = String(value);
   }
+  // NODE_PATH is read once at start-up; re-read it for the function's environment.
+  const Module = require('module');
+  if (typeof Module._initPaths === 'function') Module._initPaths();
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,213 @@
+import DequeModule
+import Foundation
+import Logging
+import ServiceLifecycle
+import SwellModel
+import Synchronization
+
+/// A runtime process booted without user code, waiting to become an instance.
+///
+/// It runs Swell's bootstrap with `SWELL_PREWARM=1`: Node.js or Python has started and
+/// loaded the bootstrap, and blocks reading one JSON line on stdin that gives it the
+/// function's environment and working directory. Turning it into an instance costs the
+/// handler's import time, not the runtime's boot time.
+final class PrebootedProcess: Sendable {
+    let runtime: RuntimeKind
+    let child: SpawnedChild
+    let bootedAt: ContinuousClock.Instant
+    private let exit = Mutex<ExitState>(ExitState())
+
+    struct ExitState {
+        var handler: (@Sendable (Int32) -> Void)?
+        var code: Int32?
+    }
+
+    init(runtime: RuntimeKind, child: SpawnedChild) {
+        self.runtime = runtime
+        self.child = child
+        self.bootedAt = .now
+    }
+
+    var hasExited: Bool { exit.withLock { $0.code != nil } }
+
+    /// Called by the reaper.
+    func exited(_ code: Int32) {
+        let handler: (@Sendable (Int32) -> Void)? = exit.withLock { s in
+            s.code = code
+            return s.handler
+        }
+        handler?(code)
+    }
+
+    /// Hands the exit notification to a new owner (immediately if it already exited).
+    func onExit(_ handler: @escaping @Sendable (Int32) -> Void) {
+        let code: Int32? = exit.withLock { s in
+            s.handler = handler
+            return s.code
+        }
+        if let code { handler(code) }
+    }
+
+    /// Sends the specialization line and closes stdin.
+    func specialize(environment: [String: String], workingDirectory: String) throws {
+        let line = try JSONSerialization.data(
+            withJSONObject: ["env": environment, "cwd": workingDirectory], options: [.sortedKeys]) + Data([0x0A])
+        defer { close(child.stdinFD) }
+        try line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(child.stdinFD, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ChildProcessError.pipeFailed(errno: errno)
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Kills an unused process and releases its pipes.
+    func discard() {
+        ChildProcesses.shared.killGroup(child.pid)
+        close(child.stdinFD)
+        close(child.stdoutFD)
+        close(child.stderrFD)
+    }
+}
+
+/// Keeps booted, generic Node.js and Python processes ready for cold starts.
+///
+/// The pool refills in the background and sizes itself to the recent cold-start rate:
+/// each runtime keeps as many idle processes as it had cold starts in the last
+/// `window`, between `minimumIdle` and `maximumIdle`.
+public actor WarmPool: Service {
+    /// Sizing of the pool.
+    public struct Configuration: Sendable {
+        /// Idle processes kept per runtime even when nothing starts.
+        public var minimumIdle: Int
+        /// Most idle processes per runtime.
+        public var maximumIdle: Int
+        /// The period over which cold starts are counted.
+        public var window: Duration
+
+        public init(minimumIdle: Int = 1, maximumIdle: Int = 16, window: Duration = .seconds(10)) {
+            self.minimumIdle = minimumIdle
+            self.maximumIdle = maximumIdle
+            self.window = window
+        }
+    }
+
+    public static let runtimes: [RuntimeKind] = [.nodejs20, .python3]
+
+    let runtime: RuntimeConfiguration
+    let configuration: Configuration
+    let logger: Logger
+    private var idle: [RuntimeKind: Deque<PrebootedProcess>] = [:]
+    private var booting: [RuntimeKind: Int] = [:]
+    private var recentStarts: [RuntimeKind: Deque<ContinuousClock.Instant>] = [:]
+    private var running = false
+    private var wake: AsyncStream<Void>.Continuation?
+
+    public init(runtime: RuntimeConfiguration, configuration: Configuration = Configuration(), logger: Logger) {
+        self.runtime = runtime
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Takes an idle process for `kind`, or nil when none is ready (the caller then spawns cold).
+    func take(_ kind: RuntimeKind) -> PrebootedProcess? {
+        guard Self.runtimes.contains(kind) else { return nil }
+        recentStarts[kind, default: []].append(.now)
+        defer { wake?.yield() }
+        while let process = idle[kind]?.popFirst() {
+            if !process.hasExited { return process }
+        }
+        return nil
+    }
+
+    /// Idle processes per runtime (for listings and tests).
+    public func idleCount(_ kind: RuntimeKind) -> Int {
+        idle[kind]?.count { !$0.hasExited } ?? 0
+    }
+
+    /// How many idle processes `kind` should have now.
+    func target(_ kind: RuntimeKind) -> Int {
+        let horizon = ContinuousClock.now - configuration.window
+        while let first = recentStarts[kind]?.first, first < horizon { recentStarts[kind]!.removeFirst() }
+        let rate = recentStarts[kind]?.count ?? 0
+        return min(configuration.maximumIdle, max(configuration.minimumIdle, rate))
+    }
+
+    public func run() async throws {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wake = continuation
+        running = true
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // A periodic nudge, so that the pool shrinks back when starts stop.
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        try? await Task.sleep(for: .seconds(1))
+                        continuation.yield()
+                    }
+                    continuation.finish()
+                }
+                continuation.yield()
+                for await _ in stream {
+                    await refill()
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            continuation.finish()
+        }
+        running = false
+        for (_, processes) in idle { processes.forEach { $0.discard() } }
+        idle.removeAll()
+    }
+
+    private func refill() async {
+        for kind in Self.runtimes {
+            idle[kind]?.removeAll { $0.hasExited }
+            let want = target(kind)
+            var have = (idle[kind]?.count ?? 0) + (booting[kind] ?? 0)
+            while have < want && running {
+                booting[kind, default: 0] += 1
+                have += 1
+                do {
+                    let process = try await boot(kind)
+                    idle[kind, default: []].append(process)
+                } catch {
+                    logger.error("cannot pre-boot a runtime process", metadata: ["runtime": "\(kind.rawValue)", "error": "\(error)"])
+                    booting[kind, default: 1] -= 1
+                    return
+                }
+                booting[kind, default: 1] -= 1
+            }
+            // Shrink slowly: one surplus process per pass.
+            if let count = idle[kind]?.count, count > want, let surplus = idle[kind]?.popLast() {
+                surplus.discard()
+            }
+        }
+    }
+
+    private func boot(_ kind: RuntimeKind) async throws -> PrebootedProcess {
+        let request = InstanceLauncher.prebootRequest(kind, runtime: runtime)
+        // The reaper may report an exit before the process object exists: meet under one lock.
+        let meeting = Mutex<(process: PrebootedProcess?, code: Int32?)>((nil, nil))
+        let child = try await ChildProcesses.shared.spawn(request, stdinPipe: true) { code in
+            let process: PrebootedProcess? = meeting.withLock { m in
+                if m.process == nil { m.code = code }
+                return m.process
+            }
+            process?.exited(code)
+        }
+        let process = PrebootedProcess(runtime: kind, child: child)
+        let early: Int32? = meeting.withLock { m in
+            m.process = process
+            return m.code
+        }
+        if let early { process.exited(early) }
+        return process
+    }
+}
