@@ -191,14 +191,16 @@ public actor InstancePool {
             let child: SpawnedChild
             if let warmPool, let prebooted = await warmPool.take(config.runtime) {
                 // Specialize a pre-booted runtime: the cold start costs the handler's import only.
+                // Its output waits in the pipes until the pumps attach, right after.
                 child = prebooted.child
                 instance.pid = child.pid
                 prebooted.onExit(onExit)
-                try await startPumps(instance, child)
                 let environment = InstanceLauncher.environment(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
                 try prebooted.specialize(environment: environment, workingDirectory: codeDirectory)
+                instance.markSpecialized()
+                try await startPumps(instance, child)
             } else {
                 let spawn = try InstanceLauncher.spawnRequest(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
@@ -237,7 +239,10 @@ public actor InstancePool {
     private func instanceReady(_ id: InstanceID) {
         guard let instance = instances[id], !instance.hasExited else { return }
         let initDuration = instance.markReady()
-        logger.debug("instance ready", metadata: ["instance.id": "\(instance.info.name)", "init.ms": "\(initDuration.milliseconds)"])
+        logger.debug("instance ready", metadata: [
+            "instance.id": "\(instance.info.name)", "init.ms": "\(initDuration.milliseconds)",
+            "specialized.ms": "\(instance.specializedAfter?.milliseconds ?? -1)",
+        ])
         run(machine.instanceReady(id, now: now))
     }
 

@@ -21,6 +21,7 @@ final class RuntimeInstance: Sendable {
         var readyAt: ContinuousClock.Instant?
         var killReason: KillReason?
         var exited = false
+        var specializedAt: ContinuousClock.Instant?
     }
 
     let id: InstanceID
@@ -60,6 +61,17 @@ final class RuntimeInstance: Sendable {
         let now = ContinuousClock.now
         state.withLock { if $0.readyAt == nil { $0.readyAt = now } }
         return now - spawnedAt
+    }
+
+    /// Records when a pre-booted process was handed its function.
+    func markSpecialized() {
+        let now = ContinuousClock.now
+        state.withLock { $0.specializedAt = now }
+    }
+
+    /// Time from the start of the cold start to the specialization of a pre-booted process.
+    var specializedAfter: Duration? {
+        state.withLock { s in s.specializedAt.map { $0 - spawnedAt } }
     }
 
     var initDuration: Duration? {

@@ -654,8 +654,24 @@ function readConfig() {
   };
 }
 
+/**
+ * Runs the HTTP client's connect path once (against a closed loopback port), so that a
+ * pre-booted process has compiled it before its first real `next`.
+ */
+function warmUpHttpClient() {
+  return new Promise((resolve) => {
+    const req = http.request({
+      host: '127.0.0.1', port: 9, path: '/2018-06-01/runtime/invocation/next',
+      agent: new http.Agent({ keepAlive: true }),
+    }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', () => resolve());
+    req.end();
+  });
+}
+
 async function main() {
   if (process.env.SWELL_PREWARM === '1') {
+    await warmUpHttpClient();
     try {
       applyPrewarm();
     } catch (err) {
