@@ -52,6 +52,18 @@ public final class Catalog: Sendable {
         state.withLock { s in s.keysByID.values.filter { $0.namespace == namespace }.sorted { $0.createdAt < $1.createdAt } }
     }
 
+    /// The digests of every code package a function or version uses.
+    public func codeInUse() -> Set<String> {
+        state.withLock { s in
+            var digests = Set<String>()
+            for entry in s.functions.values.flatMap(\.values) {
+                digests.insert(entry.record.config.codeSha256)
+                for v in entry.versions.values { digests.insert(v.config.codeSha256) }
+            }
+            return digests
+        }
+    }
+
     public func function(_ namespace: String, _ name: String) -> FunctionRecord? {
         state.withLock { $0.functions[namespace]?[name]?.record }
     }

@@ -16,7 +16,6 @@ public struct SwellError: Error, Sendable, Equatable, CustomStringConvertible {
         case conflict
         case payloadTooLarge = "payload_too_large"
         case throttled
-        case unavailable
         case `internal`
 
         /// The HTTP status that carries this code.
@@ -29,7 +28,6 @@ public struct SwellError: Error, Sendable, Equatable, CustomStringConvertible {
             case .conflict: 409
             case .payloadTooLarge: 413
             case .throttled: 429
-            case .unavailable: 503
             case .internal: 500
             }
         }

@@ -112,11 +112,6 @@ public final class InstanceMailbox: Sendable {
         events.initError(error)
     }
 
-    /// Whether `requestID` is in flight here.
-    public func isInFlight(_ requestID: String) -> Bool {
-        state.withLock { $0.inFlight[requestID] != nil }
-    }
-
     /// The request in flight when exactly one is (for attributing unmarked log lines).
     public var soleInFlightRequestID: String? {
         state.withLock { s in s.inFlight.count == 1 ? s.inFlight.first!.key : nil }

@@ -262,36 +262,36 @@ public actor InstancePool {
         let status = code >= 0 ? "exit status \(code)" : "signal \(-code)"
         let tail = instance.recent.all.suffix(10)
 
+        // What the invocations in flight are told; a start failure is kept for the waiters instead.
+        let error: FunctionError
         switch instance.killReason {
         case .stop?:
             platformLine(instance, "instance stopped (idle)")
-            instance.mailbox.close(.crashed, FunctionError(errorType: "Runtime.Stopped", errorMessage: "the instance was stopped"))
+            error = FunctionError(errorType: "Runtime.Stopped", errorMessage: "the instance was stopped")
         case .timeout(let requestID, let seconds)?:
             platformLine(instance, "instance killed: invocation \(requestID) timed out after \(seconds) s")
-            instance.mailbox.close(.crashed, FunctionError(
+            error = FunctionError(
                 errorType: "Runtime.InstanceKilled",
-                errorMessage: "the instance was killed because invocation \(requestID) sharing it timed out"))
+                errorMessage: "the instance was killed because invocation \(requestID) sharing it timed out")
         case .initTimeout?:
             platformLine(instance, "instance killed: no Runtime API call within the init timeout")
-            lastStartError = (.initError, FunctionError(
+            error = FunctionError(
                 errorType: "Runtime.InitTimeout", errorMessage: "the runtime did not ask for an event within the init timeout",
-                stackTrace: Array(tail)))
-        case .initError(let error)?:
-            platformLine(instance, "init error: \(error.errorType): \(error.errorMessage)")
-            lastStartError = (.initError, error)
+                stackTrace: Array(tail))
+        case .initError(let reported)?:
+            platformLine(instance, "init error: \(reported.errorType): \(reported.errorMessage)")
+            error = reported
         case nil:
-            let message = wasReady
-                ? "Runtime exited with error: \(status)"
-                : "Runtime exited with error: \(status) before it was ready"
+            let message = "Runtime exited with error: \(status)" + (wasReady ? "" : " before it was ready")
             platformLine(instance, message)
-            let error = FunctionError(errorType: "Runtime.ExitError", errorMessage: message, stackTrace: Array(tail))
-            if wasReady {
-                instance.mailbox.close(.crashed, error)
-            } else {
-                lastStartError = (.initError, error)
-            }
+            error = FunctionError(errorType: "Runtime.ExitError", errorMessage: message, stackTrace: Array(tail))
         }
-        instance.mailbox.close(.crashed, FunctionError(errorType: "Runtime.ExitError", errorMessage: "Runtime exited: \(status)", stackTrace: Array(tail)))
+        if wasReady {
+            instance.mailbox.close(.crashed, error)
+        } else {
+            lastStartError = (.initError, error)
+            instance.mailbox.close(.initError, error)
+        }
         instance.cleanUp()
         if !wasReady { run(machine.instanceStartFailed(id, now: now)) }
     }
@@ -317,29 +317,6 @@ public actor InstancePool {
         for instance in instances.values { instance.kill(.stop) }
     }
 
-    /// A snapshot for `swell instances` and metrics.
-    public func snapshot() -> [InstanceSnapshot] {
-        instances.values.map { instance in
-            let s = machine.instances[instance.id]
-            return InstanceSnapshot(
-                name: instance.info.name, state: s.map { "\($0.phase)" } ?? "exited", inFlight: s?.inFlight ?? 0,
-                slots: config.concurrency, pid: instance.pid, memoryMB: config.memory,
-                ageSeconds: (ContinuousClock.now - instance.spawnedAt).seconds)
-        }.sorted { $0.name < $1.name }
-    }
-
-    public var isIdle: Bool { instances.isEmpty && waiters.isEmpty }
-}
-
-/// One instance, as `swell instances` shows it.
-public struct InstanceSnapshot: Sendable, Codable {
-    public var name: String
-    public var state: String
-    public var inFlight: Int
-    public var slots: Int
-    public var pid: Int32
-    public var memoryMB: Int
-    public var ageSeconds: Double
 }
 
 extension Duration {

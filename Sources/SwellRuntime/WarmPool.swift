@@ -125,11 +125,6 @@ public actor WarmPool: Service {
         return nil
     }
 
-    /// Idle processes per runtime (for listings and tests).
-    public func idleCount(_ kind: RuntimeKind) -> Int {
-        idle[kind]?.count { !$0.hasExited } ?? 0
-    }
-
     /// How many idle processes `kind` should have now.
     func target(_ kind: RuntimeKind) -> Int {
         let horizon = ContinuousClock.now - configuration.window

@@ -1,6 +1,19 @@
 import Foundation
 import SwellModel
 
+/// An optional field that is written as `null` when absent (Swift's synthesized
+/// encoding would leave it out), so clients see every documented field.
+struct OrNull<Wrapped: Encodable>: Encodable {
+    var value: Wrapped?
+
+    init(_ value: Wrapped?) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let value { try c.encode(value) } else { try c.encodeNil() }
+    }
+}
+
 /// The JSON shapes of the REST API (see docs/openapi.yaml).
 enum API {
     struct URLInfo: Encodable {
@@ -21,7 +34,7 @@ enum API {
         var concurrency: Int
         var environment: [String: String]
         var description: String
-        var url: URLInfo?
+        var url: OrNull<URLInfo>
         var createdAt: Date
         var updatedAt: Date
         var revision: Int
@@ -38,35 +51,10 @@ enum API {
             concurrency = r.config.concurrency
             environment = r.config.environment
             description = r.config.description
-            url = r.config.url.map { URLInfo(auth: $0.auth.rawValue, qualifier: $0.qualifier, path: "/fn/\(r.namespace)/\(r.name)") }
+            url = OrNull(r.config.url.map { URLInfo(auth: $0.auth.rawValue, qualifier: $0.qualifier, path: "/fn/\(r.namespace)/\(r.name)") })
             createdAt = r.createdAt
             updatedAt = r.updatedAt
             revision = r.revision
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case name, namespace, runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url,
-                createdAt, updatedAt, revision
-        }
-
-        /// Writes every field, `url` as `null` when there is none.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(namespace, forKey: .namespace)
-            try c.encode(runtime, forKey: .runtime)
-            try c.encode(handler, forKey: .handler)
-            try c.encode(codeSha256, forKey: .codeSha256)
-            try c.encode(codeSize, forKey: .codeSize)
-            try c.encode(memory, forKey: .memory)
-            try c.encode(timeout, forKey: .timeout)
-            try c.encode(concurrency, forKey: .concurrency)
-            try c.encode(environment, forKey: .environment)
-            try c.encode(description, forKey: .description)
-            try c.encode(url, forKey: .url)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encode(updatedAt, forKey: .updatedAt)
-            try c.encode(revision, forKey: .revision)
         }
     }
 
@@ -151,7 +139,7 @@ enum API {
     struct LogLineInfo: Encodable {
         var id: Int64
         var time: Date
-        var requestId: String?
+        var requestId: OrNull<String>
         var stream: String
         var instance: String
         var version: String
@@ -160,25 +148,11 @@ enum API {
         init(_ l: LogLine) {
             id = l.id
             time = l.time
-            requestId = l.requestID
+            requestId = OrNull(l.requestID)
             stream = l.stream
             instance = l.instance
             version = l.version
             message = l.message
-        }
-
-        enum CodingKeys: String, CodingKey { case id, time, requestId, stream, instance, version, message }
-
-        /// Writes every field, `requestId` as `null` for unattributed lines.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(time, forKey: .time)
-            try c.encode(requestId, forKey: .requestId)
-            try c.encode(stream, forKey: .stream)
-            try c.encode(instance, forKey: .instance)
-            try c.encode(version, forKey: .version)
-            try c.encode(message, forKey: .message)
         }
     }
 
@@ -186,7 +160,7 @@ enum API {
         var requestId: String
         var version: String
         var status: String
-        var errorType: String?
+        var errorType: OrNull<String>
         var coldStart: Bool
         var initMs: Double
         var durationMs: Double
@@ -198,32 +172,13 @@ enum API {
             requestId = r.requestID
             version = r.version
             status = r.status
-            errorType = r.errorType
+            errorType = OrNull(r.errorType)
             coldStart = r.coldStart
             initMs = r.initMs
             durationMs = r.durationMs
             billedMs = r.billedMs
             memoryMB = r.memoryMB
             startedAt = r.startedAt
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case requestId, version, status, errorType, coldStart, initMs, durationMs, billedMs, memoryMB, startedAt
-        }
-
-        /// Writes every field, `errorType` as `null` for successes.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(requestId, forKey: .requestId)
-            try c.encode(version, forKey: .version)
-            try c.encode(status, forKey: .status)
-            try c.encode(errorType, forKey: .errorType)
-            try c.encode(coldStart, forKey: .coldStart)
-            try c.encode(initMs, forKey: .initMs)
-            try c.encode(durationMs, forKey: .durationMs)
-            try c.encode(billedMs, forKey: .billedMs)
-            try c.encode(memoryMB, forKey: .memoryMB)
-            try c.encode(startedAt, forKey: .startedAt)
         }
     }
 }

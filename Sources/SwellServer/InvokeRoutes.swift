@@ -59,15 +59,22 @@ struct InvokeRoutes {
         }
     }
 
+    /// Milliseconds with three decimals (`2.516`), without Foundation's formatter on the hot path.
+    static func milliseconds(_ ms: Double) -> String {
+        let micros = Int((ms * 1000).rounded())
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+
     /// The `X-Swell-*` headers of an invocation (invoke API and function URLs alike).
     static func headers(for r: Invoker.Response) -> HTTPFields {
         var headers = HTTPFields()
         headers.reserveCapacity(10)
         headers[.swellRequestID] = r.requestID
         headers[.swellExecutedVersion] = r.executedVersion
-        headers[.swellDuration] = String(format: "%.3f", r.durationMs)
+        headers[.swellDuration] = milliseconds(r.durationMs)
         headers[.swellBilledDuration] = String(r.billedMs)
-        headers[.swellInitDuration] = String(format: "%.3f", r.initMs)
+        headers[.swellInitDuration] = milliseconds(r.initMs)
         headers[.swellColdStart] = r.coldStart ? "true" : "false"
         if let lines = r.logLines {
             var text = lines.joined(separator: "\n")

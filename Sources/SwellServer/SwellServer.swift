@@ -61,13 +61,7 @@ public enum SwellServer {
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
         // Make sure every package in use is unpacked (a data dir copied without its unpacked trees still works).
-        for f in catalog.functions(namespace: "default") { _ = try? code.codeDirectory(f.config.codeSha256) }
-        for ns in try store.loadCatalog().namespaces {
-            for f in catalog.functions(namespace: ns) {
-                _ = try? code.codeDirectory(f.config.codeSha256)
-                for v in catalog.versions(ns, f.name) { _ = try? code.codeDirectory(v.config.codeSha256) }
-            }
-        }
+        for sha in catalog.codeInUse() { _ = try? code.codeDirectory(sha) }
 
         try ensureAdminKey(control: control, catalog: catalog, data: data, given: configuration.adminKey, logger: logger)
 

@@ -14,6 +14,11 @@ struct Swell: AsyncParsableCommand {
         subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Logs.self, Keys.self])
 }
 
+/// The `--namespace` option of client commands.
+struct NamespaceOption: ParsableArguments {
+    @Option(help: "Namespace (default: the key's).") var namespace: String?
+}
+
 /// Runs a client command, turning API failures into a message on stderr and exit status 1.
 func runClient(_ body: () async throws -> Void) async throws {
     do {
@@ -126,12 +131,12 @@ struct Invoke: AsyncParsableCommand {
     @Option(help: "The event, as JSON.") var data: String?
     @Option(help: "Read the event from a file (- for stdin).") var file: String?
     @Flag(help: "Print the invocation's log lines to stderr.") var logTail = false
-    @Option(help: "Namespace (default: the key's).") var namespace: String?
+    @OptionGroup var scope: NamespaceOption
 
     func run() async throws {
         if data != nil && file != nil { throw ValidationError("give --data or --file, not both") }
         try await runClient {
-            let (client, ns) = try await APIClient.connect(namespace: namespace)
+            let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             var body = Data((data ?? "{}").utf8)
             if let file {
                 body = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
@@ -164,11 +169,11 @@ struct Functions: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions")
                 let functions = result["functions"] as? [[String: Any]] ?? []
                 if json { return printJSON(functions) }
@@ -187,11 +192,11 @@ struct Functions: AsyncParsableCommand {
 
     struct Get: AsyncParsableCommand {
         @Argument var name: String
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)"))
             }
         }
@@ -199,11 +204,11 @@ struct Functions: AsyncParsableCommand {
 
     struct Delete: AsyncParsableCommand {
         @Argument var name: String
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)")
                 print("deleted \(name)")
             }
@@ -216,11 +221,11 @@ struct Publish: AsyncParsableCommand {
 
     @Argument var name: String
     @Option(help: "A description of the version.") var description: String?
-    @Option(help: "Namespace (default: the key's).") var namespace: String?
+    @OptionGroup var scope: NamespaceOption
 
     func run() async throws {
         try await runClient {
-            let (client, ns) = try await APIClient.connect(namespace: namespace)
+            let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             let result = try await client.json("POST", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/versions", ["description": description ?? ""])
             print(result["version"] as? String ?? "?")
         }
@@ -236,7 +241,7 @@ struct Alias: AsyncParsableCommand {
         @Argument var alias: String
         @Argument var version: String
         @Option(help: "Send a share of invocations to another version: V=WEIGHT, e.g. 3=0.1.") var weight: String?
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             var body: [String: Any] = ["version": version]
@@ -246,7 +251,7 @@ struct Alias: AsyncParsableCommand {
                 body["additionalVersionWeights"] = [String(parts[0]): Double(parts[1])!]
             }
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 let result = try await client.json("PUT", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)", body)
                 let weights = (result["additionalVersionWeights"] as? [String: Any] ?? [:]).map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 print("\(alias) -> \(result["version"] ?? "?")" + (weights.isEmpty ? "" : " (+\(weights))"))
@@ -256,11 +261,11 @@ struct Alias: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         @Argument var function: String
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 printJSON(try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases")["aliases"] ?? [])
             }
         }
@@ -269,11 +274,11 @@ struct Alias: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         @Argument var function: String
         @Argument var alias: String
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)")
                 print("deleted alias \(alias)")
             }
@@ -288,11 +293,11 @@ struct Logs: AsyncParsableCommand {
     @Flag(help: "Keep printing new lines as they arrive.") var follow = false
     @Option(help: "Only the lines of this request id.") var requestId: String?
     @Option(help: "How many of the newest lines to print first.") var limit = 100
-    @Option(help: "Namespace (default: the key's).") var namespace: String?
+    @OptionGroup var scope: NamespaceOption
 
     func run() async throws {
         try await runClient {
-            let (client, ns) = try await APIClient.connect(namespace: namespace)
+            let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             let base = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/logs"
             let filter = requestId.map { "&requestId=\($0)" } ?? ""
             // Page through to the newest lines, keeping the last `limit`.
@@ -343,11 +348,11 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 let keys = try await client.json("GET", "/v1/namespaces/\(ns)/keys")["keys"] as? [[String: Any]] ?? []
                 for k in keys {
                     print("\(k["id"] ?? "")  \(k["role"] ?? "")  \((k["revoked"] as? Bool) == true ? "revoked" : "active")  \(k["name"] ?? "")")
@@ -358,11 +363,11 @@ struct Keys: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         @Argument var id: String
-        @Option(help: "Namespace (default: the key's).") var namespace: String?
+        @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
-                let (client, ns) = try await APIClient.connect(namespace: namespace)
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/keys/\(id.pathEscaped)")
                 print("revoked \(id)")
             }

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+
+import pytest
 
 from swell_e2e import function_error, node_fn, python_fn
 
@@ -47,10 +48,15 @@ PID_PY = (
 )
 
 
-def test_cold_start_takes_a_prebooted_node_process(server, swell, app_dir, unique):
-    name = unique("warm-node")
-    swell.deploy(app_dir, {name: node_fn(PID_NODE, environment={"GREETING": "hej"})})
-    waiting = wait_for_prebooted(server, "nodejs/bootstrap.js")
+@pytest.mark.parametrize("runtime", ["nodejs20", "python3"])
+def test_cold_start_takes_a_prebooted_process(server, swell, app_dir, unique, runtime):
+    name = unique("warm")
+    make, source, bootstrap = {
+        "nodejs20": (node_fn, PID_NODE, "nodejs/bootstrap.js"),
+        "python3": (python_fn, PID_PY, "python/bootstrap.py"),
+    }[runtime]
+    swell.deploy(app_dir, {name: make(source, environment={"GREETING": "hej"})})
+    waiting = wait_for_prebooted(server, bootstrap)
     r = swell.invoke(name, {})
     assert function_error(r) is None and r.headers["X-Swell-Cold-Start"] == "true", r.text
     body = r.json()
@@ -59,18 +65,7 @@ def test_cold_start_takes_a_prebooted_node_process(server, swell, app_dir, uniqu
     assert body["env"] == "hej" and body["prewarm"] is None
     assert "/code/" in body["cwd"]
     # The pool refills behind it.
-    assert wait_for_prebooted(server, "nodejs/bootstrap.js") - {body["pid"]}
-
-
-def test_cold_start_takes_a_prebooted_python_process(server, swell, app_dir, unique):
-    name = unique("warm-py")
-    swell.deploy(app_dir, {name: python_fn(PID_PY, environment={"GREETING": "hej"})})
-    waiting = wait_for_prebooted(server, "python/bootstrap.py")
-    r = swell.invoke(name, {})
-    assert function_error(r) is None and r.headers["X-Swell-Cold-Start"] == "true", r.text
-    body = r.json()
-    assert body["pid"] in waiting, (body, waiting)
-    assert body["env"] == "hej" and body["prewarm"] is None and "/code/" in body["cwd"]
+    assert wait_for_prebooted(server, bootstrap) - {body["pid"]}
 
 
 def test_init_error_in_a_specialized_process_is_reported(swell, app_dir, unique):
