@@ -28,6 +28,8 @@ let package = Package(
         // Process spawning with the guarantees Foundation.Process cannot give:
         // a new process group, no inherited descriptors, rlimits, a uid switch.
         .target(name: "CSwellSpawn"),
+        // The system zlib, for gzip-compressed Kafka record batches.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "SwellModel",
             swiftSettings: swiftSettings
@@ -79,6 +81,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Swell's own Kafka client: a pure protocol codec and SwiftNIO connections above it.
+        .target(
+            name: "SwellKafka",
+            dependencies: [
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwellDeploy",
             dependencies: [
@@ -119,6 +132,7 @@ let package = Package(
         .testTarget(name: "SwellModelTests", dependencies: ["SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellSchedulerTests", dependencies: ["SwellScheduler", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
     ]
 )

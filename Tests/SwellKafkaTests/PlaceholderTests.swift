@@ -1,0 +1,6 @@
+import XCTest
+@testable import SwellKafka
+
+final class PlaceholderTests: XCTestCase {
+    func testModuleBuilds() {}
+}
