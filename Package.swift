@@ -29,7 +29,7 @@ let package = Package(
         // a new process group, no inherited descriptors, rlimits, a uid switch.
         .target(name: "CSwellSpawn"),
         // The system zlib, for gzip-compressed Kafka record batches.
-        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSwellZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "SwellModel",
             swiftSettings: swiftSettings
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "SwellKafka",
             dependencies: [
-                "CZlib",
+                "CSwellZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
