@@ -21,7 +21,7 @@ public enum PoolAction: Sendable, Hashable {
     case route(Ticket, to: InstanceID, coldStart: Bool)
     /// Start a new instance with this id; report `instanceReady` or `instanceStartFailed` later.
     case startInstance(InstanceID)
-    /// Stop the instance (it is idle, or the pool is draining).
+    /// Stop the instance (it is idle past its keep-alive, evicted, or the pool is draining).
     case stopInstance(InstanceID)
     /// Answer the request with an error.
     case reject(Ticket, RejectReason)

@@ -26,34 +26,45 @@ public struct PoolStateMachine: Sendable {
 
     public private(set) var configuration: PoolConfiguration
     public private(set) var instances: [InstanceID: Instance] = [:]
-    private var queue: Deque<Waiting> = []
+    /// Latency-sensitive requests waiting for a slot; served before `offlineQueue`.
+    private var latencyQueue: Deque<Waiting> = []
+    private var offlineQueue: Deque<Waiting> = []
     private var nextInstanceID: InstanceID = 1
     private var draining = false
+    /// Minimum instances a scheduled scaling window asks for (on top of `minInstances`).
+    public private(set) var scheduledMinimum = 0
 
     public init(configuration: PoolConfiguration) {
         self.configuration = configuration
     }
 
     /// Requests waiting for a slot.
-    public var queuedCount: Int { queue.count }
+    public var queuedCount: Int { latencyQueue.count + offlineQueue.count }
+    /// Latency-sensitive requests waiting for a slot: when above zero, offline work should hold back.
+    public var queuedLatencyCount: Int { latencyQueue.count }
     /// Requests holding a slot.
     public var inFlightCount: Int { instances.values.reduce(0) { $0 + $1.inFlight } }
     /// Instances that are starting or ready.
     public var liveInstanceCount: Int { instances.values.count { $0.phase != .stopping } }
+    /// The instances the pool keeps even when idle: the larger of the configured and scheduled minimum.
+    public var effectiveMinimum: Int { min(max(configuration.minInstances, scheduledMinimum), configuration.maxInstances) }
 
     private var startingCount: Int { instances.values.count { $0.phase == .starting } }
 
     // MARK: Events
 
     /// A request wants a slot.
-    public mutating func requestArrived(_ ticket: Ticket, now: Duration) -> [PoolAction] {
+    public mutating func requestArrived(_ ticket: Ticket, class work: WorkClass = .latency, now: Duration) -> [PoolAction] {
         if draining { return [.reject(ticket, .shuttingDown)] }
         if let id = bestReadyInstance() {
             instances[id]!.inFlight += 1
             return [.route(ticket, to: id, coldStart: false)]
         }
-        guard queue.count < configuration.maxQueueLength else { return [.reject(ticket, .queueFull)] }
-        queue.append(Waiting(ticket: ticket, since: now))
+        guard queuedCount < configuration.maxQueueLength else { return [.reject(ticket, .queueFull)] }
+        switch work {
+        case .latency: latencyQueue.append(Waiting(ticket: ticket, since: now))
+        case .offline: offlineQueue.append(Waiting(ticket: ticket, since: now))
+        }
         return scaleOut(now: now)
     }
 
@@ -70,7 +81,8 @@ public struct PoolStateMachine: Sendable {
 
     /// A waiting request gave up (its client went away).
     public mutating func requestCancelled(_ ticket: Ticket) {
-        queue.removeAll { $0.ticket == ticket }
+        latencyQueue.removeAll { $0.ticket == ticket }
+        offlineQueue.removeAll { $0.ticket == ticket }
     }
 
     /// The instance finished starting and can take requests.
@@ -89,9 +101,16 @@ public struct PoolStateMachine: Sendable {
         guard instances.removeValue(forKey: id) != nil else { return [] }
         let capacityComing = instances.values.contains { $0.phase != .stopping }
         if capacityComing { return scaleOut(now: now) }
-        let rejected = queue.map { PoolAction.reject($0.ticket, .startFailed) }
-        queue.removeAll()
+        let rejected = (latencyQueue + offlineQueue).map { PoolAction.reject($0.ticket, .startFailed) }
+        latencyQueue.removeAll()
+        offlineQueue.removeAll()
         return rejected
+    }
+
+    /// The node had no room for the instance (namespace quota or memory budget). Nothing
+    /// started; waiting requests keep waiting, and the next tick or freed slot tries again.
+    public mutating func instanceStartDenied(_ id: InstanceID) {
+        instances.removeValue(forKey: id)
     }
 
     /// The instance is gone (exited, crashed, killed or stopped). Its in-flight requests
@@ -99,19 +118,44 @@ public struct PoolStateMachine: Sendable {
     public mutating func instanceExited(_ id: InstanceID, now: Duration) -> [PoolAction] {
         guard instances.removeValue(forKey: id) != nil else { return [] }
         if draining { return [] }
-        return scaleOut(now: now)
+        return scaleOut(now: now) + provision(now: now)
     }
 
-    /// Time passed: stop instances idle past the keep-alive; reject requests that waited too long.
+    /// The node wants this instance's memory back for another pool. Only an idle
+    /// instance above the pool's minimum is given up.
+    public mutating func evict(_ id: InstanceID) -> [PoolAction] {
+        guard let instance = instances[id], instance.phase == .ready, instance.inFlight == 0,
+              liveInstanceCount > effectiveMinimum else { return [] }
+        return stop(id)
+    }
+
+    /// A scheduled scaling window opened or closed: keep at least `minimum` instances.
+    public mutating func setScheduledMinimum(_ minimum: Int, now: Duration) -> [PoolAction] {
+        scheduledMinimum = max(0, minimum)
+        return draining ? [] : provision(now: now)
+    }
+
+    /// Time passed: reject requests that waited too long, retry starts the node denied,
+    /// keep the minimum running, stop instances idle past the keep-alive.
     public mutating func tick(now: Duration) -> [PoolAction] {
         var actions: [PoolAction] = []
-        while let first = queue.first, now - first.since >= configuration.maxQueueWait {
-            queue.removeFirst()
-            actions.append(.reject(first.ticket, .queueTimeout))
+        for kind in [WorkClass.latency, .offline] {
+            while let first = kind == .latency ? latencyQueue.first : offlineQueue.first, now - first.since >= configuration.maxQueueWait {
+                if kind == .latency { latencyQueue.removeFirst() } else { offlineQueue.removeFirst() }
+                actions.append(.reject(first.ticket, .queueTimeout))
+            }
         }
-        for (id, instance) in instances.sorted(by: { $0.key < $1.key })
-        where instance.phase == .ready && instance.inFlight == 0 && now - instance.idleSince >= configuration.keepAlive {
+        if draining { return actions }
+        actions += scaleOut(now: now)
+        actions += provision(now: now)
+        // Idle past the keep-alive, longest idle first, but never below the minimum.
+        var spare = liveInstanceCount - effectiveMinimum
+        let expired = instances
+            .filter { $0.value.phase == .ready && $0.value.inFlight == 0 && now - $0.value.idleSince >= configuration.keepAlive }
+            .sorted { ($0.value.idleSince, $0.key) < ($1.value.idleSince, $1.key) }
+        for (id, _) in expired where spare > 0 {
             actions += stop(id)
+            spare -= 1
         }
         return actions
     }
@@ -119,8 +163,9 @@ public struct PoolStateMachine: Sendable {
     /// Stop every instance and turn away every waiting and future request.
     public mutating func drain() -> [PoolAction] {
         draining = true
-        var actions = queue.map { PoolAction.reject($0.ticket, .shuttingDown) }
-        queue.removeAll()
+        var actions = (latencyQueue + offlineQueue).map { PoolAction.reject($0.ticket, .shuttingDown) }
+        latencyQueue.removeAll()
+        offlineQueue.removeAll()
         for (id, instance) in instances.sorted(by: { $0.key < $1.key }) where instance.phase != .stopping {
             if instance.phase == .ready && instance.inFlight > 0 { continue }
             actions += stop(id)
@@ -128,9 +173,10 @@ public struct PoolStateMachine: Sendable {
         return actions
     }
 
-    /// New settings (a redeploy of the same version changes nothing, but limits may change).
-    public mutating func reconfigure(_ configuration: PoolConfiguration) {
+    /// New limits for the same version (scaling settings changed): applied from the next event.
+    public mutating func reconfigure(_ configuration: PoolConfiguration, now: Duration) -> [PoolAction] {
         self.configuration = configuration
+        return draining ? [] : provision(now: now)
     }
 
     // MARK: Decisions
@@ -149,21 +195,41 @@ public struct PoolStateMachine: Sendable {
     private mutating func scaleOut(now: Duration) -> [PoolAction] {
         var actions: [PoolAction] = []
         var coming = startingCount * configuration.concurrency
-        while queue.count > coming && liveInstanceCount < configuration.maxInstances {
-            let id = nextInstanceID
-            nextInstanceID += 1
-            instances[id] = Instance(phase: .starting, inFlight: 0, idleSince: now)
-            actions.append(.startInstance(id))
+        while queuedCount > coming && liveInstanceCount < configuration.maxInstances {
+            actions.append(startInstance(now: now))
             coming += configuration.concurrency
         }
         return actions
     }
 
-    /// Route waiting requests to the free slots of `id`.
+    /// Start instances until the pool holds its effective minimum.
+    private mutating func provision(now: Duration) -> [PoolAction] {
+        var actions: [PoolAction] = []
+        while liveInstanceCount < effectiveMinimum {
+            actions.append(startInstance(now: now))
+        }
+        return actions
+    }
+
+    private mutating func startInstance(now: Duration) -> PoolAction {
+        let id = nextInstanceID
+        nextInstanceID += 1
+        instances[id] = Instance(phase: .starting, inFlight: 0, idleSince: now)
+        return .startInstance(id)
+    }
+
+    /// Route waiting requests to the free slots of `id`, latency-sensitive ones first.
     private mutating func fill(_ id: InstanceID, coldStart: Bool) -> [PoolAction] {
         var actions: [PoolAction] = []
-        while let waiting = queue.first, instances[id]!.inFlight < configuration.concurrency {
-            queue.removeFirst()
+        while instances[id]!.inFlight < configuration.concurrency {
+            let waiting: Waiting
+            if let w = latencyQueue.popFirst() {
+                waiting = w
+            } else if let w = offlineQueue.popFirst() {
+                waiting = w
+            } else {
+                break
+            }
             instances[id]!.inFlight += 1
             actions.append(.route(waiting.ticket, to: id, coldStart: coldStart))
         }

@@ -2,9 +2,10 @@ import SwellScheduler
 import Testing
 
 @Suite struct PoolStateMachineTests {
-    func machine(concurrency: Int = 1, maxInstances: Int = 10, keepAlive: Duration = .seconds(60), queueWait: Duration = .seconds(10), queueLength: Int = 100) -> PoolStateMachine {
+    func machine(concurrency: Int = 1, minInstances: Int = 0, maxInstances: Int = 10, keepAlive: Duration = .seconds(60), queueWait: Duration = .seconds(10), queueLength: Int = 100) -> PoolStateMachine {
         PoolStateMachine(configuration: PoolConfiguration(
-            concurrency: concurrency, maxInstances: maxInstances, keepAlive: keepAlive, maxQueueWait: queueWait, maxQueueLength: queueLength))
+            concurrency: concurrency, minInstances: minInstances, maxInstances: maxInstances, keepAlive: keepAlive,
+            maxQueueWait: queueWait, maxQueueLength: queueLength))
     }
 
     @Test func firstRequestStartsAnInstanceAndWaitsForIt() {
@@ -152,5 +153,148 @@ import Testing
         }
         // 100 requests at 8 per instance need 13 instances.
         #expect(starts == 13)
+    }
+
+    // MARK: Provisioned and scheduled minimum
+
+    @Test func minInstancesAreStartedOnTheFirstTickAndNeverStoppedForIdleness() {
+        var m = machine(minInstances: 2, keepAlive: .seconds(5))
+        #expect(m.tick(now: .zero) == [.startInstance(1), .startInstance(2)])
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.instanceReady(2, now: .zero)
+        #expect(m.tick(now: .seconds(100)) == [])
+        #expect(m.liveInstanceCount == 2)
+    }
+
+    @Test func keepAliveStopsOnlyWhatIsAboveTheMinimumLongestIdleFirst() {
+        var m = machine(minInstances: 1, keepAlive: .seconds(5))
+        _ = m.tick(now: .zero)  // instance 1 (provisioned)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.requestArrived(1, now: .zero)  // on 1
+        _ = m.requestArrived(2, now: .zero)  // starts 2
+        _ = m.instanceReady(2, now: .zero)
+        _ = m.requestFinished(1, on: 1, now: .seconds(1))
+        _ = m.requestFinished(2, on: 2, now: .seconds(2))
+        // Both idle past the keep-alive; instance 1 has been idle longer and goes; one stays.
+        #expect(m.tick(now: .seconds(10)) == [.stopInstance(1)])
+        #expect(m.tick(now: .seconds(20)) == [])
+    }
+
+    @Test func deadProvisionedInstanceIsReplaced() {
+        var m = machine(minInstances: 1)
+        _ = m.tick(now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.instanceExited(1, now: .seconds(1)) == [.startInstance(2)])
+    }
+
+    @Test func scheduledWindowRaisesAndThenReleasesTheMinimum() {
+        var m = machine(maxInstances: 3, keepAlive: .seconds(5))
+        #expect(m.setScheduledMinimum(5, now: .zero) == [.startInstance(1), .startInstance(2), .startInstance(3)])  // capped by max
+        for id: InstanceID in 1...3 { _ = m.instanceReady(id, now: .zero) }
+        #expect(m.tick(now: .seconds(60)) == [])
+        #expect(m.setScheduledMinimum(0, now: .seconds(60)) == [])
+        #expect(m.tick(now: .seconds(61)).count == 3)
+    }
+
+    @Test func reconfigureAppliesANewMinimum() {
+        var m = machine()
+        #expect(m.reconfigure(PoolConfiguration(minInstances: 1), now: .zero) == [.startInstance(1)])
+        #expect(m.configuration.minInstances == 1)
+    }
+
+    // MARK: Node capacity and eviction
+
+    @Test func deniedStartKeepsRequestsWaitingAndTheNextTickRetries() {
+        var m = machine(queueWait: .seconds(10))
+        #expect(m.requestArrived(1, now: .zero) == [.startInstance(1)])
+        m.instanceStartDenied(1)
+        #expect(m.queuedCount == 1)
+        #expect(m.liveInstanceCount == 0)
+        #expect(m.tick(now: .seconds(1)) == [.startInstance(2)])
+        #expect(m.instanceReady(2, now: .seconds(1)) == [.route(1, to: 2, coldStart: true)])
+    }
+
+    @Test func evictionStopsOnlyIdleInstancesAboveTheMinimum() {
+        var m = machine(minInstances: 1)
+        _ = m.tick(now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        #expect(m.evict(1) == [])  // the minimum is kept
+        _ = m.requestArrived(1, now: .zero)  // busy on 1
+        _ = m.requestArrived(2, now: .zero)  // starts 2
+        _ = m.instanceReady(2, now: .zero)
+        #expect(m.evict(1) == [])  // busy
+        _ = m.requestFinished(2, on: 2, now: .zero)
+        #expect(m.evict(2) == [.stopInstance(2)])
+    }
+
+    // MARK: Work classes
+
+    @Test func latencyWorkIsServedBeforeOfflineWorkThatWaitedLonger() {
+        var m = machine(concurrency: 1, maxInstances: 1)
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)  // 1 runs
+        _ = m.requestArrived(2, class: .offline, now: .zero)
+        _ = m.requestArrived(3, class: .offline, now: .zero)
+        _ = m.requestArrived(4, class: .latency, now: .seconds(1))
+        #expect(m.queuedLatencyCount == 1)
+        #expect(m.requestFinished(1, on: 1, now: .seconds(1)) == [.route(4, to: 1, coldStart: false)])
+        #expect(m.requestFinished(4, on: 1, now: .seconds(1)) == [.route(2, to: 1, coldStart: false)])
+    }
+
+    @Test func offlineWorkTimesOutOfTheQueueLikeLatencyWork() {
+        var m = machine(maxInstances: 1, queueWait: .seconds(2))
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.requestArrived(2, class: .offline, now: .zero)
+        #expect(m.tick(now: .seconds(2)) == [.reject(2, .queueTimeout)])
+    }
+}
+
+@Suite struct NodeCapacityTests {
+    let a = NodeCapacity.Holder(pool: 1, instance: 1)
+    let b = NodeCapacity.Holder(pool: 1, instance: 2)
+    let c = NodeCapacity.Holder(pool: 2, instance: 1)
+
+    @Test func grantsWithinTheBudget() {
+        var n = NodeCapacity(memoryBudgetMB: 1024, namespaceMaxInstances: 10)
+        #expect(n.reserve(a, namespace: "x", memoryMB: 512, now: .zero) == .granted(evict: []))
+        #expect(n.reservedMB == 512)
+        n.release(a)
+        #expect(n.reservedMB == 0)
+        #expect(n.instanceCount == 0)
+    }
+
+    @Test func namespaceQuotaIsPerNamespace() {
+        var n = NodeCapacity(memoryBudgetMB: 10_000, namespaceMaxInstances: 1)
+        #expect(n.reserve(a, namespace: "x", memoryMB: 128, now: .zero) == .granted(evict: []))
+        #expect(n.reserve(b, namespace: "x", memoryMB: 128, now: .zero) == .denied(.namespaceQuota(limit: 1)))
+        #expect(n.reserve(c, namespace: "y", memoryMB: 128, now: .zero) == .granted(evict: []))
+    }
+
+    @Test func evictsTheLeastRecentlyUsedIdleInstancesUntilItFits() {
+        var n = NodeCapacity(memoryBudgetMB: 1024, namespaceMaxInstances: 10)
+        _ = n.reserve(a, namespace: "x", memoryMB: 512, now: .seconds(1))
+        _ = n.reserve(b, namespace: "x", memoryMB: 512, now: .seconds(2))
+        n.markBusy(a, now: .seconds(3))
+        n.markIdle(a, now: .seconds(4))  // a used more recently than b
+        #expect(n.reserve(c, namespace: "y", memoryMB: 512, now: .seconds(5)) == .granted(evict: [b]))
+        #expect(n.reservedMB == 1024)
+    }
+
+    @Test func busyInstancesAreNeverEvictedAndTheStartIsDenied() {
+        var n = NodeCapacity(memoryBudgetMB: 1024, namespaceMaxInstances: 10)
+        _ = n.reserve(a, namespace: "x", memoryMB: 1024, now: .zero)
+        n.markBusy(a, now: .zero)
+        #expect(n.reserve(c, namespace: "y", memoryMB: 128, now: .zero) == .denied(.memory(neededMB: 128, freeMB: 0)))
+        #expect(n.reservedMB == 1024)
+    }
+
+    @Test func restorePutsBackARefusedEviction() {
+        var n = NodeCapacity(memoryBudgetMB: 512, namespaceMaxInstances: 10)
+        _ = n.reserve(a, namespace: "x", memoryMB: 512, now: .zero)
+        #expect(n.reserve(c, namespace: "y", memoryMB: 512, now: .zero) == .granted(evict: [a]))
+        n.restore(a, namespace: "x", memoryMB: 512, now: .zero)
+        #expect(n.reservedMB == 1024)
+        #expect(n.instances(in: "x") == 1)
     }
 }

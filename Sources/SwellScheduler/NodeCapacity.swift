@@ -1,0 +1,113 @@
+/// The node-wide limits every pool shares: a memory budget and a per-namespace instance
+/// quota. A pure value: pools ask it before starting an instance, report when an instance
+/// turns busy or idle, and release it when it is gone.
+///
+/// When an instance does not fit in the memory budget, the least recently used idle
+/// instances of any pool are chosen for eviction until it fits (best effort: a pool may
+/// refuse, then it gives the reservation back with ``restore(_:namespace:memoryMB:now:)``).
+public struct NodeCapacity: Sendable {
+    /// Names one instance of one pool.
+    public struct Holder: Sendable, Hashable {
+        public var pool: Int
+        public var instance: InstanceID
+        public init(pool: Int, instance: InstanceID) {
+            self.pool = pool
+            self.instance = instance
+        }
+    }
+
+    /// Why an instance may not start.
+    public enum Denial: Sendable, Hashable {
+        /// The namespace already runs its quota of instances.
+        case namespaceQuota(limit: Int)
+        /// The instance needs more memory than the budget has free, even after evicting every idle instance.
+        case memory(neededMB: Int, freeMB: Int)
+    }
+
+    public enum Decision: Sendable, Hashable {
+        /// Start it; first stop these idle instances (least recently used first).
+        case granted(evict: [Holder])
+        case denied(Denial)
+    }
+
+    struct Entry: Sendable, Hashable {
+        var namespace: String
+        var memoryMB: Int
+        var busy: Bool
+        var lastUsed: Duration
+    }
+
+    /// Memory all instances together may reserve, in MB.
+    public var memoryBudgetMB: Int
+    /// Most instances one namespace may run at once.
+    public var namespaceMaxInstances: Int
+    private var entries: [Holder: Entry] = [:]
+    private var countByNamespace: [String: Int] = [:]
+    public private(set) var reservedMB = 0
+
+    public init(memoryBudgetMB: Int, namespaceMaxInstances: Int) {
+        self.memoryBudgetMB = memoryBudgetMB
+        self.namespaceMaxInstances = namespaceMaxInstances
+    }
+
+    /// Instances the namespace holds now.
+    public func instances(in namespace: String) -> Int { countByNamespace[namespace, default: 0] }
+    /// Instances held on the node.
+    public var instanceCount: Int { entries.count }
+
+    /// Asks room for a new instance. On `.granted` the room is reserved (and the evicted
+    /// instances' room released); the caller must stop the evicted instances.
+    public mutating func reserve(_ holder: Holder, namespace: String, memoryMB: Int, now: Duration) -> Decision {
+        if countByNamespace[namespace, default: 0] >= namespaceMaxInstances {
+            return .denied(.namespaceQuota(limit: namespaceMaxInstances))
+        }
+        var evict: [Holder] = []
+        if reservedMB + memoryMB > memoryBudgetMB {
+            let idle = entries.filter { !$0.value.busy }
+                .sorted { ($0.value.lastUsed, $0.key.pool, $0.key.instance) < ($1.value.lastUsed, $1.key.pool, $1.key.instance) }
+            var free = memoryBudgetMB - reservedMB
+            for (candidate, entry) in idle where free < memoryMB {
+                evict.append(candidate)
+                free += entry.memoryMB
+            }
+            if free < memoryMB {
+                return .denied(.memory(neededMB: memoryMB, freeMB: memoryBudgetMB - reservedMB))
+            }
+            for candidate in evict { release(candidate) }
+        }
+        insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
+        return .granted(evict: evict)
+    }
+
+    /// Puts back a reservation an eviction took but the pool did not give up.
+    public mutating func restore(_ holder: Holder, namespace: String, memoryMB: Int, now: Duration) {
+        guard entries[holder] == nil else { return }
+        insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
+    }
+
+    /// The instance took its first request (busy instances are never evicted).
+    public mutating func markBusy(_ holder: Holder, now: Duration) {
+        entries[holder]?.busy = true
+        entries[holder]?.lastUsed = now
+    }
+
+    /// The instance finished its last request and is idle.
+    public mutating func markIdle(_ holder: Holder, now: Duration) {
+        entries[holder]?.busy = false
+        entries[holder]?.lastUsed = now
+    }
+
+    /// The instance is gone (or never started).
+    public mutating func release(_ holder: Holder) {
+        guard let entry = entries.removeValue(forKey: holder) else { return }
+        reservedMB -= entry.memoryMB
+        countByNamespace[entry.namespace, default: 1] -= 1
+        if countByNamespace[entry.namespace] == 0 { countByNamespace.removeValue(forKey: entry.namespace) }
+    }
+
+    private mutating func insert(_ holder: Holder, _ entry: Entry) {
+        entries[holder] = entry
+        reservedMB += entry.memoryMB
+        countByNamespace[entry.namespace, default: 0] += 1
+    }
+}
