@@ -39,12 +39,17 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
     public var environment: [String: String]
     public var description: String
     public var url: URLConfig?
+    public var scaling: ScalingConfig
+    public var async: AsyncConfig
 
     public init(
         runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
         memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
-        environment: [String: String] = [:], description: String = "", url: URLConfig? = nil
+        environment: [String: String] = [:], description: String = "", url: URLConfig? = nil,
+        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig()
     ) {
+        self.scaling = scaling
+        self.async = async
         self.runtime = runtime
         self.handler = handler
         self.codeSha256 = codeSha256
@@ -69,7 +74,30 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         if environment != old.environment { fields.append("environment") }
         if description != old.description { fields.append("description") }
         if url != old.url { fields.append("url") }
+        if scaling != old.scaling { fields.append("scaling") }
+        if async != old.async { fields.append("async") }
         return fields
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async
+    }
+
+    /// Decodes stored configurations, including those written before `scaling` and `async` existed.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runtime = try c.decode(RuntimeKind.self, forKey: .runtime)
+        handler = try c.decode(String.self, forKey: .handler)
+        codeSha256 = try c.decode(String.self, forKey: .codeSha256)
+        codeSize = try c.decodeIfPresent(Int.self, forKey: .codeSize) ?? 0
+        memory = try c.decode(Int.self, forKey: .memory)
+        timeout = try c.decode(Int.self, forKey: .timeout)
+        concurrency = try c.decode(Int.self, forKey: .concurrency)
+        environment = try c.decodeIfPresent([String: String].self, forKey: .environment) ?? [:]
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        url = try c.decodeIfPresent(URLConfig.self, forKey: .url)
+        scaling = try c.decodeIfPresent(ScalingConfig.self, forKey: .scaling) ?? ScalingConfig()
+        async = try c.decodeIfPresent(AsyncConfig.self, forKey: .async) ?? AsyncConfig()
     }
 
     /// The part of the configuration that a published version freezes (the URL is not part of it).

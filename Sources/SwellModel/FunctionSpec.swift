@@ -7,7 +7,7 @@ public enum FunctionSpec {
     /// Fields a function entry may carry.
     public static let knownFields: Set<String> = [
         "runtime", "handler", "code", "codeSha256", "codeSize", "memory", "timeout", "concurrency",
-        "environment", "description", "url",
+        "environment", "description", "url", "scaling", "async",
     ]
 
     /// Parses and validates one function entry.
@@ -69,7 +69,8 @@ public enum FunctionSpec {
 
         return FunctionConfig(
             runtime: runtime, handler: handler, codeSha256: sha, codeSize: size, memory: memory, timeout: timeout,
-            concurrency: concurrency, environment: environment, description: description, url: url)
+            concurrency: concurrency, environment: environment, description: description, url: url,
+            scaling: try ScalingConfig.parse(r), async: try AsyncConfig.parse(r))
     }
 
     static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {
