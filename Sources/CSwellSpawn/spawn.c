@@ -66,6 +66,15 @@ int swell_spawn(const swell_spawn_options *o, pid_t *pid_out) {
         if (dup2(o->stderr_fd, 2) < 0) goto fail;
         close_from(3, errpipe[1]);
 
+        /* Join the instance's cgroups while still privileged: writing 0 means "this process". */
+        if (o->cgroup_procs) {
+            for (char *const *f = o->cgroup_procs; *f; f++) {
+                int cg = open(*f, O_WRONLY | O_CLOEXEC);
+                if (cg < 0) goto fail;
+                if (write(cg, "0", 1) != 1) { close(cg); goto fail; }
+                close(cg);
+            }
+        }
         set_limit(RLIMIT_AS, o->rlimit_as);
         set_limit(RLIMIT_NPROC, o->rlimit_nproc);
         set_limit(RLIMIT_NOFILE, o->rlimit_nofile);

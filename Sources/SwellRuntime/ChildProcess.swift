@@ -15,6 +15,8 @@ public struct SpawnRequest: Sendable {
     /// Run as this uid/gid (only when Swell runs as root).
     public var uid: Int32 = -1
     public var gid: Int32 = -1
+    /// `cgroup.procs` files the child joins before it execs.
+    public var cgroupProcs: [String] = []
 
     public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?) {
         self.executable = executable
@@ -97,12 +99,15 @@ public final class ChildProcesses: Sendable {
         }
         let argv = ([request.executable] + request.arguments).map { strdup($0) } + [nil]
         let envp = request.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let cgroups = request.cgroupProcs.map { strdup($0) } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
+            cgroups.forEach { free($0) }
         }
         var pid: pid_t = 0
         let rc: Int32 = request.executable.withCString { path in
+            cgroups.withUnsafeBufferPointer { cgroupBuf in
             argv.withUnsafeBufferPointer { argvBuf in
                 envp.withUnsafeBufferPointer { envBuf in
                     let call = { (cwd: UnsafePointer<CChar>?) -> Int32 in
@@ -110,12 +115,14 @@ public final class ChildProcesses: Sendable {
                             path: path, argv: argvBuf.baseAddress, envp: envBuf.baseAddress, cwd: cwd,
                             stdin_fd: stdinPipe ? inp[0] : -1, stdout_fd: out[1], stderr_fd: err[1],
                             rlimit_as: request.addressSpaceLimit, rlimit_nproc: request.processLimit,
-                            rlimit_nofile: request.openFileLimit, rlimit_cpu: 0, uid: request.uid, gid: request.gid)
+                            rlimit_nofile: request.openFileLimit, rlimit_cpu: 0, uid: request.uid, gid: request.gid,
+                            cgroup_procs: request.cgroupProcs.isEmpty ? nil : cgroupBuf.baseAddress)
                         return swell_spawn(&options, &pid)
                     }
                     if let dir = request.workingDirectory { return dir.withCString { call($0) } }
                     return call(nil)
                 }
+            }
             }
         }
         close(out[1])

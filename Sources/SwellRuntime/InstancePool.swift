@@ -12,8 +12,14 @@ public struct InvokeRequest: Sendable {
     public var qualifier: String
     public var traceID: String
     public var clientContext: String?
+    /// Latency-sensitive (sync) or offline (async tasks, triggers): offline work yields when slots are short.
+    public var workClass: WorkClass
 
-    public init(requestID: String, payload: ByteBuffer, qualifier: String, traceID: String, clientContext: String? = nil) {
+    public init(
+        requestID: String, payload: ByteBuffer, qualifier: String, traceID: String, clientContext: String? = nil,
+        workClass: WorkClass = .latency
+    ) {
+        self.workClass = workClass
         self.requestID = requestID
         self.payload = payload
         self.qualifier = qualifier
@@ -48,6 +54,11 @@ public actor InstancePool {
     let group: any EventLoopGroup
     let logger: Logger
     let warmPool: WarmPool?
+    let sandbox: Sandbox
+    let capacity: CapacityGate
+    let metrics: RuntimeMetrics
+    /// Names this pool in the node's capacity ledger.
+    public nonisolated let number: Int
     private var machine: PoolStateMachine
     private var nextTicket: Ticket = 1
     private var waiters: [Ticket: CheckedContinuation<Grant, Never>] = [:]
@@ -55,6 +66,7 @@ public actor InstancePool {
     private var lastStartError: (FunctionErrorKind, FunctionError)?
     private let origin = ContinuousClock.now
     private var instanceCounter: UInt64
+    private var lastDenial: NodeCapacity.Denial?
 
     enum Grant {
         case slot(RuntimeInstance, coldStart: Bool)
@@ -63,9 +75,15 @@ public actor InstancePool {
 
     public init(
         key: FunctionKey, config: FunctionConfig, codeDirectory: String, runtime: RuntimeConfiguration,
-        scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger, warmPool: WarmPool? = nil
+        scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger, warmPool: WarmPool? = nil,
+        sandbox: Sandbox = .rlimitsOnly, capacity: CapacityGate = CapacityGate(memoryBudgetMB: .max, namespaceMaxInstances: .max),
+        metrics: RuntimeMetrics = RuntimeMetrics(), number: Int = 0
     ) {
         self.warmPool = warmPool
+        self.sandbox = sandbox
+        self.capacity = capacity
+        self.metrics = metrics
+        self.number = number
         self.key = key
         self.config = config
         self.codeDirectory = codeDirectory
@@ -88,15 +106,18 @@ public actor InstancePool {
         nextTicket += 1
         let grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
             waiters[ticket] = continuation
-            run(machine.requestArrived(ticket, now: now))
+            run(machine.requestArrived(ticket, class: request.workClass, now: now))
         }
         let instance: RuntimeInstance
         let coldStart: Bool
         switch grant {
         case .rejected(let reason):
             if reason == .startFailed, let (kind, error) = lastStartError {
+                metrics.count(key, .invocations)
+                metrics.count(key, .errors)
                 return InvokeOutcome(result: .completed(.failure(kind, error)), coldStart: true, initDuration: .zero, runDuration: .zero, instanceName: nil)
             }
+            metrics.count(key, .throttles)
             return InvokeOutcome(result: .throttled(reason), coldStart: false, initDuration: .zero, runDuration: .zero, instanceName: nil)
         case .slot(let i, let cold):
             instance = i
@@ -130,7 +151,11 @@ public actor InstancePool {
             run(machine.instanceExited(instance.id, now: now))
         } else {
             run(machine.requestFinished(ticket, on: instance.id, now: now))
+            if machine.instances[instance.id]?.inFlight == 0 { capacity.markIdle(holder(instance.id)) }
         }
+        metrics.count(key, .invocations)
+        if case .failure = result { metrics.count(key, .errors) }
+        if coldStart { metrics.coldStart(key, init: instance.initDuration ?? .zero) }
         return InvokeOutcome(
             result: .completed(result), coldStart: coldStart,
             initDuration: coldStart ? (instance.initDuration ?? .zero) : .zero,
@@ -148,17 +173,32 @@ public actor InstancePool {
                     waiter.resume(returning: .rejected(.startFailed))
                     continue
                 }
+                if machine.instances[id]?.inFlight == 1 { capacity.markBusy(holder(id)) }
                 waiter.resume(returning: .slot(instance, coldStart: coldStart))
             case .reject(let ticket, let reason):
                 waiters.removeValue(forKey: ticket)?.resume(returning: .rejected(reason))
             case .startInstance(let id):
-                let instance = makeInstance(id)
-                instances[id] = instance
-                Task { await self.launch(instance) }
+                switch capacity.reserve(holder(id), namespace: key.namespace, memoryMB: config.memory) {
+                case .granted:
+                    let instance = makeInstance(id)
+                    instances[id] = instance
+                    Task { await self.launch(instance) }
+                case .denied(let denial):
+                    machine.instanceStartDenied(id)
+                    metrics.count(key, .startsDenied)
+                    if lastDenial != denial {
+                        logger.warning("no room for a new instance; requests wait", metadata: ["function": "\(key)", "reason": "\(denial)"])
+                    }
+                    lastDenial = denial
+                }
             case .stopInstance(let id):
                 instances[id]?.kill(.stop)
             }
         }
+    }
+
+    private func holder(_ id: InstanceID) -> NodeCapacity.Holder {
+        NodeCapacity.Holder(pool: number, instance: id)
     }
 
     private func makeInstance(_ id: InstanceID) -> RuntimeInstance {
@@ -182,7 +222,15 @@ public actor InstancePool {
         do {
             let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: instance.mailbox, group: group)
             instance.endpoint = endpoint
-            try FileManager.default.createDirectory(atPath: instance.tempDirectory, withIntermediateDirectories: true)
+            let uid = sandbox.uid(for: key)
+            try FileManager.default.createDirectory(
+                atPath: instance.tempDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if let uid {
+                chown((instance.tempDirectory as NSString).deletingLastPathComponent, uid_t(uid), gid_t(uid))
+                chown(instance.tempDirectory, uid_t(uid), gid_t(uid))
+            }
+            let cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory)
+            instance.cgroup = cgroup
             let id = instance.id
             let onExit: @Sendable (Int32) -> Void = { [weak self] code in
                 guard let self else { return }
@@ -195,16 +243,25 @@ public actor InstancePool {
                 child = prebooted.child
                 instance.pid = child.pid
                 prebooted.onExit(onExit)
+                try cgroup?.adopt(child.pid)
                 let environment = InstanceLauncher.environment(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
-                try prebooted.specialize(environment: environment, workingDirectory: codeDirectory)
+                try prebooted.specialize(environment: environment, workingDirectory: codeDirectory, uid: uid)
                 instance.markSpecialized()
                 try await startPumps(instance, child)
             } else {
-                let spawn = try InstanceLauncher.spawnRequest(
+                var spawn = try InstanceLauncher.spawnRequest(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
+                spawn.cgroupProcs = cgroup?.procsFiles ?? []
+                spawn.openFileLimit = 4096
+                if let uid {
+                    spawn.uid = uid
+                    spawn.gid = uid
+                    // RLIMIT_NPROC counts per uid, so it is only meaningful once the function has its own.
+                    spawn.processLimit = Int64(Sandbox.pidsLimit)
+                }
                 child = try await ChildProcesses.shared.spawn(spawn, onExit: onExit)
                 instance.pid = child.pid
                 try await startPumps(instance, child)
@@ -221,6 +278,7 @@ public actor InstancePool {
             instance.kill(.stop)
             instances.removeValue(forKey: instance.id)
             instance.cleanUp()
+            capacity.release(holder(instance.id))
             lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
             run(machine.instanceStartFailed(instance.id, now: now))
         }
@@ -264,6 +322,7 @@ public actor InstancePool {
 
         // What the invocations in flight are told; a start failure is kept for the waiters instead.
         let error: FunctionError
+        var oom = false
         switch instance.killReason {
         case .stop?:
             platformLine(instance, "instance stopped (idle)")
@@ -281,18 +340,25 @@ public actor InstancePool {
         case .initError(let reported)?:
             platformLine(instance, "init error: \(reported.errorType): \(reported.errorMessage)")
             error = reported
+        case nil where instance.cgroup?.oomKilled == true:
+            let message = "Runtime exited with error: \(status): the instance ran out of memory (limit \(config.memory) MB)"
+            platformLine(instance, message)
+            metrics.count(key, .outOfMemory)
+            oom = true
+            error = FunctionError(errorType: "Runtime.OutOfMemory", errorMessage: message, stackTrace: Array(tail))
         case nil:
             let message = "Runtime exited with error: \(status)" + (wasReady ? "" : " before it was ready")
             platformLine(instance, message)
             error = FunctionError(errorType: "Runtime.ExitError", errorMessage: message, stackTrace: Array(tail))
         }
         if wasReady {
-            instance.mailbox.close(.crashed, error)
+            instance.mailbox.close(oom ? .outOfMemory : .crashed, error)
         } else {
             lastStartError = (.initError, error)
             instance.mailbox.close(.initError, error)
         }
         instance.cleanUp()
+        capacity.release(holder(id))
         if !wasReady { run(machine.instanceStartFailed(id, now: now)) }
     }
 
@@ -305,6 +371,54 @@ public actor InstancePool {
     /// Applies the passage of time: keep-alive expiry and queue timeouts.
     public func tick() {
         run(machine.tick(now: now))
+    }
+
+    /// The node chose this idle instance to free memory for another pool; it is stopped
+    /// unless it got busy meanwhile or the pool needs it for its minimum.
+    public func evict(_ id: InstanceID) {
+        let actions = machine.evict(id)
+        if actions.isEmpty {
+            if instances[id] != nil { capacity.restore(holder(id), namespace: key.namespace, memoryMB: config.memory) }
+            return
+        }
+        if let instance = instances[id] { platformLine(instance, "instance evicted: the node's memory budget is needed elsewhere") }
+        metrics.count(key, .evictions)
+        run(actions)
+    }
+
+    /// A scheduled scaling window asks for (at least) this many instances.
+    public func setScheduledMinimum(_ minimum: Int) {
+        guard minimum != machine.scheduledMinimum else { return }
+        run(machine.setScheduledMinimum(minimum, now: now))
+    }
+
+    /// Load figures the async dispatcher reads to let latency-sensitive work go first.
+    public func load() -> PoolLoad {
+        PoolLoad(
+            queuedLatency: machine.queuedLatencyCount, queued: machine.queuedCount, inFlight: machine.inFlightCount,
+            instances: machine.liveInstanceCount, capacity: machine.configuration.maxInstances * machine.configuration.concurrency)
+    }
+
+    /// The pool's instances as `swell instances` shows them.
+    public func snapshot() -> [InstanceSnapshot] {
+        let t = ContinuousClock.now
+        return machine.instances.sorted { $0.key < $1.key }.compactMap { id, state in
+            guard let instance = instances[id] else { return nil }
+            let phase: String
+            switch state.phase {
+            case .starting: phase = "starting"
+            case .ready: phase = state.inFlight > 0 ? "busy" : "idle"
+            case .stopping: phase = "stopping"
+            }
+            let pid = instance.pid
+            return InstanceSnapshot(
+                id: instance.info.name, version: key.version.description, state: phase, busy: state.inFlight,
+                free: state.phase == .ready ? max(0, machine.configuration.concurrency - state.inFlight) : 0,
+                pid: pid > 0 ? Int(pid) : nil,
+                memoryBytes: pid > 0 ? ProcessMemory.residentBytes(pid) : nil,
+                ageSeconds: (t - instance.spawnedAt).seconds, initMs: instance.initDuration?.milliseconds,
+                provisioned: machine.effectiveMinimum > 0)
+        }
     }
 
     /// Stops every instance; waiting requests are turned away. Returns when all are gone.

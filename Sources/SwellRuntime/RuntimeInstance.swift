@@ -33,6 +33,7 @@ final class RuntimeInstance: Sendable {
     private let state = Mutex(State())
     private let endpointBox = Mutex<RuntimeAPIEndpoint?>(nil)
     private let pumps = Mutex<[any Channel]>([])
+    private let cgroupBox = Mutex<InstanceCgroup?>(nil)
 
     init(id: InstanceID, info: InstanceInfo, mailbox: InstanceMailbox, tempDirectory: String) {
         self.id = id
@@ -45,6 +46,12 @@ final class RuntimeInstance: Sendable {
     var endpoint: RuntimeAPIEndpoint? {
         get { endpointBox.withLock { $0 } }
         set { endpointBox.withLock { $0 = newValue } }
+    }
+
+    /// The instance's cgroups (nil in rlimits mode).
+    var cgroup: InstanceCgroup? {
+        get { cgroupBox.withLock { $0 } }
+        set { cgroupBox.withLock { $0 = newValue } }
     }
 
     var pid: pid_t {
@@ -111,9 +118,10 @@ final class RuntimeInstance: Sendable {
         }
     }
 
-    /// Releases the endpoint and the private temp directory.
+    /// Releases the endpoint, the private temp directory and the cgroups.
     func cleanUp() {
         endpoint?.close()
+        cgroup?.remove()
         for channel in pumps.withLock({ $0 }) { channel.close(promise: nil) }
         try? FileManager.default.removeItem(atPath: (tempDirectory as NSString).deletingLastPathComponent)
     }

@@ -23,19 +23,39 @@ public final class RuntimeManager: Service, Sendable {
     let scheduling: @Sendable (FunctionConfig) -> PoolConfiguration
     /// Pre-booted runtime processes for cold starts (nil: every cold start spawns).
     public let warmPool: WarmPool?
+    /// How instances are confined (cgroups or rlimits, uid).
+    public let sandbox: Sandbox
+    /// The node's memory budget and namespace quotas, shared by all pools.
+    public let capacity: CapacityGate
+    public let metrics = RuntimeMetrics()
     private let pools = Mutex<[PoolKey: InstancePool]>([:])
+    private let byNumber = Mutex<(next: Int, pools: [Int: InstancePool])>((1, [:]))
+
+    /// The scheduling policy of a function configuration: its concurrency and `scaling` block.
+    public static func defaultScheduling(_ config: FunctionConfig) -> PoolConfiguration {
+        PoolConfiguration(
+            concurrency: config.concurrency, minInstances: config.scaling.minInstances, maxInstances: config.scaling.maxInstances,
+            keepAlive: .seconds(config.scaling.keepAlive))
+    }
 
     public init(
         configuration: RuntimeConfiguration, sink: any LogSink, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger, warmPool: WarmPool? = nil,
-        scheduling: @escaping @Sendable (FunctionConfig) -> PoolConfiguration = { PoolConfiguration(concurrency: $0.concurrency) }
+        logger: Logger, warmPool: WarmPool? = nil, sandbox: Sandbox = .rlimitsOnly,
+        capacity: CapacityGate = CapacityGate(memoryBudgetMB: .max, namespaceMaxInstances: .max),
+        scheduling: @escaping @Sendable (FunctionConfig) -> PoolConfiguration = RuntimeManager.defaultScheduling
     ) {
+        self.sandbox = sandbox
+        self.capacity = capacity
         self.warmPool = warmPool
         self.configuration = configuration
         self.sink = sink
         self.group = group
         self.logger = logger
         self.scheduling = scheduling
+        capacity.setEvictor { [weak self] holder in
+            guard let pool = self?.byNumber.withLock({ $0.pools[holder.pool] }) else { return }
+            Task { await pool.evict(holder.instance) }
+        }
     }
 
     /// The pool for a function version at a configuration revision (created on first use).
@@ -43,9 +63,15 @@ public final class RuntimeManager: Service, Sendable {
         let pk = PoolKey(function: key, revision: revision)
         return pools.withLock { pools in
             if let pool = pools[pk] { return pool }
+            let number = byNumber.withLock { state in
+                defer { state.next += 1 }
+                return state.next
+            }
             let pool = InstancePool(
                 key: key, config: config, codeDirectory: codeDirectory, runtime: configuration,
-                scheduling: scheduling(config), sink: sink, group: group, logger: logger, warmPool: warmPool)
+                scheduling: scheduling(config), sink: sink, group: group, logger: logger, warmPool: warmPool,
+                sandbox: sandbox, capacity: capacity, metrics: metrics, number: number)
+            byNumber.withLock { $0.pools[number] = pool }
             pools[pk] = pool
             return pool
         }
@@ -60,12 +86,24 @@ public final class RuntimeManager: Service, Sendable {
             }
             return keys.compactMap { pools.removeValue(forKey: $0) }
         }
+        byNumber.withLock { state in
+            for pool in retired { state.pools.removeValue(forKey: pool.number) }
+        }
         for pool in retired { Task { await pool.drain() } }
     }
 
     /// Every pool, for listings and metrics.
     public func allPools() -> [InstancePool] {
         pools.withLock { Array($0.values) }
+    }
+
+    /// The live pools of one function (every version and revision).
+    public func pools(namespace: String, name: String) -> [InstancePool] {
+        pools.withLock { pools in
+            pools.filter { $0.key.function.namespace == namespace && $0.key.function.name == name }
+                .sorted { ($0.key.function.version.description, $0.key.revision) < ($1.key.function.version.description, $1.key.revision) }
+                .map(\.value)
+        }
     }
 
     /// Ticks every pool once a second until shutdown, then drains them all.
@@ -80,5 +118,6 @@ public final class RuntimeManager: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             for pool in allPools() { group.addTask { await pool.drain() } }
         }
+        sandbox.removeAll()
     }
 }

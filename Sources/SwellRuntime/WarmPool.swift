@@ -49,9 +49,13 @@ final class PrebootedProcess: Sendable {
     }
 
     /// Sends the specialization line and closes stdin.
-    func specialize(environment: [String: String], workingDirectory: String) throws {
-        let line = try JSONSerialization.data(
-            withJSONObject: ["env": environment, "cwd": workingDirectory], options: [.sortedKeys]) + Data([0x0A])
+    func specialize(environment: [String: String], workingDirectory: String, uid: Int32? = nil) throws {
+        var spec: [String: Any] = ["env": environment, "cwd": workingDirectory]
+        if let uid {
+            spec["uid"] = Int(uid)
+            spec["gid"] = Int(uid)
+        }
+        let line = try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]) + Data([0x0A])
         defer { close(child.stdinFD) }
         try line.withUnsafeBytes { raw in
             var offset = 0

@@ -5,11 +5,17 @@ import SwellModel
 /// Code packages, stored once per content: `code/SHA256.tar` (the canonical archive as
 /// uploaded) and `code/SHA256/` (unpacked, read-only, shared by every instance using it).
 public final class CodeStore: Sendable {
+    /// Where the archives are kept.
     public let directory: String
+    /// Where they are unpacked for instances (elsewhere than `directory` when instances run
+    /// under other uids that cannot traverse the data directory).
+    public let unpackDirectory: String
 
-    public init(directory: String) throws {
+    public init(directory: String, unpackDirectory: String? = nil) throws {
         self.directory = directory
+        self.unpackDirectory = unpackDirectory ?? directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: self.unpackDirectory, withIntermediateDirectories: true)
     }
 
     /// Whether a package with this digest is stored.
@@ -19,7 +25,7 @@ public final class CodeStore: Sendable {
 
     /// The unpacked code directory of a stored package (unpacking it again if it went missing).
     public func codeDirectory(_ sha256: String) throws -> String {
-        let dir = "\(directory)/\(sha256)"
+        let dir = "\(unpackDirectory)/\(sha256)"
         if !FileManager.default.fileExists(atPath: "\(dir)/.swell-complete") {
             let data = try Data(contentsOf: URL(fileURLWithPath: archivePath(sha256)))
             try unpack(data, into: dir)
@@ -36,7 +42,7 @@ public final class CodeStore: Sendable {
             throw SwellError.invalid("sha256", "the upload's digest is \(actual), not \(expected)")
         }
         if has(expected) { return data.count }
-        let dir = "\(directory)/\(expected)"
+        let dir = "\(unpackDirectory)/\(expected)"
         try unpack(data, into: dir)
         let tmp = archivePath(expected) + ".tmp-\(UUID().uuidString)"
         try data.write(to: URL(fileURLWithPath: tmp))

@@ -18,6 +18,7 @@ typedef struct {
     long long rlimit_cpu;      ///< CPU seconds, 0: unchanged
     int uid;                   ///< switch to this uid (and gid) when >= 0
     int gid;
+    char *const *cgroup_procs; ///< NULL-terminated cgroup.procs files the child joins before exec, or NULL
 } swell_spawn_options;
 
 /// Forks and execs a child in a new process group (pgid = pid), with a clean signal

@@ -1,0 +1,281 @@
+import Foundation
+import Logging
+import SwellModel
+
+/// How instances are confined on this node, decided once at start-up.
+///
+/// - cgroup v2 or v1 (whichever is writable): a group per function (equal CPU weight per
+///   function, so one function's spinning instances cannot starve another function) and a
+///   group per instance below it (memory limit = the function's memory, CPU share
+///   proportional to memory, a pids limit). An instance that hits its memory limit is killed
+///   by the kernel and its invocations fail with `OutOfMemory`.
+/// - rlimits only, when no cgroup hierarchy is writable: open files and processes are
+///   limited, Node.js's heap is capped by `--max-old-space-size`, and CPU is not shared fairly.
+///   A log line at start-up says which mode is in force, and why.
+///
+/// When Swell runs as root, every function runs under an unprivileged uid of its own
+/// (from `uidBase`, derived from the function's name), so functions cannot read each
+/// other's temp directories or signal each other's processes.
+public final class Sandbox: Sendable {
+    public enum Mode: Sendable, Equatable {
+        case cgroupV2(base: String)
+        case cgroupV1(memory: String, cpu: String, pids: String)
+        case rlimits(reason: String)
+
+        public var name: String {
+            switch self {
+            case .cgroupV2: "cgroup-v2"
+            case .cgroupV1: "cgroup-v1"
+            case .rlimits: "rlimits"
+            }
+        }
+    }
+
+    public let mode: Mode
+    /// First uid handed to functions when running as root; nil when not root (no uid switch).
+    public let uidBase: Int32?
+    public static let uidSpan: UInt32 = 50_000
+    /// Processes (threads included) one instance may hold.
+    public static let pidsLimit = 1024
+
+    public init(mode: Mode, uidBase: Int32?) {
+        self.mode = mode
+        self.uidBase = uidBase
+    }
+
+    /// No confinement beyond rlimits, no uid switch (for tests and non-root development).
+    public static let rlimitsOnly = Sandbox(mode: .rlimits(reason: "disabled"), uidBase: nil)
+
+    /// Finds a writable cgroup hierarchy below this process's own groups and creates
+    /// `swell-PID` in it; logs the mode chosen.
+    public static func detect(logger: Logger, uidBase: Int32 = 200_000) -> Sandbox {
+        let uid: Int32? = geteuid() == 0 ? uidBase : nil
+        let mode = detectMode()
+        switch mode {
+        case .cgroupV1(let memory, let cpu, let pids):
+            logger.notice("sandbox: cgroup v1 (memory, cpu, pids)", metadata: ["memory": "\(memory)", "cpu": "\(cpu)", "pids": "\(pids)"])
+        case .cgroupV2(let base):
+            logger.notice("sandbox: cgroup v2 (memory, cpu, pids)", metadata: ["base": "\(base)"])
+        case .rlimits(let reason):
+            logger.warning("sandbox: rlimits only; memory is capped by the runtime's heap limit and CPU is not shared fairly", metadata: ["reason": "\(reason)"])
+        }
+        if uid == nil { logger.notice("sandbox: not running as root; functions run under Swell's own uid") }
+        return Sandbox(mode: mode, uidBase: uid)
+    }
+
+    /// The uid (and gid) a function runs as, or nil when Swell is not root.
+    public func uid(for key: FunctionKey) -> Int32? {
+        guard let uidBase else { return nil }
+        var hash: UInt32 = 2_166_136_261
+        for byte in "\(key.namespace)/\(key.name)".utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return uidBase + Int32(hash % Self.uidSpan)
+    }
+
+    /// Creates the groups of one instance and applies its limits.
+    /// - Returns: nil in rlimits mode.
+    func prepare(instance: String, function key: FunctionKey, memoryMB: Int) throws -> InstanceCgroup? {
+        let fn = Self.slug(key)
+        let memoryBytes = Int64(memoryMB) * 1024 * 1024
+        // CPU proportional to memory, as Lambda does (1769 MB = one full share of 1024).
+        let share = max(2, memoryMB * 1024 / 1769)
+        switch mode {
+        case .rlimits:
+            return nil
+        case .cgroupV1(let memory, let cpu, let pids):
+            let m = try Self.makeGroup(memory, fn, instance)
+            let c = try Self.makeGroup(cpu, fn, instance)
+            let p = try Self.makeGroup(pids, fn, instance)
+            try Self.write("\(m)/memory.limit_in_bytes", String(memoryBytes))
+            try? Self.write("\(m)/memory.swappiness", "0")
+            // A pre-booted process moves in after boot: bring its pages' charge along.
+            try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
+            try? Self.write("\(m)/memory.memsw.limit_in_bytes", String(memoryBytes))
+            try Self.write("\(c)/cpu.shares", String(share))
+            try Self.write("\(p)/pids.max", String(Self.pidsLimit))
+            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m)
+        case .cgroupV2(let base):
+            let functionGroup = "\(base)/\(fn)"
+            if !FileManager.default.fileExists(atPath: functionGroup) {
+                try Self.mkdir(functionGroup)
+                try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
+            }
+            let dir = "\(functionGroup)/\(instance)"
+            try Self.mkdir(dir)
+            try Self.write("\(dir)/memory.max", String(memoryBytes))
+            try? Self.write("\(dir)/memory.swap.max", "0")
+            try Self.write("\(dir)/cpu.weight", String(max(1, min(10_000, share * 100 / 1024))))
+            try Self.write("\(dir)/pids.max", String(Self.pidsLimit))
+            return InstanceCgroup(version: 2, directories: [dir], memoryDirectory: dir)
+        }
+    }
+
+    /// Removes this server's whole cgroup subtree (at shutdown; groups must be empty).
+    public func removeAll() {
+        let bases: [String]
+        switch mode {
+        case .rlimits: return
+        case .cgroupV1(let m, let c, let p): bases = [m, c, p]
+        case .cgroupV2(let b): bases = [b]
+        }
+        for base in bases { Self.removeTree(base) }
+    }
+
+    // MARK: Detection
+
+    static func detectMode() -> Mode {
+        let pid = getpid()
+        guard let lines = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else {
+            return .rlimits(reason: "/proc/self/cgroup is unreadable")
+        }
+        var v1: [String: String] = [:]
+        var v2Path: String?
+        for line in lines.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            if parts[0] == "0" && parts[1].isEmpty {
+                v2Path = String(parts[2])
+            } else {
+                for controller in parts[1].split(separator: ",") { v1[String(controller)] = String(parts[2]) }
+            }
+        }
+        var reasons: [String] = []
+        // v2: the unified hierarchy mounted at /sys/fs/cgroup with the controllers we need.
+        if let path = v2Path, let controllers = try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.controllers", encoding: .utf8),
+           ["memory", "cpu", "pids"].allSatisfy({ controllers.contains($0) })
+        {
+            let own = "/sys/fs/cgroup" + (path == "/" ? "" : path)
+            // No internal processes: move Swell into a leaf of its own, then delegate to siblings.
+            let leaf = "\(own)/swell-\(pid)-server"
+            let base = "\(own)/swell-\(pid)"
+            do {
+                try mkdir(leaf)
+                try write("\(leaf)/cgroup.procs", String(pid))
+                try write("\(own)/cgroup.subtree_control", "+memory +cpu +pids")
+                try mkdir(base)
+                try write("\(base)/cgroup.subtree_control", "+memory +cpu +pids")
+                return .cgroupV2(base: base)
+            } catch {
+                reasons.append("cgroup v2 at \(own) is not writable (\(error))")
+                try? FileManager.default.removeItem(atPath: base)
+            }
+        }
+        var dirs: [String] = []
+        for controller in ["memory", "cpu", "pids"] {
+            guard let path = v1[controller] else {
+                reasons.append("no cgroup v1 \(controller) hierarchy")
+                break
+            }
+            let mount = "/sys/fs/cgroup/\(controller)"
+            let dir = mount + (path == "/" ? "" : path) + "/swell-\(pid)"
+            do {
+                try mkdir(dir)
+                dirs.append(dir)
+            } catch {
+                reasons.append("cgroup v1 \(controller) at \(dir) is not writable (\(error))")
+                break
+            }
+        }
+        if dirs.count == 3 {
+            try? write("\(dirs[0])/memory.use_hierarchy", "1")
+            return .cgroupV1(memory: dirs[0], cpu: dirs[1], pids: dirs[2])
+        }
+        for dir in dirs { try? FileManager.default.removeItem(atPath: dir) }
+        return .rlimits(reason: reasons.joined(separator: "; "))
+    }
+
+    // MARK: Files
+
+    static func slug(_ key: FunctionKey) -> String {
+        let raw = "\(key.namespace).\(key.name).\(key.version.description)"
+        return String(raw.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
+    }
+
+    static func makeGroup(_ base: String, _ function: String, _ instance: String) throws -> String {
+        let functionGroup = "\(base)/\(function)"
+        if !FileManager.default.fileExists(atPath: functionGroup) { try mkdir(functionGroup) }
+        let dir = "\(functionGroup)/\(instance)"
+        try mkdir(dir)
+        return dir
+    }
+
+    static func mkdir(_ path: String) throws {
+        if Foundation.mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw SandboxError.cgroup(path: path, errno: errno)
+        }
+    }
+
+    static func write(_ path: String, _ value: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SandboxError.cgroup(path: path, errno: errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        guard Foundation.write(fd, bytes, bytes.count) == bytes.count else { throw SandboxError.cgroup(path: path, errno: errno) }
+    }
+
+    /// Removes a cgroup directory and its children, deepest first (cgroup dirs are removed with rmdir).
+    static func removeTree(_ path: String) {
+        if let children = try? FileManager.default.contentsOfDirectory(atPath: path) {
+            for child in children {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: "\(path)/\(child)", isDirectory: &isDir), isDir.boolValue {
+                    removeTree("\(path)/\(child)")
+                }
+            }
+        }
+        rmdir(path)
+    }
+}
+
+/// The cgroups of one instance.
+struct InstanceCgroup: Sendable {
+    var version: Int
+    var directories: [String]
+    var memoryDirectory: String
+
+    /// The `cgroup.procs` files a process joins (writing "0" from the child before exec).
+    var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
+
+    /// Moves a running process (all its threads) into the groups.
+    func adopt(_ pid: pid_t) throws {
+        for file in procsFiles { try Sandbox.write(file, String(pid)) }
+    }
+
+    /// Whether the kernel killed a process of the group for exceeding its memory limit.
+    var oomKilled: Bool {
+        let file = version == 1 ? "\(memoryDirectory)/memory.oom_control" : "\(memoryDirectory)/memory.events"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return false }
+        for line in text.split(separator: "\n") where line.hasPrefix("oom_kill ") {
+            return (Int(line.dropFirst("oom_kill ".count)) ?? 0) > 0
+        }
+        return false
+    }
+
+    /// Bytes of memory the group uses now.
+    var memoryUsage: Int? {
+        let file = version == 1 ? "\(memoryDirectory)/memory.usage_in_bytes" : "\(memoryDirectory)/memory.current"
+        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Removes the groups (after the processes are gone), and the function's group when it is empty.
+    func remove() {
+        for dir in directories {
+            for _ in 0..<50 {
+                if rmdir(dir) == 0 || errno == ENOENT { break }
+                usleep(2000)  // the last task may still be leaving the group
+            }
+            rmdir((dir as NSString).deletingLastPathComponent)
+        }
+    }
+}
+
+enum SandboxError: Error, CustomStringConvertible {
+    case cgroup(path: String, errno: Int32)
+
+    var description: String {
+        switch self {
+        case .cgroup(let path, let e): "\(path): \(String(cString: strerror(e)))"
+        }
+    }
+}
