@@ -84,6 +84,30 @@ public final class Catalog: Sendable {
         state.withLock { $0.functions[namespace]?[name]?.aliases[alias] }
     }
 
+    /// The pools that keep instances warm without traffic: `$LATEST` and every version an
+    /// alias routes to, of each function whose `scaling` has a minimum or a schedule.
+    public func provisionTargets() -> [Resolved] {
+        state.withLock { s in
+            var targets: [Resolved] = []
+            for (namespace, functions) in s.functions {
+                for (name, entry) in functions {
+                    let scaling = entry.record.config.scaling
+                    if scaling.minInstances > 0 || !scaling.schedule.isEmpty {
+                        targets.append(Resolved(
+                            key: FunctionKey(namespace: namespace, name: name, version: .latest), config: entry.record.config,
+                            revision: entry.record.revision))
+                    }
+                    let routed = Set(entry.aliases.values.flatMap { a in [a.config.version] + Array(a.config.additionalVersionWeights.keys) })
+                    for n in routed.sorted() {
+                        guard let v = entry.versions[n], v.config.scaling.minInstances > 0 || !v.config.scaling.schedule.isEmpty else { continue }
+                        targets.append(Resolved(key: FunctionKey(namespace: namespace, name: name, version: .number(n)), config: v.config, revision: 0))
+                    }
+                }
+            }
+            return targets
+        }
+    }
+
     /// What an invocation of `name:qualifier` runs.
     public struct Resolved: Sendable {
         public var key: FunctionKey

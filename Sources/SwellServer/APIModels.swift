@@ -35,6 +35,8 @@ enum API {
         var environment: [String: String]
         var description: String
         var url: OrNull<URLInfo>
+        var scaling: ScalingConfig
+        var async: AsyncConfig
         var createdAt: Date
         var updatedAt: Date
         var revision: Int
@@ -52,6 +54,8 @@ enum API {
             environment = r.config.environment
             description = r.config.description
             url = OrNull(r.config.url.map { URLInfo(auth: $0.auth.rawValue, qualifier: $0.qualifier, path: "/fn/\(r.namespace)/\(r.name)") })
+            scaling = r.config.scaling
+            async = r.config.async
             createdAt = r.createdAt
             updatedAt = r.updatedAt
             revision = r.revision

@@ -20,11 +20,20 @@ public struct ServerConfiguration: Sendable {
     public var exampleDirectory: String?
     /// Keep pre-booted Node.js and Python processes for cold starts.
     public var warmPool: Bool
+    /// Memory all instances together may reserve, in MB (nil: 80% of the machine's memory).
+    public var memoryBudgetMB: Int?
+    /// Most instances one namespace may run at once.
+    public var namespaceMaxInstances: Int
+    /// Confine instances with cgroups where writable (else rlimits) and, as root, unprivileged uids.
+    public var sandbox: Bool
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
-        warmPool: Bool = true
+        warmPool: Bool = true, memoryBudgetMB: Int? = nil, namespaceMaxInstances: Int = 1000, sandbox: Bool = true
     ) {
+        self.memoryBudgetMB = memoryBudgetMB
+        self.namespaceMaxInstances = namespaceMaxInstances
+        self.sandbox = sandbox
         self.warmPool = warmPool
         self.dataDirectory = dataDirectory
         self.host = host
@@ -44,11 +53,15 @@ public enum SwellServer {
         let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         try fm.createDirectory(atPath: data, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: "\(data)/swell.db")
-        let code = try CodeStore(directory: "\(data)/code")
-        let instancesDirectory = "\(data)/instances"
+        let sandbox = configuration.sandbox ? Sandbox.detect(logger: logger) : Sandbox.rlimitsOnly
+        // What instances see (code, bootstraps, temp dirs) must be reachable by their uids.
+        let run = try RunDirectory.prepare(data: data, instancesRunAsOtherUids: sandbox.uidBase != nil)
+        if run != data { logger.notice("instances' files live outside the data directory", metadata: ["run": "\(run)"]) }
+        let code = try CodeStore(directory: "\(data)/code", unpackDirectory: "\(run)/code")
+        let instancesDirectory = "\(run)/instances"
         try? fm.removeItem(atPath: instancesDirectory)
         try fm.createDirectory(atPath: instancesDirectory, withIntermediateDirectories: true)
-        let bootstraps = try RuntimeConfiguration.installBootstraps(into: "\(data)/runtime")
+        let bootstraps = try RuntimeConfiguration.installBootstraps(into: "\(run)/runtime")
 
         try store.ensureNamespace("default")
         let catalog = Catalog(try store.loadCatalog())
@@ -56,8 +69,12 @@ public enum SwellServer {
         let hub = LogHub(writer: writer)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
         let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger) : nil
-        let runtime = RuntimeManager(configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool)
-        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.directory, hub: hub, writer: writer)
+        let budget = configuration.memoryBudgetMB ?? Int(ProcessInfo.processInfo.physicalMemory / 1024 / 1024 * 8 / 10)
+        let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
+        let runtime = RuntimeManager(
+            configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
+        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
+        let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
         // Make sure every package in use is unpacked (a data dir copied without its unpacked trees still works).
@@ -81,6 +98,7 @@ public enum SwellServer {
         FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
         InvokeRoutes(invoker: invoker).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
 
         let host = configuration.host
@@ -88,7 +106,7 @@ public enum SwellServer {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
-            services: [writer, runtime] + (warmPool.map { [$0] } ?? []),
+            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])

@@ -11,7 +11,7 @@ struct Swell: AsyncParsableCommand {
         commandName: "swell",
         abstract: "Swell: a self-hosted, event-driven serverless function platform.",
         discussion: "Client commands talk to a running `swell serve` at SWELL_URL (default http://127.0.0.1:8080) with the key in SWELL_KEY (default ./.swell/admin.key).",
-        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Logs.self, Keys.self])
+        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Logs.self, Keys.self])
 }
 
 /// The `--namespace` option of client commands.
@@ -51,6 +51,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Deploy an example app on start: a name under examples/ (e.g. homework) or a directory with a swell.yaml.") var example: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Flag(inversion: .prefixedNo, help: "Keep pre-booted Node.js and Python processes so that cold starts skip the runtime's boot.") var warmPool = true
+    @Flag(inversion: .prefixedNo, help: "Confine instances with cgroups (or rlimits) and, as root, unprivileged uids.") var sandbox = true
+    @Option(help: "Memory (MB) all instances together may reserve; idle instances are evicted to make room (default: 80% of RAM).") var memoryBudget: Int?
+    @Option(help: "Most instances one namespace may run at once.") var namespaceMaxInstances = 1000
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -67,7 +70,8 @@ struct Serve: AsyncParsableCommand {
         do {
             try await SwellServer.run(
                 ServerConfiguration(
-                    dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool),
+                    dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
+                    memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
                 logger: logger)
         } catch let error as SwellError {
             printError("error: \(error.description)")
@@ -282,6 +286,33 @@ struct Alias: AsyncParsableCommand {
                 try await client.send("DELETE", "/v1/namespaces/\(ns)/functions/\(function.pathEscaped)/aliases/\(alias.pathEscaped)")
                 print("deleted alias \(alias)")
             }
+        }
+    }
+}
+
+struct Instances: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a function's instances: state, busy and free slots, memory, age.")
+
+    @Argument var name: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var scope: NamespaceOption
+
+    func run() async throws {
+        try await runClient {
+            let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+            let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/instances")
+            let instances = result["instances"] as? [[String: Any]] ?? []
+            if json { return printJSON(instances) }
+            let columns = [("ID", 16), ("VERSION", 9), ("STATE", 10), ("BUSY", 6), ("FREE", 6), ("MEMORY", 10), ("AGE", 9), ("PID", 8)]
+            print(columns.map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined())
+            for i in instances {
+                let memory = (i["memoryBytes"] as? Int).map { String(format: "%.1f MB", Double($0) / 1_048_576) } ?? "-"
+                let age = (i["ageSeconds"] as? Double).map { String(format: "%.0fs", $0) } ?? "-"
+                let values = ["\(i["id"] ?? "")", "\(i["version"] ?? "")", "\(i["state"] ?? "")", "\(i["busy"] ?? 0)", "\(i["free"] ?? 0)",
+                              memory, age, (i["pid"] as? Int).map(String.init) ?? "-"]
+                print(zip(values, columns).map { $0.0.padding(toLength: $0.1.1, withPad: " ", startingAt: 0) }.joined())
+            }
+            if instances.isEmpty { print("(no instances: \(name) is scaled to zero)") }
         }
     }
 }

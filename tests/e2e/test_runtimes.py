@@ -218,18 +218,40 @@ def handler(event, context):
 """
 
 
+def vendor_packages(*modules: str) -> dict[str, bytes]:
+    """The installed files of these modules (packages or single-file modules), keyed by path."""
+    import importlib.util
+    files: dict[str, bytes] = {}
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            root = origin.parent
+            for f in root.rglob("*"):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    files[str(Path(root.name) / f.relative_to(root))] = f.read_bytes()
+        else:
+            files[origin.name] = origin.read_bytes()
+    return files
+
+
 def test_provided_awslambdaric(swell, app_dir, unique):
     try:
         import awslambdaric  # noqa: F401
     except ImportError:
         pytest.skip("awslambdaric is not installed for this python (pip install awslambdaric); "
                     "tests/e2e/run.sh installs it")
-    py = Path(sys.executable).resolve()
-    bootstrap = f"#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexec {py} -m awslambdaric handler.handler\n"
+    # As on Lambda, the runtime client ships inside the function's code (vendored), and runs
+    # on the system's python3: instances run under their own uid and cannot reach /root.
+    py = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else str(Path(sys.executable).resolve())
+    vendored = vendor_packages("awslambdaric", "simplejson", "snapshot_restore_py", "runtime_client")
+    bootstrap = f"#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nPYTHONPATH=\"$LAMBDA_TASK_ROOT\" exec {py} -m awslambdaric handler.handler\n"
     name = unique("ric")
     swell.deploy(app_dir, {name: {
         "runtime": "provided", "memory": 256, "timeout": 10,
-        "files": {"bootstrap": (bootstrap, 0o755), "handler.py": AWSLAMBDARIC_HANDLER},
+        "files": {"bootstrap": (bootstrap, 0o755), "handler.py": AWSLAMBDARIC_HANDLER, **vendored},
     }})
     r = swell.invoke(name, {"from": "aws ric"}, timeout=60)
     assert r.status_code == 200, r.text
@@ -251,7 +273,7 @@ def test_provided_awslambdaric(swell, app_dir, unique):
     app_dir2 = app_dir.parent / "app2"
     swell.deploy(app_dir2, {name: {
         "runtime": "provided", "memory": 256, "timeout": 10,
-        "files": {"bootstrap": (bootstrap, 0o755),
+        "files": {"bootstrap": (bootstrap, 0o755), **vendored,
                   "handler.py": "def handler(event, context):\n    raise KeyError('missing-key')\n"},
     }})
     r3 = swell.invoke(name, {})
