@@ -93,6 +93,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SwellTasks",
+            dependencies: [
+                "SwellModel",
+                "SwellStore",
+                "SwellScheduler",
+                "SwellRuntime",
+                "SwellInvoker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwellDeploy",
             dependencies: [
                 "SwellModel",
@@ -110,6 +124,7 @@ let package = Package(
                 "SwellStore",
                 "SwellRuntime",
                 "SwellInvoker",
+                "SwellTasks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -39,18 +39,19 @@ public final class Invoker: Sendable {
     /// - Throws: `SwellError` for an unknown function or qualifier (404) and throttling (429).
     public func invoke(
         namespace: String, name: String, qualifier: Qualifier, payload: ByteBuffer, captureLogs: Bool = false,
-        traceID: String? = nil, clientContext: String? = nil
+        traceID: String? = nil, clientContext: String? = nil, workClass: WorkClass = .latency, requestID givenID: String? = nil,
+        timeout: Int? = nil
     ) async throws(SwellError) -> Response {
         let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
         let pool = runtime.pool(
             for: resolved.key, revision: resolved.revision, config: resolved.config,
             codeDirectory: "\(codeDirectory)/\(resolved.config.codeSha256)")
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = givenID ?? UUID().uuidString.lowercased()
         if captureLogs { hub.beginCapture(requestID) }
         let startedAt = Date()
         let outcome = await pool.invoke(InvokeRequest(
             requestID: requestID, payload: payload, qualifier: qualifier.description,
-            traceID: traceID ?? Self.newTraceID(), clientContext: clientContext))
+            traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, workClass: workClass, timeout: timeout))
 
         let result: InvocationResult
         switch outcome.result {

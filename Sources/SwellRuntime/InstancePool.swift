@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import SwellModel
 import SwellScheduler
+import Synchronization
 
 /// One invocation as the pool receives it.
 public struct InvokeRequest: Sendable {
@@ -14,11 +15,14 @@ public struct InvokeRequest: Sendable {
     public var clientContext: String?
     /// Latency-sensitive (sync) or offline (async tasks, triggers): offline work yields when slots are short.
     public var workClass: WorkClass
+    /// Seconds this invocation may run (nil: the function's timeout).
+    public var timeout: Int?
 
     public init(
         requestID: String, payload: ByteBuffer, qualifier: String, traceID: String, clientContext: String? = nil,
-        workClass: WorkClass = .latency
+        workClass: WorkClass = .latency, timeout: Int? = nil
     ) {
+        self.timeout = timeout
         self.workClass = workClass
         self.requestID = requestID
         self.payload = payload
@@ -67,6 +71,13 @@ public actor InstancePool {
     private let origin = ContinuousClock.now
     private var instanceCounter: UInt64
     private var lastDenial: NodeCapacity.Denial?
+    /// The instance each in-flight request runs on, to interrupt it.
+    private var running: [String: RuntimeInstance] = [:]
+    private let latencyWaiting = Mutex(0)
+
+    /// Latency-sensitive requests waiting for a slot right now (read without awaiting the actor):
+    /// the async dispatcher holds back offline work while this is above zero.
+    public nonisolated var queuedLatencyRequests: Int { latencyWaiting.withLock { $0 } }
 
     enum Grant {
         case slot(RuntimeInstance, coldStart: Bool)
@@ -124,7 +135,9 @@ public actor InstancePool {
             coldStart = cold
         }
 
-        let timeout = config.timeout
+        let timeout = request.timeout ?? config.timeout
+        running[request.requestID] = instance
+        defer { running.removeValue(forKey: request.requestID) }
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(timeout) * 1000
         let arn = "arn:aws:lambda:swell:\(key.namespace):function:\(key.name)" + (request.qualifier == "$LATEST" ? "" : ":\(request.qualifier)")
         let started = ContinuousClock.now
@@ -165,6 +178,10 @@ public actor InstancePool {
     // MARK: Actions
 
     private func run(_ actions: [PoolAction]) {
+        defer {
+            let waiting = machine.queuedLatencyCount
+            latencyWaiting.withLock { $0 = waiting }
+        }
         for action in actions {
             switch action {
             case .route(let ticket, let id, let coldStart):
@@ -332,6 +349,11 @@ public actor InstancePool {
             error = FunctionError(
                 errorType: "Runtime.InstanceKilled",
                 errorMessage: "the instance was killed because invocation \(requestID) sharing it timed out")
+        case .interrupted(let requestID)?:
+            platformLine(instance, "instance killed: its invocation \(requestID) was stopped")
+            error = FunctionError(
+                errorType: "Runtime.InstanceKilled",
+                errorMessage: "the instance was killed because invocation \(requestID) sharing it was stopped")
         case .initTimeout?:
             platformLine(instance, "instance killed: no Runtime API call within the init timeout")
             error = FunctionError(
@@ -384,6 +406,16 @@ public actor InstancePool {
         if let instance = instances[id] { platformLine(instance, "instance evicted: the node's memory budget is needed elsewhere") }
         metrics.count(key, .evictions)
         run(actions)
+    }
+
+    /// Ends an in-flight invocation now (its task was stopped): it fails with `Task.Stopped`
+    /// and its instance is killed, as for a timeout. Returns false when it is not running here.
+    public func interrupt(_ requestID: String) -> Bool {
+        guard let instance = running[requestID] else { return false }
+        let error = FunctionError(errorType: "Task.Stopped", errorMessage: "the task was stopped while it ran")
+        return instance.mailbox.complete(requestID, with: .failure(.unhandled, error)) {
+            instance.kill(.interrupted(requestID: requestID))
+        }
     }
 
     /// A scheduled scaling window asks for (at least) this many instances.

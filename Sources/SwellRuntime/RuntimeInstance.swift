@@ -11,6 +11,7 @@ final class RuntimeInstance: Sendable {
     /// Why Swell killed an instance, so that its death is reported truthfully.
     enum KillReason: Sendable {
         case timeout(requestID: String, seconds: Int)
+        case interrupted(requestID: String)
         case stop
         case initTimeout
         case initError(FunctionError)
