@@ -5,6 +5,7 @@ import NIOCore
 import SwellInvoker
 import SwellModel
 import SwellRuntime
+import SwellTasks
 
 extension HTTPField.Name {
     static let swellRequestID = HTTPField.Name("X-Swell-Request-Id")!
@@ -21,6 +22,7 @@ extension HTTPField.Name {
 /// `POST /v1/namespaces/{ns}/functions/{name}/invoke`: the synchronous invoke API.
 struct InvokeRoutes {
     let invoker: Invoker
+    let tasks: TaskService
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.post("namespaces/:ns/functions/:name/invoke") { request, ctx in
@@ -35,6 +37,9 @@ struct InvokeRoutes {
             guard Names.isFunctionName(name) else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
             let qualifier = try Qualifier(parsing: qualifierText)
             var request = request
+            if try AsyncInvoke.isAsync(request) {
+                return try await AsyncInvoke.enqueue(&request, namespace: ns, name: name, qualifier: qualifier, tasks: tasks)
+            }
             var payload = try await JSONBody.collect(&request, limit: Limits.maxPayloadBytes)
             if payload.readableBytes == 0 {
                 payload = ByteBuffer(string: "{}")

@@ -8,6 +8,7 @@ import SwellInvoker
 import SwellModel
 import SwellRuntime
 import SwellStore
+import SwellTasks
 
 /// Settings of `swell serve`.
 public struct ServerConfiguration: Sendable {
@@ -74,6 +75,8 @@ public enum SwellServer {
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
         let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
+        let taskStore = try TaskStore(path: "\(data)/tasks.db")
+        let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger)
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
@@ -96,7 +99,8 @@ public enum SwellServer {
         }
         let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog))
         FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
-        InvokeRoutes(invoker: invoker).register(on: v1)
+        InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
+        TaskRoutes(tasks: tasks, store: taskStore, records: store).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
         InstanceRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
@@ -106,7 +110,7 @@ public enum SwellServer {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
-            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []),
+            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])

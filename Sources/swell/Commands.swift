@@ -11,7 +11,7 @@ struct Swell: AsyncParsableCommand {
         commandName: "swell",
         abstract: "Swell: a self-hosted, event-driven serverless function platform.",
         discussion: "Client commands talk to a running `swell serve` at SWELL_URL (default http://127.0.0.1:8080) with the key in SWELL_KEY (default ./.swell/admin.key).",
-        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Logs.self, Keys.self])
+        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self, Logs.self, Keys.self])
 }
 
 /// The `--namespace` option of client commands.
@@ -135,10 +135,17 @@ struct Invoke: AsyncParsableCommand {
     @Option(help: "The event, as JSON.") var data: String?
     @Option(help: "Read the event from a file (- for stdin).") var file: String?
     @Flag(help: "Print the invocation's log lines to stderr.") var logTail = false
+    @Flag(name: .customLong("async"), help: "Queue the invocation as a durable task and print its id (202).") var asynchronous = false
+    @Option(help: "With --async: duplicates with this key (within a day) return the first task.") var idempotencyKey: String?
+    @Option(help: "With --async: 0-9, higher runs first.") var priority: Int?
+    @Option(help: "With --async: run no sooner than this many seconds from now.") var delay: Double?
     @OptionGroup var scope: NamespaceOption
 
     func run() async throws {
         if data != nil && file != nil { throw ValidationError("give --data or --file, not both") }
+        if !asynchronous && (idempotencyKey != nil || priority != nil || delay != nil) {
+            throw ValidationError("--idempotency-key, --priority and --delay need --async")
+        }
         try await runClient {
             let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             var body = Data((data ?? "{}").utf8)
@@ -147,7 +154,21 @@ struct Invoke: AsyncParsableCommand {
             }
             let (name, qualifier) = split(function)
             var path = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/invoke"
-            if let qualifier { path += "?qualifier=\(qualifier.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? qualifier)" }
+            var query: [String] = []
+            if let qualifier { query.append("qualifier=\(qualifier.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? qualifier)") }
+            if asynchronous {
+                query.append("mode=async")
+                if let priority { query.append("priority=\(priority)") }
+                if let delay { query.append("delay=\(delay)") }
+                if !query.isEmpty { path += "?" + query.joined(separator: "&") }
+                let headers = idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:]
+                let reply = try await client.send("POST", path, body: body, headers: headers)
+                let object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]
+                guard let id = object?["taskId"] as? String else { throw APIClient.Failure(status: 0, message: "unexpected answer: " + String(decoding: reply.body, as: UTF8.self)) }
+                print(id)
+                return
+            }
+            if !query.isEmpty { path += "?" + query.joined(separator: "&") }
             let reply = try await client.send("POST", path, body: body, headers: logTail ? ["X-Swell-Log-Type": "Tail"] : [:])
             if logTail, let tail = reply.header("X-Swell-Log-Result"), let decoded = Data(base64Encoded: tail) {
                 FileHandle.standardError.write(decoded)
@@ -288,6 +309,95 @@ struct Alias: AsyncParsableCommand {
             }
         }
     }
+}
+
+struct Tasks: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, inspect, stop and re-run async tasks.", subcommands: [List.self, Get.self, Stop.self, Retry.self])
+
+    struct List: AsyncParsableCommand {
+        @Option(help: "Only this function's tasks.") var function: String?
+        @Option(help: "queued, running, succeeded, failed, stopped or expired.") var state: String?
+        @Option(help: "How many (newest first).") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                var query = ["limit=\(limit)"]
+                if let function { query.append("function=\(function.pathEscaped)") }
+                if let state { query.append("state=\(state.pathEscaped)") }
+                let result = try await client.json("GET", "/v1/namespaces/\(ns)/tasks?" + query.joined(separator: "&"))
+                let tasks = result["tasks"] as? [[String: Any]] ?? []
+                if json { return printJSON(tasks) }
+                let columns = [("ID", 32), ("FUNCTION", 20), ("STATE", 11), ("STARTS", 8), ("PRIO", 6), ("CREATED", 26)]
+                print(columns.map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined())
+                for t in tasks {
+                    let values = ["\(t["id"] ?? "")", "\(t["function"] ?? "")", "\(t["state"] ?? "")", "\(t["starts"] ?? 0)",
+                                  "\(t["priority"] ?? 0)", "\(t["createdAt"] ?? "")"]
+                    print(zip(values, columns).map { $0.0.padding(toLength: $0.1.1, withPad: " ", startingAt: 0) }.joined())
+                }
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @Argument var id: String
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                let result = try await client.json("GET", "/v1/namespaces/\(ns)/tasks/\(id.pathEscaped)")
+                guard let t = result["task"] as? [String: Any] else { throw APIClient.Failure(status: 0, message: "no task in the answer") }
+                if json { return printJSON(t) }
+                print("task      \(t["id"] ?? "")\nfunction  \(t["function"] ?? ""):\(t["qualifier"] ?? "")\nstate     \(t["state"] ?? "")")
+                print("created   \(t["createdAt"] ?? "")\nfinished  \(t["finishedAt"] ?? "-")")
+                for a in t["attempts"] as? [[String: Any]] ?? [] {
+                    let ms = (a["durationMs"] as? Double).map { String(format: "%.1f ms", $0) } ?? "-"
+                    let wait = (a["queueDelayMs"] as? Double).map { String(format: "waited %.1f ms", $0) } ?? ""
+                    print("attempt \(a["number"] ?? "") \(a["startedAt"] ?? "") \(a["outcome"] as? String ?? "running") \(ms) \(wait) request \(a["requestId"] ?? "")")
+                }
+                if let r = t["result"], !(r is NSNull) { print("result    \(jsonText(r))") }
+                if let e = t["error"], !(e is NSNull) { print("error     \(jsonText(e))") }
+                for line in t["logs"] as? [[String: Any]] ?? [] { print("log       \(line["message"] ?? "")") }
+            }
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        @Argument var id: String
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                let result = try await client.json("POST", "/v1/namespaces/\(ns)/tasks/\(id.pathEscaped)/stop")
+                print("\(id) \(result["state"] ?? "")")
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        @Argument var id: String
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                _ = try await client.json("POST", "/v1/namespaces/\(ns)/tasks/\(id.pathEscaped)/retry")
+                print("\(id) queued")
+            }
+        }
+    }
+}
+
+func jsonText(_ value: Any) -> String {
+    guard JSONSerialization.isValidJSONObject([value]),
+          let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "\(value)" }
+    return String(decoding: data, as: UTF8.self)
 }
 
 struct Instances: AsyncParsableCommand {
