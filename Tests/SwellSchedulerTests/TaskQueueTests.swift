@@ -81,9 +81,9 @@ import Testing
         q.push(task("x"), now: 0)
         q.push(task("y", runAt: 100), now: 0)
         q.push(task("z"), now: 0)
-        #expect(q.remove("x", namespace: "a", function: "f"))
-        #expect(q.remove("y", namespace: "a", function: "f"))
-        #expect(!q.remove("nope", namespace: "a", function: "f"))
+        let removed = [q.remove("x", namespace: "a", function: "f"), q.remove("y", namespace: "a", function: "f"),
+                       q.remove("nope", namespace: "a", function: "f")]
+        #expect(removed == [true, true, false])
         #expect(drain(&q, now: 200) == ["z"])
     }
 }
@@ -91,14 +91,15 @@ import Testing
 @Suite struct TokenBucketTests {
     @Test func burstThenRate() {
         var b = TokenBucket(rate: 10, burst: 2, now: 0)
-        #expect(b.take(now: 0) && b.take(now: 0))
-        #expect(!b.take(now: 0))
+        var taken: [Bool] = []
+        for t in [0, 0, 0] { taken.append(b.take(now: Double(t))) }
+        #expect(taken == [true, true, false])
         #expect(abs(b.wait(now: 0) - 0.1) < 1e-9)
-        #expect(b.take(now: 0.1))
-        #expect(!b.take(now: 0.15))
-        #expect(b.take(now: 10))  // refilled, but only up to the burst
-        #expect(b.take(now: 10))
-        #expect(!b.take(now: 10))
+        let afterRefill = [b.take(now: 0.1), b.take(now: 0.15)]
+        #expect(afterRefill == [true, false])
+        // Refilled after a long pause, but only up to the burst.
+        let later = [b.take(now: 10), b.take(now: 10), b.take(now: 10)]
+        #expect(later == [true, true, false])
     }
 }
 
