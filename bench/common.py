@@ -106,3 +106,128 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
+
+
+# --- Helpers for the burst, density, noisy-neighbour and async-task benchmarks -----------
+
+NODE_BIN = "/usr/bin/node" if os.path.exists("/usr/bin/node") else (shutil.which("node") or "node")
+LOADGEN = Path(__file__).resolve().parent / "loadgen.js"
+
+
+class MissingFeature(SystemExit):
+    """The server under test lacks a feature the benchmark needs (e.g. an older binary)."""
+
+    def __init__(self, what: str, detail: str = ""):
+        super().__init__(f"error: this swell binary does not support {what}"
+                         + (f" ({detail})" if detail else "") + "; rerun with a binary that has it")
+
+
+def deploy_manifest(server: Server, app: Path, manifest: dict) -> subprocess.CompletedProcess:
+    """`swell deploy APP` after writing APP/swell.yaml (JSON is YAML); never raises."""
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "swell.yaml").write_text(json.dumps(manifest))
+    env = dict(os.environ, SWELL_URL=server.url, SWELL_KEY=server.key)
+    return subprocess.run([swell_binary(), "deploy", str(app)], env=env, capture_output=True, text=True)
+
+
+def try_deploy(server: Server, name: str, files: dict[str, str], **config) -> tuple[bool, str]:
+    """Like `Server.deploy`, but reports failure (e.g. a manifest field the binary does not know)."""
+    app = server.dir / "apps" / name
+    code = app / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        (code / path).write_text(text)
+    r = deploy_manifest(server, app, {"functions": {name: {"code": "./code", **config}}})
+    return r.returncode == 0, (r.stderr or r.stdout).strip()
+
+
+def api(server: Server, method: str, path: str, **kw) -> requests.Response:
+    return requests.request(method, server.url + path, headers={**server.headers, **kw.pop("headers", {})}, **kw)
+
+
+def instances_endpoint(server: Server, name: str) -> list[dict] | None:
+    """The instances of a function from `GET …/functions/{name}/instances`; None when the
+    server answers 404 (the caller has deployed the function, so the route is missing)."""
+    r = api(server, "GET", f"/v1/namespaces/default/functions/{name}/instances")
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return r.json()["instances"]
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc/*/stat."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return out
+
+
+def instance_pids(server: Server) -> list[int]:
+    """PIDs of the server's instance processes: its children whose working directory is an
+    unpacked code package (`DATA/code/SHA256`). Pre-booted warm-pool processes work in
+    `DATA/instances` until they are specialized, so they are not counted."""
+    code = str(server.dir / "data" / "code") + "/"
+    pids = []
+    for pid in children(server.proc.pid):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if (cwd + "/").startswith(code):
+            pids.append(pid)
+    return pids
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """Rss and Pss (KiB) of a process, from /proc/PID/smaps_rollup (Rss from status if needed)."""
+    out: dict[str, int] = {}
+    try:
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss"):
+                out[key.lower()] = int(rest.split()[0])
+    except OSError:
+        pass
+    if "rss" not in out:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmRSS:"):
+                    out["rss"] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A `VmRSS`/`VmHWM`-style field of /proc/PID/status, in KiB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def loadgen(spec: dict, timeout: float | None = None) -> dict:
+    """Runs bench/loadgen.js (Node.js, keep-alive agent) with a JSON spec; returns its JSON result."""
+    r = subprocess.run([NODE_BIN, str(LOADGEN), json.dumps(spec)], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {r.stderr.strip()[-2000:]}")
+    return json.loads(r.stdout)
+
+
+def loadgen_background(spec: dict) -> subprocess.Popen:
+    return subprocess.Popen([NODE_BIN, str(LOADGEN), json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def summary(benchmark: str, data: dict) -> None:
+    """The compact JSON summary every benchmark prints last (one line)."""
+    load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None
+    print(json.dumps({"benchmark": benchmark, "machine": machine(), "loadavg": load, **data}, separators=(",", ":"), default=str))
