@@ -29,8 +29,6 @@ public enum KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectionFailed(host: String, port: Int, reason: String)
     /// No broker of the bootstrap list could be reached, or no leader is known.
     case noBrokerAvailable(String)
-    /// A topic is not known to the cluster (after the bounded retries).
-    case unknownTopic(String)
     /// A partition number does not exist in the topic.
     case unknownPartition(topic: String, partition: Int32)
     /// gzip compression or decompression failed inside zlib.
@@ -56,7 +54,6 @@ public enum KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .connectionClosed(reason): "Kafka connection closed: \(reason)"
         case let .connectionFailed(host, port, reason): "could not connect to Kafka broker \(host):\(port): \(reason)"
         case let .noBrokerAvailable(reason): "no Kafka broker available: \(reason)"
-        case let .unknownTopic(topic): "unknown Kafka topic \(topic)"
         case let .unknownPartition(topic, partition): "topic \(topic) has no partition \(partition)"
         case let .compressionFailed(reason): "gzip: \(reason)"
         case let .invalidArgument(reason): "invalid argument: \(reason)"
