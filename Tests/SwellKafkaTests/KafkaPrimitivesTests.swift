@@ -166,7 +166,7 @@ import Testing
         buffer.writeBytes([3, 0, 0])
         #expect(try KafkaFrameDecoder.readFrame(from: &buffer, maxFrameSize: 100) == ByteBuffer(bytes: [1, 2, 3]))
         #expect(try KafkaFrameDecoder.readFrame(from: &buffer, maxFrameSize: 100) == nil)
-        buffer.writeBytes([0])
+        buffer.writeBytes([0, 0, 0, 0])
         #expect(try KafkaFrameDecoder.readFrame(from: &buffer, maxFrameSize: 100) == ByteBuffer())
         var huge = hexBuffer("00100000")
         #expect(throws: KafkaError.self) { try KafkaFrameDecoder.readFrame(from: &huge, maxFrameSize: 100) }

@@ -17,12 +17,12 @@ import Testing
     }
 
     /// One record, key "k", value "v", timestamp 1000: every byte computed by hand.
-    /// CRC-32C 0x9ef31191 computed independently over attributes...end.
+    /// CRC-32C 0x716a6189 computed independently over attributes...end.
     @Test func goldenSingleRecordBatch() throws {
         let batch = try RecordBatch.encode([KafkaProducerRecord(key: utf8("k"), value: utf8("v"), timestamp: 1000)],
                                            compression: .none, now: 0)
         #expect(hexString(batch) == hexString(hexBuffer("""
-        0000000000000000 | 0000003a | ffffffff | 02 | 9ef31191 | 0000 | 00000000
+        0000000000000000 | 0000003a | ffffffff | 02 | 716a6189 | 0000 | 00000000
         | 00000000000003e8 | 00000000000003e8 | ffffffffffffffff | ffff | ffffffff | 00000001
         | 10 | 00 | 00 | 00 | 02 6b | 02 76 | 00
         """)))

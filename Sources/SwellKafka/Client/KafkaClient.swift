@@ -156,7 +156,8 @@ public actor KafkaClient {
     ///   - minBytes: a broker answers as soon as this many bytes are available.
     ///   - maxBytes: the response size a broker aims at (the first batch is always whole).
     ///   - partitionMaxBytes: the same limit per partition.
-    /// - Returns: partition → records, high watermark and the offset to fetch next.
+    /// - Returns: partition → records, high watermark and the offset to fetch next. A
+    ///   partition the broker left out of its answer comes back empty with watermarks -1.
     /// - Throws: `.broker(.offsetOutOfRange, …)` (not retried: reset with ``listOffsets(topic:partition:at:)``),
     ///   ``KafkaError/corruptBatch(expectedCRC:actualCRC:)``, ``KafkaError/unsupportedCompression(_:)``.
     public func fetch(topic: String, partitions: [Int32: Int64], maxWait: Duration = .milliseconds(500),
@@ -192,6 +193,13 @@ public actor KafkaClient {
                         nextOffset: max(requested, decoded?.nextOffset ?? requested)
                     ))
                 }
+            }
+            // A broker may leave out partitions it has nothing for (tansu does when the wait
+            // ends early); report them as empty, with the watermarks unknown (-1).
+            for partition in batch where outcome[partition] == nil {
+                let requested = partitions[partition]!
+                outcome[partition] = .success(KafkaFetchedPartition(partition: partition, records: [], highWatermark: -1,
+                                                                     logStartOffset: -1, nextOffset: requested))
             }
             return outcome
         }

@@ -54,7 +54,8 @@ public struct KafkaFetchedPartition: Sendable, Hashable {
     /// markers are skipped; records of aborted transactions are not filtered
     /// (the fetch reads uncommitted).
     public var records: [KafkaRecord]
-    /// The offset after the last committed-to-all-replicas record of the partition.
+    /// The offset after the last record replicated to all in-sync replicas (-1 when the
+    /// broker left the partition out of its answer).
     public var highWatermark: Int64
     /// The first offset still in the log (-1 when the broker does not say).
     public var logStartOffset: Int64
