@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 @testable import SwellKafka
 
@@ -15,18 +16,32 @@ private final class FakeBroker: Sendable {
         case silent
         /// Close the connection on the first request after ApiVersions.
         case close
+        /// Serve Metadata v1 (itself, node 1, leads every partition 0 of any topic) and
+        /// ListOffsets v1, answering NOT_LEADER_OR_FOLLOWER to the first `failures`
+        /// ListOffsets requests, then offset 42.
+        case leaderMoves(failures: Int)
+    }
+
+    /// Requests seen, by API key.
+    let counts = Counts()
+
+    final class Counts: Sendable {
+        private let storage = Mutex<[Int16: Int]>([:])
+        func increment(_ key: Int16) -> Int { storage.withLock { $0[key, default: 0] += 1; return $0[key]! } }
+        subscript(key: KafkaAPIKey) -> Int { storage.withLock { $0[key.rawValue] ?? 0 } }
     }
 
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
 
     init(mode: Mode) async throws {
+        let counts = counts
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder(maxFrameSize: 1 << 20)))
-                    try channel.pipeline.syncOperations.addHandler(FakeBrokerHandler(mode: mode))
+                    try channel.pipeline.syncOperations.addHandler(FakeBrokerHandler(mode: mode, counts: counts))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -43,10 +58,12 @@ private final class FakeBrokerHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     let mode: FakeBroker.Mode
+    let counts: FakeBroker.Counts
     var held: [(Int32, String)] = []
 
-    init(mode: FakeBroker.Mode) {
+    init(mode: FakeBroker.Mode, counts: FakeBroker.Counts) {
         self.mode = mode
+        self.counts = counts
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,17 +75,58 @@ private final class FakeBrokerHandler: ChannelInboundHandler {
         if apiKey == KafkaAPIKey.apiVersions.rawValue {
             var body = ByteBuffer()
             body.writeKafkaInt16(0)
-            body.writeKafkaArray([KafkaAPIKey.apiVersions.rawValue, KafkaAPIKey.findCoordinator.rawValue]) { buffer, key in
-                buffer.writeKafkaInt16(key)
-                buffer.writeKafkaInt16(0)
-                buffer.writeKafkaInt16(key == 10 ? 2 : 3)
+            let versions: [(KafkaAPIKey, Int16, Int16)] = [(.apiVersions, 0, 3), (.findCoordinator, 0, 2), (.metadata, 0, 1), (.listOffsets, 0, 1)]
+            body.writeKafkaArray(versions) { buffer, entry in
+                buffer.writeKafkaInt16(entry.0.rawValue)
+                buffer.writeKafkaInt16(entry.1)
+                buffer.writeKafkaInt16(entry.2)
+            }
+            respond(context: context, correlationID: correlationID, body: body)
+            return
+        }
+        let seen = counts.increment(apiKey)
+        if case let .leaderMoves(failures) = mode, apiKey != KafkaAPIKey.findCoordinator.rawValue {
+            var body = ByteBuffer()
+            if apiKey == KafkaAPIKey.metadata.rawValue {
+                let topics = try! frame.readKafkaArray { try $0.readKafkaString() }
+                body.writeKafkaArray([Int32(1)]) { buffer, node in
+                    buffer.writeKafkaInt32(node)
+                    buffer.writeKafkaString("127.0.0.1")
+                    buffer.writeKafkaInt32(Int32(context.channel.localAddress!.port!))
+                    buffer.writeKafkaNullableString(nil)
+                }
+                body.writeKafkaInt32(1) // controller
+                body.writeKafkaArray(topics) { buffer, topic in
+                    buffer.writeKafkaInt16(0)
+                    buffer.writeKafkaString(topic)
+                    buffer.writeKafkaBool(false)
+                    buffer.writeKafkaArray([Int32(0)]) { buffer, partition in
+                        buffer.writeKafkaInt16(0)
+                        buffer.writeKafkaInt32(partition)
+                        buffer.writeKafkaInt32(1) // leader
+                        buffer.writeKafkaArray([Int32(1)]) { $0.writeKafkaInt32($1) }
+                        buffer.writeKafkaArray([Int32(1)]) { $0.writeKafkaInt32($1) }
+                    }
+                }
+            } else { // ListOffsets v1
+                _ = try! frame.readKafkaInt32() // replica
+                let topic = try! frame.readKafkaArray { buffer in try buffer.readKafkaString() }.first ?? ""
+                body.writeKafkaArray([topic]) { buffer, topic in
+                    buffer.writeKafkaString(topic)
+                    buffer.writeKafkaArray([Int32(0)]) { buffer, partition in
+                        buffer.writeKafkaInt32(partition)
+                        buffer.writeKafkaInt16(seen <= failures ? 6 : 0)
+                        buffer.writeKafkaInt64(-1)
+                        buffer.writeKafkaInt64(seen <= failures ? -1 : 42)
+                    }
+                }
             }
             respond(context: context, correlationID: correlationID, body: body)
             return
         }
         let key = try! frame.readKafkaString()
         switch mode {
-        case .immediate:
+        case .immediate, .leaderMoves:
             respond(context: context, correlationID: correlationID, key: key)
         case let .reversed(count):
             held.append((correlationID, key))
@@ -197,6 +255,33 @@ private final class FakeBrokerHandler: ChannelInboundHandler {
         }
         await client.close()
         await #expect(throws: KafkaError.clientClosed) { _ = try await client.metadata(topics: ["t"]) }
+    }
+
+    @Test func leaderChangeIsRetriedAfterAMetadataRefresh() async throws {
+        let broker = try await FakeBroker(mode: .leaderMoves(failures: 2))
+        let client = KafkaClient(configuration: .init(bootstrapServers: ["127.0.0.1:\(broker.port)"], retryBackoff: .milliseconds(1)))
+        #expect(try await client.listOffsets(topic: "t", partition: 0, at: .latest) == 42)
+        #expect(broker.counts[.listOffsets] == 3)
+        #expect(broker.counts[.metadata] == 3) // the first lookup, then one refresh per retry
+        await client.close()
+        await broker.stop()
+    }
+
+    @Test func leaderErrorsGiveUpAfterMaxAttempts() async throws {
+        let broker = try await FakeBroker(mode: .leaderMoves(failures: 100))
+        let client = KafkaClient(configuration: .init(bootstrapServers: ["127.0.0.1:\(broker.port)"], maxAttempts: 3, retryBackoff: .milliseconds(1)))
+        await #expect {
+            _ = try await client.listOffsets(topic: "t", partition: 0, at: .latest)
+        } throws: { error in
+            guard case let .broker(code, context)? = error as? KafkaError else { return false }
+            return code == .notLeaderOrFollower && context == "ListOffsets t/0"
+        }
+        #expect(broker.counts[.listOffsets] == 3)
+        await #expect(throws: KafkaError.unknownPartition(topic: "t", partition: 7)) {
+            _ = try await client.listOffsets(topic: "t", partition: 7, at: .latest)
+        }
+        await client.close()
+        await broker.stop()
     }
 
     @Test func bootstrapAddressesParse() throws {
