@@ -1,6 +1,0 @@
-import XCTest
-@testable import SwellKafka
-
-final class PlaceholderTests: XCTestCase {
-    func testModuleBuilds() {}
-}
