@@ -1,4 +1,4 @@
-import CZlib
+import CSwellZlib
 
 /// gzip for record batches, through the system zlib.
 enum Gzip {
