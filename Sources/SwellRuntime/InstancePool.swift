@@ -74,6 +74,9 @@ public actor InstancePool {
     /// The instance each in-flight request runs on, to interrupt it.
     private var running: [String: RuntimeInstance] = [:]
     private let latencyWaiting = Mutex(0)
+    /// Instances holding a boot permit until they are ready or gone.
+    private var bootPermits: Set<InstanceID> = []
+    let bootGate: BootGate
 
     /// Latency-sensitive requests waiting for a slot right now (read without awaiting the actor):
     /// the async dispatcher holds back offline work while this is above zero.
@@ -88,8 +91,9 @@ public actor InstancePool {
         key: FunctionKey, config: FunctionConfig, codeDirectory: String, runtime: RuntimeConfiguration,
         scheduling: PoolConfiguration, sink: any LogSink, group: any EventLoopGroup, logger: Logger, warmPool: WarmPool? = nil,
         sandbox: Sandbox = .rlimitsOnly, capacity: CapacityGate = CapacityGate(memoryBudgetMB: .max, namespaceMaxInstances: .max),
-        metrics: RuntimeMetrics = RuntimeMetrics(), number: Int = 0
+        metrics: RuntimeMetrics = RuntimeMetrics(), number: Int = 0, bootGate: BootGate = BootGate(permits: 4)
     ) {
+        self.bootGate = bootGate
         self.warmPool = warmPool
         self.sandbox = sandbox
         self.capacity = capacity
@@ -214,6 +218,10 @@ public actor InstancePool {
         }
     }
 
+    private func releaseBootPermit(_ id: InstanceID) {
+        if bootPermits.remove(id) != nil { bootGate.release() }
+    }
+
     private func holder(_ id: InstanceID) -> NodeCapacity.Holder {
         NodeCapacity.Holder(pool: number, instance: id)
     }
@@ -268,6 +276,9 @@ public actor InstancePool {
                 instance.markSpecialized()
                 try await startPumps(instance, child)
             } else {
+                await bootGate.acquire()
+                bootPermits.insert(instance.id)
+                if instance.killReason != nil { throw CancellationError() }
                 var spawn = try InstanceLauncher.spawnRequest(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
@@ -290,6 +301,7 @@ public actor InstancePool {
                 if instance.initDuration == nil { instance.kill(.initTimeout) }
             }
         } catch {
+            releaseBootPermit(instance.id)
             logger.error("instance failed to start", metadata: ["function": "\(key)", "error": "\(error)"])
             platformLine(instance, "instance failed to start: \(error)")
             instance.kill(.stop)
@@ -312,6 +324,7 @@ public actor InstancePool {
     // MARK: Instance events
 
     private func instanceReady(_ id: InstanceID) {
+        releaseBootPermit(id)
         guard let instance = instances[id], !instance.hasExited else { return }
         let initDuration = instance.markReady()
         logger.debug("instance ready", metadata: [
@@ -327,6 +340,7 @@ public actor InstancePool {
     }
 
     private func instanceExited(_ id: InstanceID, code: Int32) async {
+        releaseBootPermit(id)
         guard let instance = instances[id], !instance.hasExited else { return }
         instance.markExited()
         let wasReady = instance.initDuration != nil

@@ -9,7 +9,7 @@ public struct InstanceSnapshot: Sendable, Codable, Hashable {
     public var busy: Int
     public var free: Int
     public var pid: Int?
-    /// The instance's memory use: its cgroup's charge, else the process's resident set.
+    /// The resident memory of the instance's main process (from /proc), in bytes.
     public var memoryBytes: Int?
     public var ageSeconds: Double
     public var initMs: Double?

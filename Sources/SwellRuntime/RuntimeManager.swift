@@ -28,6 +28,8 @@ public final class RuntimeManager: Service, Sendable {
     /// The node's memory budget and namespace quotas, shared by all pools.
     public let capacity: CapacityGate
     public let metrics = RuntimeMetrics()
+    /// Runtimes booting from scratch at once, node-wide: twice the cores, at least 2.
+    public let bootGate = BootGate(permits: max(2, ProcessInfo.processInfo.activeProcessorCount * 2))
     private let pools = Mutex<[PoolKey: InstancePool]>([:])
     private let byNumber = Mutex<(next: Int, pools: [Int: InstancePool])>((1, [:]))
 
@@ -70,7 +72,7 @@ public final class RuntimeManager: Service, Sendable {
             let pool = InstancePool(
                 key: key, config: config, codeDirectory: codeDirectory, runtime: configuration,
                 scheduling: scheduling(config), sink: sink, group: group, logger: logger, warmPool: warmPool,
-                sandbox: sandbox, capacity: capacity, metrics: metrics, number: number)
+                sandbox: sandbox, capacity: capacity, metrics: metrics, number: number, bootGate: bootGate)
             byNumber.withLock { $0.pools[number] = pool }
             pools[pk] = pool
             return pool
