@@ -11,6 +11,8 @@ public enum TaskWrite: Sendable {
     case attemptFinished(TaskAttempt)
     /// The task's state changed (queued again for a retry, or final).
     case state(id: String, state: TaskState, attempts: Int, runAt: Date, finishedAt: Date?, result: Data?, error: Data?, at: Date)
+    /// A finished task is run again: queued now, attempts and age counted afresh.
+    case redrive(id: String, at: Date)
     /// Retention: finished tasks (and their attempts) older than the date go.
     case purge(finishedBefore: Date)
 }
@@ -122,6 +124,14 @@ public final class TaskStore: Sendable {
                             state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
                             at.timeIntervalSince1970, id,
                         ])
+                case .redrive(let id, let at):
+                    let t = at.timeIntervalSince1970
+                    try db.execute(
+                        sql: """
+                            UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, created_at = ?, finished_at = NULL,
+                                result = NULL, error = NULL, updated_at = ? WHERE id = ?
+                            """,
+                        arguments: [t, t, t, id])
                 case .purge(let before):
                     let cutoff = before.timeIntervalSince1970
                     try db.execute(

@@ -167,7 +167,7 @@ public actor TaskService: Service {
         // A re-drive starts the event's age afresh.
         record.createdAt = now
         do {
-            try await journal.commit([.state(id: id, state: .queued, attempts: 0, runAt: now, finishedAt: nil, result: nil, error: nil, at: now)])
+            try await journal.commit([.redrive(id: id, at: now)])
         } catch {
             throw SwellError(.internal, "the retry could not be stored: \(error)")
         }
@@ -434,9 +434,11 @@ public actor TaskService: Service {
         else { return }
         let condition = state == .succeeded ? "Success" : state == .expired ? "EventAgeExceeded" : "RetriesExhausted"
         let store = self.store
+        let journal = self.journal
         let sender = destinations
         Task {
             // The attempts of the record come from the journal: wait until they are written.
+            await journal.flush()
             let attempts = (try? store.attempts(taskID: record.id)) ?? []
             let body = DestinationRecord(
                 timestamp: ISO8601DateFormatter().string(from: now),
