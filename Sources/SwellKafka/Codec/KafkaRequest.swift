@@ -41,8 +41,12 @@ protocol KafkaRequest: Sendable {
 
 extension KafkaRequest {
     /// The body encoded at `version`, for sending or for tests.
-    func encoded(version: Int16) -> ByteBuffer {
-        precondition(Self.supportedVersions.contains(version), "\(Self.apiKey) v\(version) is not implemented")
+    /// - Throws: `KafkaError.invalidArgument` for a version this client does not implement.
+    func encoded(version: Int16) throws -> ByteBuffer {
+        guard Self.supportedVersions.contains(version) else {
+            throw KafkaError.invalidArgument(
+                "\(Self.apiKey) v\(version) is not implemented (this client speaks v\(Self.supportedVersions.lowerBound)-v\(Self.supportedVersions.upperBound))")
+        }
         var buffer = ByteBuffer()
         encode(into: &buffer, version: version)
         return buffer

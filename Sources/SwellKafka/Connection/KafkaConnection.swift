@@ -81,7 +81,7 @@ final class KafkaConnection: Sendable {
 
     /// Sends `request` at `version` and decodes the response.
     func send<R: KafkaRequest>(_ request: R, version: Int16, extraTimeout: TimeAmount = .zero) async throws -> R.Response {
-        let body = request.encoded(version: version)
+        let body = try request.encoded(version: version)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let handler = self.handler
         let timeout = requestTimeout + extraTimeout
