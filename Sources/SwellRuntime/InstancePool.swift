@@ -128,8 +128,7 @@ public actor InstancePool {
         switch grant {
         case .rejected(let reason):
             if reason == .startFailed, let (kind, error) = lastStartError {
-                metrics.count(key, .invocations)
-                metrics.count(key, .errors)
+                metrics.invoked(key, failed: true, coldStartInit: nil)
                 return InvokeOutcome(result: .completed(.failure(kind, error)), coldStart: true, initDuration: .zero, runDuration: .zero, instanceName: nil)
             }
             metrics.count(key, .throttles)
@@ -170,9 +169,9 @@ public actor InstancePool {
             run(machine.requestFinished(ticket, on: instance.id, now: now))
             if machine.instances[instance.id]?.inFlight == 0 { capacity.markIdle(holder(instance.id)) }
         }
-        metrics.count(key, .invocations)
-        if case .failure = result { metrics.count(key, .errors) }
-        if coldStart { metrics.coldStart(key, init: instance.initDuration ?? .zero) }
+        var failed = false
+        if case .failure = result { failed = true }
+        metrics.invoked(key, failed: failed, coldStartInit: coldStart ? (instance.initDuration ?? .zero) : nil)
         return InvokeOutcome(
             result: .completed(result), coldStart: coldStart,
             initDuration: coldStart ? (instance.initDuration ?? .zero) : .zero,

@@ -99,6 +99,14 @@ public final class RuntimeManager: Service, Sendable {
         pools.withLock { Array($0.values) }
     }
 
+    /// Whether latency-sensitive requests wait for a slot in any pool of the function (no
+    /// allocation, no await: the async dispatcher asks this before every start).
+    public func hasLatencyWaiting(namespace: String, name: String) -> Bool {
+        pools.withLock { pools in
+            pools.contains { $0.key.function.namespace == namespace && $0.key.function.name == name && $0.value.queuedLatencyRequests > 0 }
+        }
+    }
+
     /// The live pools of one function (every version and revision).
     public func pools(namespace: String, name: String) -> [InstancePool] {
         pools.withLock { pools in

@@ -74,12 +74,13 @@ struct AdminRoutes {
             return try JSONBody.response(["invocations": try records.invocations(namespace: ns, function: name, limit: limit).map(API.InvocationInfo.init)])
         }
     }
+}
 
-    func int(_ raw: String?, field: String, range: ClosedRange<Int>) throws(SwellError) -> Int? {
-        guard let raw else { return nil }
-        guard let n = Int(raw), range.contains(n) else {
-            throw SwellError.invalid(field, "must be an integer between \(range.lowerBound) and \(range.upperBound) (got \"\(raw)\")")
-        }
-        return n
+/// Reads an integer query parameter within `range`, naming the parameter on error.
+func int(_ raw: String?, field: String, range: ClosedRange<Int>) throws(SwellError) -> Int? {
+    guard let raw else { return nil }
+    guard let n = Int(raw), range.contains(n) else {
+        throw SwellError.invalid(field, "must be an integer between \(range.lowerBound) and \(range.upperBound) (got \"\(raw)\")")
     }
+    return n
 }

@@ -42,12 +42,7 @@ enum AsyncInvoke {
             guard !key.isEmpty, key.utf8.count <= 256 else { throw SwellError.invalid("idempotencyKey", "must be 1-256 bytes") }
             options.idempotencyKey = key
         }
-        if let p = q.get("priority") {
-            guard let n = Int(p), TaskLimits.priorityRange.contains(n) else {
-                throw SwellError.invalid("priority", "must be an integer from 0 to 9 (got \"\(p)\")")
-            }
-            options.priority = n
-        }
+        options.priority = try int(q.get("priority"), field: "priority", range: TaskLimits.priorityRange) ?? 0
         if let d = q.get("delay") {
             guard let seconds = Double(d), seconds >= 0, seconds <= Double(TaskLimits.maxDelaySeconds) else {
                 throw SwellError.invalid("delay", "must be seconds from 0 to \(TaskLimits.maxDelaySeconds) (got \"\(d)\")")
@@ -64,12 +59,7 @@ enum AsyncInvoke {
             }
             options.runAt = date
         }
-        if let t = q.get("timeout") {
-            guard let n = Int(t), FunctionConfig.timeoutRange.contains(n) else {
-                throw SwellError.invalid("timeout", "must be whole seconds from 1 to 900 (got \"\(t)\")")
-            }
-            options.timeout = n
-        }
+        options.timeout = try int(q.get("timeout"), field: "timeout", range: FunctionConfig.timeoutRange)
         var payload = try await JSONBody.collect(&request, limit: TaskLimits.maxPayloadBytes)
         if payload.readableBytes == 0 { payload = ByteBuffer(string: "{}") }
         let data = Data(payload.readableBytesView)

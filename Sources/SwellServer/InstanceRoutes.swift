@@ -32,9 +32,8 @@ struct InstanceRoutes {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
-        func labels(_ function: String) -> String {
-            let parts = function.split(separator: "/", maxSplits: 1)
-            return "{namespace=\"\(parts.first ?? "")\",function=\"\(parts.count > 1 ? parts[1] : "")\"}"
+        func labels(_ f: RuntimeMetrics.Function) -> String {
+            "{namespace=\"\(f.namespace)\",function=\"\(f.name)\"}"
         }
         let counters = runtime.metrics.snapshot().sorted { $0.key < $1.key }
         let described: [(RuntimeMetrics.Counter, String, String)] = [
@@ -53,10 +52,10 @@ struct InstanceRoutes {
         family("swell_init_seconds_total", "counter", "Sum of cold-start init durations.")
         for (function, c) in counters { out += "swell_init_seconds_total\(labels(function)) \(c.initSeconds)\n" }
 
-        var gauges: [String: (instances: Int, inFlight: Int, queued: Int)] = [:]
+        var gauges: [RuntimeMetrics.Function: (instances: Int, inFlight: Int, queued: Int)] = [:]
         for pool in runtime.allPools() {
             let load = await pool.load()
-            let name = "\(pool.key.namespace)/\(pool.key.name)"
+            let name = RuntimeMetrics.Function(namespace: pool.key.namespace, name: pool.key.name)
             gauges[name, default: (0, 0, 0)].instances += load.instances
             gauges[name, default: (0, 0, 0)].inFlight += load.inFlight
             gauges[name, default: (0, 0, 0)].queued += load.queued

@@ -25,11 +25,7 @@ struct TaskRoutes {
             }
             let since = try time(q.get("since"), field: "since")
             let until = try time(q.get("until"), field: "until")
-            var limit = 100
-            if let l = q.get("limit") {
-                guard let n = Int(l), (1...1000).contains(n) else { throw SwellError.invalid("limit", "must be an integer from 1 to 1000 (got \"\(l)\")") }
-                limit = n
-            }
+            let limit = try int(q.get("limit"), field: "limit", range: 1...1000) ?? 100
             var before: (Date, String)?
             if let cursor = q.get("cursor") {
                 let parts = cursor.split(separator: "_", maxSplits: 1)

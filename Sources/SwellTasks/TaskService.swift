@@ -263,10 +263,9 @@ public actor TaskService: Service {
         if totalInFlight >= maxInFlight { return nil }
         var wait: Double? = queue.nextRunAt.map { max(0.001, $0 - now) }
         if blocked {
-            // Something waits on a cap, a rate limit or latency work: look again soon.
-            var soon = 0.02
-            for (ns, bucket) in buckets where bucket.wait(now: now) > 0 { soon = max(soon, min(1, bucket.wait(now: now))); _ = ns }
-            wait = min(wait ?? soon, soon)
+            // Something waits on a cap, a rate limit or latency work: look again soon
+            // (a finishing attempt wakes the loop earlier).
+            wait = min(wait ?? 0.02, 0.02)
         }
         return wait.map { .milliseconds(Int64($0 * 1000) + 1) }
     }
@@ -282,10 +281,7 @@ public actor TaskService: Service {
         let cap = config.async.concurrency ?? config.scaling.maxInstances * config.concurrency
         if inFlight["\(task.namespace)/\(task.function)", default: 0] >= cap { return false }
         // Latency-sensitive requests are waiting for this function's slots: offline work yields.
-        for pool in invoker.runtime.pools(namespace: task.namespace, name: task.function) where pool.queuedLatencyRequests > 0 {
-            return false
-        }
-        return true
+        return !invoker.runtime.hasLatencyWaiting(namespace: task.namespace, name: task.function)
     }
 
     private func start(_ id: String, now: Date) {

@@ -202,15 +202,10 @@ struct Functions: AsyncParsableCommand {
                 let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions")
                 let functions = result["functions"] as? [[String: Any]] ?? []
                 if json { return printJSON(functions) }
-                print("NAME".padding(toLength: 24, withPad: " ", startingAt: 0) + "RUNTIME   MEMORY  TIMEOUT  CONCURRENCY  URL")
-                for f in functions {
-                    let url = (f["url"] as? [String: Any])?["path"] as? String ?? "-"
-                    print("\(f["name"] ?? "")".padding(toLength: 24, withPad: " ", startingAt: 0)
-                        + "\(f["runtime"] ?? "")".padding(toLength: 10, withPad: " ", startingAt: 0)
-                        + "\(f["memory"] ?? "")".padding(toLength: 8, withPad: " ", startingAt: 0)
-                        + "\(f["timeout"] ?? "")s".padding(toLength: 9, withPad: " ", startingAt: 0)
-                        + "\(f["concurrency"] ?? "")".padding(toLength: 13, withPad: " ", startingAt: 0) + url)
-                }
+                printTable([("NAME", 24), ("RUNTIME", 10), ("MEMORY", 8), ("TIMEOUT", 9), ("CONCURRENCY", 13), ("URL", 0)], functions.map { f in
+                    ["\(f["name"] ?? "")", "\(f["runtime"] ?? "")", "\(f["memory"] ?? "")", "\(f["timeout"] ?? "")s",
+                     "\(f["concurrency"] ?? "")", (f["url"] as? [String: Any])?["path"] as? String ?? "-"]
+                })
             }
         }
     }
@@ -331,13 +326,10 @@ struct Tasks: AsyncParsableCommand {
                 let result = try await client.json("GET", "/v1/namespaces/\(ns)/tasks?" + query.joined(separator: "&"))
                 let tasks = result["tasks"] as? [[String: Any]] ?? []
                 if json { return printJSON(tasks) }
-                let columns = [("ID", 32), ("FUNCTION", 20), ("STATE", 11), ("STARTS", 8), ("PRIO", 6), ("CREATED", 26)]
-                print(columns.map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined())
-                for t in tasks {
-                    let values = ["\(t["id"] ?? "")", "\(t["function"] ?? "")", "\(t["state"] ?? "")", "\(t["starts"] ?? 0)",
-                                  "\(t["priority"] ?? 0)", "\(t["createdAt"] ?? "")"]
-                    print(zip(values, columns).map { $0.0.padding(toLength: $0.1.1, withPad: " ", startingAt: 0) }.joined())
-                }
+                printTable([("ID", 32), ("FUNCTION", 20), ("STATE", 11), ("STARTS", 8), ("PRIO", 6), ("CREATED", 0)], tasks.map { t in
+                    ["\(t["id"] ?? "")", "\(t["function"] ?? "")", "\(t["state"] ?? "")", "\(t["starts"] ?? 0)",
+                     "\(t["priority"] ?? 0)", "\(t["createdAt"] ?? "")"]
+                })
             }
         }
     }
@@ -394,6 +386,15 @@ struct Tasks: AsyncParsableCommand {
     }
 }
 
+/// Prints a header and rows in left-aligned columns of the given widths (0: as wide as the text).
+func printTable(_ columns: [(title: String, width: Int)], _ rows: [[String]]) {
+    func line(_ cells: [String]) -> String {
+        zip(cells, columns).map { $1.width > 0 ? $0.padding(toLength: $1.width, withPad: " ", startingAt: 0) : $0 }.joined()
+    }
+    print(line(columns.map(\.title)))
+    for row in rows { print(line(row)) }
+}
+
 func jsonText(_ value: Any) -> String {
     guard JSONSerialization.isValidJSONObject([value]),
           let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "\(value)" }
@@ -413,15 +414,14 @@ struct Instances: AsyncParsableCommand {
             let result = try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/instances")
             let instances = result["instances"] as? [[String: Any]] ?? []
             if json { return printJSON(instances) }
-            let columns = [("ID", 16), ("VERSION", 9), ("STATE", 10), ("BUSY", 6), ("FREE", 6), ("MEMORY", 10), ("AGE", 9), ("PID", 8)]
-            print(columns.map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined())
-            for i in instances {
-                let memory = (i["memoryBytes"] as? Int).map { String(format: "%.1f MB", Double($0) / 1_048_576) } ?? "-"
-                let age = (i["ageSeconds"] as? Double).map { String(format: "%.0fs", $0) } ?? "-"
-                let values = ["\(i["id"] ?? "")", "\(i["version"] ?? "")", "\(i["state"] ?? "")", "\(i["busy"] ?? 0)", "\(i["free"] ?? 0)",
-                              memory, age, (i["pid"] as? Int).map(String.init) ?? "-"]
-                print(zip(values, columns).map { $0.0.padding(toLength: $0.1.1, withPad: " ", startingAt: 0) }.joined())
-            }
+            printTable(
+                [("ID", 16), ("VERSION", 9), ("STATE", 10), ("BUSY", 6), ("FREE", 6), ("MEMORY", 10), ("AGE", 9), ("PID", 0)],
+                instances.map { i in
+                    ["\(i["id"] ?? "")", "\(i["version"] ?? "")", "\(i["state"] ?? "")", "\(i["busy"] ?? 0)", "\(i["free"] ?? 0)",
+                     (i["memoryBytes"] as? Int).map { String(format: "%.1f MB", Double($0) / 1_048_576) } ?? "-",
+                     (i["ageSeconds"] as? Double).map { String(format: "%.0fs", $0) } ?? "-",
+                     (i["pid"] as? Int).map(String.init) ?? "-"]
+                })
             if instances.isEmpty { print("(no instances: \(name) is scaled to zero)") }
         }
     }
