@@ -92,7 +92,7 @@ public actor ObjectStoreTrigger: TriggerRunner {
             do {
                 let result = try await tasks.enqueue(
                     namespace: id.namespace, function: id.function, qualifier: config.qualifier, payload: payload,
-                    options: TaskOptions(idempotencyKey: "object-store:\(id.name):\(record.bucket)/\(record.key):\(record.eventName):\(record.identity)"))
+                    options: TaskOptions(idempotencyKey: Self.idempotencyKey(id.name, record)))
                 outcome.tasks.append(result.taskID)
                 counters.invocations += 1
                 error = nil
@@ -107,6 +107,19 @@ public actor ObjectStoreTrigger: TriggerRunner {
 
     public func setPaused(_ paused: Bool) {
         self.paused = paused
+    }
+
+    /// Trigger, bucket, key, event and the event's identity; long object keys (up to 1 KB)
+    /// are folded into a 64-bit FNV-1a digest so that the key stays short.
+    static func idempotencyKey(_ trigger: String, _ r: ObjectEventRecord) -> String {
+        let full = "\(r.bucket)/\(r.key):\(r.eventName):\(r.identity)"
+        guard full.utf8.count > 200 else { return "object-store:\(trigger):\(full)" }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in full.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return "object-store:\(trigger):\(String(hash, radix: 16))"
     }
 
     public func status() -> TriggerStatus {

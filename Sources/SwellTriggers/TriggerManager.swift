@@ -78,6 +78,8 @@ public actor TriggerManager: Service {
         }
     }
 
+    var runningIDs: [TriggerID] { Array(running.keys) }
+
     private func stopAll() async {
         let all = running
         running.removeAll()

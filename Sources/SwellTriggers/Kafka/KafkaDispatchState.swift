@@ -123,6 +123,13 @@ public struct KafkaDispatchState: Sendable {
         partitions[source] = p
     }
 
+    /// Records a partition's high watermark learnt outside a fetch (while paused); it never moves back.
+    public mutating func observe(_ source: TopicPartition, highWatermark: Int64) {
+        guard var p = partitions[source], highWatermark > p.highWatermark else { return }
+        p.highWatermark = highWatermark
+        partitions[source] = p
+    }
+
     // MARK: Dispatch
 
     /// Records fetched and not yet done, across partitions.

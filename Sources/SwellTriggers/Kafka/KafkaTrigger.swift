@@ -67,8 +67,10 @@ public actor KafkaTrigger: TriggerRunner {
         var failures = 0
         while !Task.isCancelled {
             if paused {
+                // Nothing is fetched while paused, but the lag shown keeps growing with the topic.
                 await commit()
-                await sleepUntilWoken(for: .seconds(3600))
+                await refreshHighWatermarks(consumer)
+                await sleepUntilWoken(for: .seconds(2))
                 continue
             }
             do {
@@ -83,25 +85,43 @@ public actor KafkaTrigger: TriggerRunner {
                 }
                 var byTopic: [String: [Int32: Int64]] = [:]
                 for (tp, offset) in positions { byTopic[tp.topic, default: [:]][tp.partition] = offset }
-                for (topic, partitions) in byTopic.sorted(by: { $0.key < $1.key }) {
-                    let fetched: [Int32: KafkaFetchedPartition]
+                // Topics are fetched side by side, so that a quiet topic's wait does not hold up a busy one.
+                // (Tasks awaited in turn rather than a task group: the latter crashed in the
+                // Swift 6.3 runtime when completing a child here.)
+                let fetches = byTopic.map { topic, partitions in
+                    (topic, Task { try await consumer.fetch(topic: topic, partitions: partitions, maxWait: .milliseconds(500)) })
+                }
+                var results: [(String, Result<[Int32: KafkaFetchedPartition], any Error>)] = []
+                for (topic, task) in fetches {
                     do {
-                        fetched = try await consumer.fetch(topic: topic, partitions: partitions, maxWait: .milliseconds(500))
-                    } catch KafkaError.broker(.offsetOutOfRange, let context) {
+                        results.append((topic, .success(try await task.value)))
+                    } catch {
+                        results.append((topic, .failure(error)))
+                    }
+                }
+                guard !Task.isCancelled, !paused else { continue }
+                let now = Date().timeIntervalSince1970
+                for (topic, result) in results {
+                    let partitions = byTopic[topic]!
+                    let fetched: [Int32: KafkaFetchedPartition]
+                    switch result {
+                    case .success(let f):
+                        fetched = f
+                    case .failure(KafkaError.broker(.offsetOutOfRange, let context)):
                         logger.warning("offset out of range; resetting to the start position", metadata: ["trigger": "\(id)", "context": "\(context)"])
                         try await resetPartitions(consumer, topic: topic, partitions: Array(partitions.keys))
                         continue
+                    case .failure(let error):
+                        throw error
                     }
-                    guard !Task.isCancelled, !paused else { break }
-                    let now = Date().timeIntervalSince1970
                     for (partition, result) in fetched {
                         let tp = TopicPartition(topic, partition)
                         guard state.position(tp) == partitions[partition] else { continue }
                         counters.events += result.records.count
                         state.add(tp, records: result.records, nextOffset: result.nextOffset, highWatermark: result.highWatermark, now: now)
                     }
-                    dispatch()
                 }
+                dispatch()
                 failures = 0
                 if error != nil { error = nil }
             } catch is CancellationError {
@@ -159,6 +179,15 @@ public actor KafkaTrigger: TriggerRunner {
             if known != nil { logger.notice("kafka trigger picked up new partitions", metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(fresh)"]) }
         }
         lastMetadata = now
+    }
+
+    private func refreshHighWatermarks(_ consumer: KafkaClient) async {
+        var byTopic: [String: [Int32]] = [:]
+        for tp in state.assigned { byTopic[tp.topic, default: []].append(tp.partition) }
+        for (topic, partitions) in byTopic {
+            guard let latest = try? await consumer.listOffsets(topic: topic, partitions: partitions, at: .latest) else { continue }
+            for (p, offset) in latest { state.observe(TopicPartition(topic, p), highWatermark: offset) }
+        }
     }
 
     private func resetPartitions(_ consumer: KafkaClient, topic: String, partitions: [Int32]) async throws {
