@@ -111,7 +111,9 @@ public struct KafkaDispatchState: Sendable {
     /// Takes fetched records of `source`; `nextOffset` is where the next fetch starts. Records
     /// before the partition's position (a fetch that raced a reset) are ignored.
     public mutating func add(_ source: TopicPartition, records: [KafkaRecord], nextOffset: Int64, highWatermark: Int64, now: Double) {
-        guard var p = partitions[source] else { return }
+        // Moved out and back in, so that the buffers are mutated in place, not copied.
+        guard var p = partitions.removeValue(forKey: source) else { return }
+        defer { partitions[source] = p }
         if highWatermark >= 0 { p.highWatermark = highWatermark }
         for r in records where r.offset >= p.position {
             p.entries.append(Entry(offset: r.offset, done: false))
@@ -120,14 +122,12 @@ public struct KafkaDispatchState: Sendable {
             p.position = r.offset + 1
         }
         if nextOffset > p.position { p.position = nextOffset }
-        partitions[source] = p
     }
 
     /// Records a partition's high watermark learnt outside a fetch (while paused); it never moves back.
     public mutating func observe(_ source: TopicPartition, highWatermark: Int64) {
-        guard var p = partitions[source], highWatermark > p.highWatermark else { return }
-        p.highWatermark = highWatermark
-        partitions[source] = p
+        guard let p = partitions[source], highWatermark > p.highWatermark else { return }
+        partitions[source]!.highWatermark = highWatermark
     }
 
     // MARK: Dispatch
@@ -167,8 +167,11 @@ public struct KafkaDispatchState: Sendable {
     }
 
     private mutating func take(from tp: TopicPartition, now: Double) -> [KafkaRecord]? {
-        guard var p = partitions[tp], !p.ready.isEmpty else { return nil }
-        if ordering == .partition && p.busy { return nil }
+        // The check holds no copy of the partition past this line, or the move below would copy the buffers.
+        let ordering = self.ordering
+        guard partitions[tp].map({ !$0.ready.isEmpty && !(ordering == .partition && $0.busy) }) == true else { return nil }
+        var p = partitions.removeValue(forKey: tp)!
+        defer { partitions[tp] = p }
         let windowOpen = p.ready.count < batchSize && now - p.readySince < maxWait
         var picked: [KafkaRecord] = []
         switch ordering {
@@ -204,7 +207,6 @@ public struct KafkaDispatchState: Sendable {
             for r in picked { if let key = r.key { busyKeys.insert(KeySlot(source: tp, key: key)) } }
         }
         if !p.ready.isEmpty { p.readySince = now }
-        partitions[tp] = p
         return picked
     }
 
@@ -213,13 +215,13 @@ public struct KafkaDispatchState: Sendable {
     public mutating func finish(_ batchID: Int) {
         guard let batch = inFlight.removeValue(forKey: batchID) else { return }
         for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
-        guard var p = partitions[batch.source] else { return }
+        guard var p = partitions.removeValue(forKey: batch.source) else { return }
+        defer { partitions[batch.source] = p }
         if ordering == .partition { p.busy = false }
         for r in batch.records {
             if let i = Self.index(of: r.offset, in: p.entries) { p.entries[i].done = true }
         }
         while let first = p.entries.first, first.done { p.entries.removeFirst() }
-        partitions[batch.source] = p
     }
 
     static func index(of offset: Int64, in entries: Deque<Entry>) -> Int? {
@@ -250,9 +252,8 @@ public struct KafkaDispatchState: Sendable {
 
     public mutating func committed(_ offsets: [TopicPartition: Int64]) {
         for (tp, o) in offsets {
-            guard var p = partitions[tp] else { continue }
-            p.committed = max(p.committed ?? -1, o)
-            partitions[tp] = p
+            guard let p = partitions[tp] else { continue }
+            partitions[tp]!.committed = max(p.committed ?? -1, o)
         }
     }
 
