@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "SwellModel",
                 "SwellStore",
+                "SwellRuntime",
                 "SwellInvoker",
                 "SwellTasks",
                 "SwellKafka",

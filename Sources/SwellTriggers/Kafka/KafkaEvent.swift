@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SwellKafka
+import SwellRuntime
 
 /// The event a Kafka trigger hands to its function: the shape of a Lambda self-managed
 /// Kafka event source, keys and values base64-encoded (so that any bytes arrive intact),
@@ -59,18 +60,6 @@ enum KafkaEvent {
     }
 
     static func writeJSONString(_ s: String, to out: inout ByteBuffer) {
-        out.writeString("\"")
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out.writeString("\\\"")
-            case "\\": out.writeString("\\\\")
-            case "\n": out.writeString("\\n")
-            case "\r": out.writeString("\\r")
-            case "\t": out.writeString("\\t")
-            case _ where scalar.value < 0x20: out.writeString(String(format: "\\u%04x", scalar.value))
-            default: out.writeString(String(scalar))
-            }
-        }
-        out.writeString("\"")
+        out.writeString(JSONText.quote(s))
     }
 }
