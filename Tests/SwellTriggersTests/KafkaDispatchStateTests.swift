@@ -126,3 +126,38 @@ import Testing
         #expect(drain(&s).map { $0.records[0].offset } == [5, 6])
     }
 }
+
+@Suite struct KafkaDispatchStateResetTests {
+    let tp = TopicPartition("t", 0)
+
+    func record(_ offset: Int64) -> KafkaRecord {
+        KafkaRecord(offset: offset, timestamp: 0, key: nil, value: [1])
+    }
+
+    @Test func aRewoundLogDoesNotKeepOldOffsetsInTheWay() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp, position: 100, committed: 100)
+        s.add(tp, records: [record(100), record(101)], nextOffset: 102, highWatermark: 102, now: 0)
+        let running = s.nextBatch(now: 0)!
+        // The broker lost its log: read again from 0.
+        s.assign(tp, position: 0, committed: nil)
+        s.add(tp, records: [record(0), record(1)], nextOffset: 2, highWatermark: 2, now: 0)
+        var batches: [KafkaBatch] = []
+        while let b = s.nextBatch(now: 0) { batches.append(b) }
+        #expect(batches.map { $0.records[0].offset } == [0, 1])
+        for b in batches { s.finish(b.id) }
+        s.finish(running.id)
+        #expect(s.commitPoints() == [tp: 2])
+    }
+
+    @Test func aResetKeepsInFlightOffsetsBelowTheNewPosition() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp, position: 0, committed: nil)
+        s.add(tp, records: [record(0), record(1)], nextOffset: 2, highWatermark: 2, now: 0)
+        let first = s.nextBatch(now: 0)!
+        s.assign(tp, position: 5, committed: nil)
+        #expect(s.commitPoints() == [:] || s.commitPoints()[tp] == 0)
+        s.finish(first.id)
+        #expect(s.commitPoints() == [tp: 5])
+    }
+}

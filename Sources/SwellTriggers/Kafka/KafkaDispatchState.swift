@@ -89,8 +89,10 @@ public struct KafkaDispatchState: Sendable {
         }
         var p = Partition(position: position, committed: committed)
         if let old = partitions[source] {
-            // Offsets in flight stay tracked so that a commit never passes them.
-            p.entries = old.entries.filter { e in !e.done && inFlight.values.contains { $0.source == source && $0.records.contains { $0.offset == e.offset } } }
+            // Offsets in flight below the new position stay tracked so that a commit never
+            // passes them; those at or above it belong to a log that was rewound.
+            let running = Set(inFlight.values.filter { $0.source == source }.flatMap { $0.records.map(\.offset) })
+            p.entries = old.entries.filter { !$0.done && running.contains($0.offset) && $0.offset < position }
             p.busy = old.busy
             p.highWatermark = old.highWatermark
         }

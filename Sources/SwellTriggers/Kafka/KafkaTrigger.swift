@@ -114,11 +114,24 @@ public actor KafkaTrigger: TriggerRunner {
                     case .failure(let error):
                         throw error
                     }
+                    var truncated: [Int32] = []
                     for (partition, result) in fetched {
                         let tp = TopicPartition(topic, partition)
                         guard state.position(tp) == partitions[partition] else { continue }
+                        // The log is shorter than where we read (the broker lost or truncated it,
+                        // e.g. restarted with empty storage): read it again from its start.
+                        if result.highWatermark >= 0, partitions[partition]! > result.highWatermark, result.records.isEmpty {
+                            truncated.append(partition)
+                            continue
+                        }
                         counters.events += result.records.count
                         state.add(tp, records: result.records, nextOffset: result.nextOffset, highWatermark: result.highWatermark, now: now)
+                    }
+                    if !truncated.isEmpty {
+                        logger.warning("the partitions' logs end before the trigger's position; reading them from their start",
+                                       metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(truncated.sorted())"])
+                        let starts = try await consumer.listOffsets(topic: topic, partitions: truncated, at: .earliest)
+                        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
                     }
                 }
                 dispatch()
@@ -371,7 +384,8 @@ public actor KafkaTrigger: TriggerRunner {
             case .broker(.unknownTopicOrPartition, let context):
                 return "topic not found on \(bootstrap) (\(context))"
             default:
-                return "\(k) (brokers \(bootstrap))"
+                let text = "\(k)"
+                return text.contains(kafka.brokers[0]) ? text : "\(text) (brokers \(bootstrap))"
             }
         }
         return "\(error) (brokers \(bootstrap))"
