@@ -143,7 +143,7 @@ def follow(args, consumer, sent, started):
         verdicts[result.get("verdict", "?")] += 1
         if not args.quiet:
             regions = "".join("x" if r.get("answered") else "." for r in result.get("regions", []))
-            print(f"graded  {key:<12} {where:<16} {result.get('source', '-'):<24} {result.get('verdict', '?'):<9} "
+            print(f"graded  {key:<12} {where:<16} {result.get('source', '-'):<26} {result.get('verdict', '?'):<9} "
                   f"{result.get('answeredRegions', '?')}/{result.get('totalRegions', '?')} [{regions}] "
                   f"{result.get('decodeMs', 0) + result.get('gradeMs', 0):.1f} ms")
     elapsed = time.time() - started
