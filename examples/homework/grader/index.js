@@ -5,7 +5,17 @@
 const { performance } = require('node:perf_hooks');
 const { decodePng, InvalidImage } = require('./png');
 const { grade } = require('./grade');
-const { sourceFromEvent, sampleSource, bytesSource, InvalidRequest } = require('./sources');
+const {
+  sourceFromEvent,
+  sourceFromKafkaRecord,
+  kafkaRecords,
+  kafkaWhere,
+  s3Object,
+  objectSource,
+  sampleSource,
+  bytesSource,
+  InvalidRequest,
+} = require('./sources');
 
 /** Decodes and grades PNG bytes; returns the result object. */
 function gradePng(bytes) {
@@ -111,13 +121,73 @@ async function handleUrlEvent(event) {
   }
 }
 
+// ---- Kafka trigger events (Lambda self-managed Kafka / MSK shape) ----------
+
+function isKafkaEvent(event) {
+  return (
+    event !== null &&
+    typeof event === 'object' &&
+    (event.eventSource === 'SelfManagedKafka' || event.eventSource === 'aws:kafka') &&
+    event.records !== null &&
+    typeof event.records === 'object'
+  );
+}
+
+/**
+ * Grades every record of the batch, in order. One record -> one result object;
+ * several -> an array with one result per record (Swell's Kafka trigger produces
+ * element i to the result topic keyed like record i). A record that cannot be
+ * graded throws (InvalidImage / InvalidRequest, the message names
+ * topic-partition@offset): the trigger retries the batch, then sends it to the
+ * dead-letter topic. With batchSize 1 that is exactly the bad record.
+ */
+async function handleKafkaEvent(event) {
+  const records = kafkaRecords(event);
+  if (records.length === 0) throw new InvalidRequest('the Kafka event holds no records');
+  const results = [];
+  for (const record of records) {
+    const where = kafkaWhere(record);
+    try {
+      const { source, studentId } = sourceFromKafkaRecord(record);
+      const origin = source.describe;
+      source.describe = `${where}${studentId !== undefined ? `(${studentId})` : ''} ${origin}`;
+      const result = await gradeSource(source);
+      results.push({ ...(studentId !== undefined ? { studentId } : {}), source: origin, ...result });
+    } catch (err) {
+      if (err instanceof Error) err.message = `${where}: ${err.message}`;
+      throw err;
+    }
+  }
+  return records.length === 1 ? results[0] : results;
+}
+
+// ---- S3-style object notifications (Swell's object-store trigger) ----------
+
+function isS3Event(event) {
+  return event !== null && typeof event === 'object' && Array.isArray(event.Records) && event.Records.length > 0;
+}
+
+/** Grades each record's object: one record -> one result, several -> an array. */
+async function handleS3Event(event) {
+  const results = [];
+  for (const [i, record] of event.Records.entries()) {
+    const { bucket, key } = s3Object(record, `Records[${i}]`);
+    const source = objectSource(bucket, key);
+    results.push({ object: `${bucket}/${key}`, source: source.describe, ...(await gradeSource(source)) });
+  }
+  return results.length === 1 ? results[0] : results;
+}
+
 // ---- Entry point ----------------------------------------------------------
 
 exports.handler = async (event) => {
   if (isFunctionUrlEvent(event)) return handleUrlEvent(event);
+  if (isKafkaEvent(event)) return handleKafkaEvent(event);
+  if (isS3Event(event)) return handleS3Event(event);
   return gradeSource(sourceFromEvent(event));
 };
 
 exports.gradePng = gradePng;
 exports.isFunctionUrlEvent = isFunctionUrlEvent;
+exports.isKafkaEvent = isKafkaEvent;
 exports.sourceFromUrlEvent = sourceFromUrlEvent;

@@ -161,9 +161,9 @@ test('function URL: a PNG mangled by a text content type gets a helpful 400', as
   assert.equal(JSON.parse(latin1.body).verdict, 'partial');
 });
 
-test('S3-style events resolve to a bucket/key source (not served yet)', async () => {
+test('S3-style events: without an object store, a key that names no sample is UnsupportedSource', async () => {
   const event = { Records: [{ s3: { bucket: { name: 'homework' }, object: { key: 'class+4b/alice.png' } } }] };
-  await rejectsWith(handler(event), 'UnsupportedSource', /bucket "homework", key "class 4b\/alice.png"/);
+  await rejectsWith(handler(event), 'UnsupportedSource', /cannot read object homework\/class 4b\/alice.png: no object store is configured \(set HOMEWORK_OBJECT_STORE_URL\)/);
   await rejectsWith(handler({ Records: [{ s3: {} }] }), 'InvalidRequest', /bucket.name/);
 });
 
