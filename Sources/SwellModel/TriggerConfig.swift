@@ -230,8 +230,11 @@ public struct KafkaTriggerConfig: Sendable, Hashable {
         }
         let retryDelay = try r.number("retryDelay") ?? 1
         let maxRetryDelay = try r.number("maxRetryDelay") ?? 60
-        guard retryDelay >= 0, maxRetryDelay <= 3600, retryDelay <= maxRetryDelay else {
-            throw SwellError.invalid(r.field("retryDelay"), "must be between 0 and maxRetryDelay (at most 3600) seconds (got \(retryDelay) and \(maxRetryDelay))")
+        guard maxRetryDelay >= 0, maxRetryDelay <= 3600 else {
+            throw SwellError.invalid(r.field("maxRetryDelay"), "must be between 0 and 3600 seconds (got \(maxRetryDelay))")
+        }
+        guard retryDelay >= 0, retryDelay <= maxRetryDelay else {
+            throw SwellError.invalid(r.field("retryDelay"), "must be between 0 and maxRetryDelay (\(maxRetryDelay)) seconds (got \(retryDelay))")
         }
         var groupID: String?
         if let g = try r.string("groupId") {

@@ -81,6 +81,7 @@ public actor TimerTrigger: TriggerRunner {
         counters.events += 1
         let stamp = scheduled.formatted(.iso8601)
         var attempt = 0
+        var enqueued = false
         while !Task.isCancelled {
             do {
                 _ = try await tasks.enqueue(
@@ -88,6 +89,7 @@ public actor TimerTrigger: TriggerRunner {
                     options: TaskOptions(idempotencyKey: "timer:\(id.name)@\(stamp)"))
                 counters.invocations += 1
                 error = nil
+                enqueued = true
                 break
             } catch {
                 // An unknown qualifier or a closed queue: say so, retry with backoff while it may heal.
@@ -99,6 +101,8 @@ public actor TimerTrigger: TriggerRunner {
             }
         }
         lastFire = scheduled
+        // A fire that never reached the queue is not stored, so `missedFires: once` catches it up after a restart.
+        guard enqueued else { return }
         do {
             try store.setLastFire(id.description, scheduled)
         } catch {

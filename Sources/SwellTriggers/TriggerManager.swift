@@ -24,6 +24,8 @@ public actor TriggerManager: Service {
     let logger: Logger
     private var running: [TriggerID: Running] = [:]
     private var objectStores: [String: [TriggerID: ObjectStoreTrigger]] = [:]
+    /// The triggers whose stored state was last kept (nil: not pruned yet since start).
+    private var retained: Set<String>?
 
     public init(catalog: Catalog, invoker: Invoker, tasks: TaskService, store: TriggerStore, kafka: KafkaClients, logger: Logger) {
         self.catalog = catalog
@@ -73,8 +75,15 @@ public actor TriggerManager: Service {
             running[id] = Running(config: config, runner: runner, task: task)
             logger.info("trigger started", metadata: ["trigger": "\(id)", "type": "\(config.type)", "paused": "\(paused)"])
         }
-        if running.count != wanted.count || !wanted.isEmpty {
-            try? store.retain(Set(wanted.keys.map(\.description)))
+        // Forget the stored state (pause switch, last fire) of triggers that were removed.
+        let ids = Set(wanted.keys.map(\.description))
+        if ids != retained {
+            do {
+                try store.retain(ids)
+                retained = ids
+            } catch {
+                logger.warning("trigger state could not be pruned", metadata: ["error": "\(error)"])
+            }
         }
     }
 

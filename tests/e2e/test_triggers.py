@@ -475,9 +475,6 @@ def test_triggers_api_and_cli(swell, app_dir, unique):
     assert swell.api("GET", f"/v1/namespaces/{NS}/triggers", params={"function": name}).json()["triggers"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="TriggerManager.reconcile only calls store.retain while some trigger exists "
-                   "(`running.count != wanted.count` is always false after the loops), so removing the server's last "
-                   "trigger leaves its row in triggers.db and a trigger of the same name comes back paused")
 def test_a_deleted_trigger_forgets_its_pause_switch(make_server, tmp_path, unique):
     srv = make_server()  # a server of its own: no other triggers
     c = srv.client()
