@@ -33,6 +33,16 @@ public final class ControlPlane: Sendable {
         if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
             throw SwellError.invalid(path.isEmpty ? "url.qualifier" : "\(path).url.qualifier", "alias \(url.qualifier) does not exist")
         }
+        for (i, trigger) in config.triggers.enumerated() where trigger.qualifier != "$LATEST" {
+            let field = (path.isEmpty ? "" : "\(path).") + "triggers[\(i)].qualifier"
+            if let n = Int(trigger.qualifier) {
+                guard catalog.versions(namespace, name).contains(where: { $0.version == n }) else {
+                    throw SwellError.invalid(field, "version \(n) does not exist")
+                }
+            } else if catalog.alias(namespace, name, trigger.qualifier) == nil {
+                throw SwellError.invalid(field, "alias \(trigger.qualifier) does not exist")
+            }
+        }
         let old = catalog.function(namespace, name)
         if let old, old.config == config { return (old, "unchanged", []) }
         let record = try store.putFunction(namespace: namespace, name: name, config: config)

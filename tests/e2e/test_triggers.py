@@ -487,3 +487,14 @@ def test_a_deleted_trigger_forgets_its_pause_switch(make_server, tmp_path, uniqu
     time.sleep(1.5)  # the manager stops the trigger (and should forget it)
     c.deploy(app, {name: spec})
     assert trigger(c, name, "timer")["state"] == "running"
+
+
+def test_a_trigger_qualifier_must_exist_at_deploy(swell, app_dir, unique):
+    name = unique("qualtrig")
+    triggers = [{"type": "timer", "cron": "0 0 0 1 1 *", "qualifier": "live"}]
+    res = swell.deploy(app_dir, {name: node_fn(ECHO, triggers=triggers)}, check=False)
+    assert res.code != 0, res
+    assert f"functions.{name}.triggers[0].qualifier" in res.stderr and "alias live does not exist" in res.stderr, res
+    triggers = [{"type": "timer", "cron": "0 0 0 1 1 *", "qualifier": "7"}]
+    res = swell.deploy(app_dir, {name: node_fn(ECHO, triggers=triggers)}, check=False)
+    assert res.code != 0 and "version 7 does not exist" in res.stderr, res
