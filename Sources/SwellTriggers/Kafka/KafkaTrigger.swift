@@ -30,7 +30,8 @@ public actor KafkaTrigger: TriggerRunner {
     private var counters = TriggerCounters()
     private var error: (String, Date)?
     private var running: [Int: Task<Void, Never>] = [:]
-    private var completions: [(at: Double, records: Int)] = []
+    /// Records completed per second over the last 10 seconds (a ring indexed by the second).
+    private var completions = CompletionRate()
     private var knownPartitions: [String: Set<Int32>] = [:]
     private var lastMetadata: Double = 0
     private var wake: CheckedContinuation<Void, Never>?
@@ -271,11 +272,7 @@ public actor KafkaTrigger: TriggerRunner {
 
     private func succeeded(_ batch: KafkaBatch) {
         counters.succeeded += 1
-        let now = Date().timeIntervalSince1970
-        completions.append((now, batch.records.count))
-        if completions.count > 4096 || (completions.first.map { now - $0.at > 10 } ?? false) {
-            completions.removeAll { now - $0.at > 10 }
-        }
+        completions.add(batch.records.count, at: Date().timeIntervalSince1970)
         finished(batch)
     }
 
@@ -431,9 +428,32 @@ public actor KafkaTrigger: TriggerRunner {
             partitions.append(.init(topic: p.source.topic, partition: p.source.partition, position: p.position, committed: p.committed,
                                     highWatermark: p.highWatermark, lag: lag, outstanding: p.outstanding))
         }
-        let recent = completions.filter { now - $0.at <= 10 }
-        let rate = recent.isEmpty ? 0 : Double(recent.reduce(0) { $0 + $1.records }) / 10
+        let rate = completions.perSecond(at: now)
         s.kafka = KafkaTriggerStatus(groupId: group, partitions: partitions, lag: totalLag, inFlight: running.count, recordsPerSecond: rate)
         return s
+    }
+}
+
+/// Completions counted per second in a ring of ten one-second slots.
+struct CompletionRate {
+    private var slots = [Int](repeating: 0, count: 10)
+    private var seconds = [Int](repeating: -1, count: 10)
+
+    mutating func add(_ count: Int, at now: Double) {
+        let second = Int(now)
+        let i = second % 10
+        if seconds[i] != second {
+            seconds[i] = second
+            slots[i] = 0
+        }
+        slots[i] += count
+    }
+
+    /// The mean over the ten seconds before `now`.
+    func perSecond(at now: Double) -> Double {
+        let second = Int(now)
+        var total = 0
+        for i in 0..<10 where seconds[i] > second - 10 { total += slots[i] }
+        return Double(total) / 10
     }
 }
