@@ -106,6 +106,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Event sources: Kafka topics, timers, object-store notifications.
+        .target(
+            name: "SwellTriggers",
+            dependencies: [
+                "SwellModel",
+                "SwellStore",
+                "SwellInvoker",
+                "SwellTasks",
+                "SwellKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwellDeploy",
             dependencies: [
@@ -125,6 +141,7 @@ let package = Package(
                 "SwellRuntime",
                 "SwellInvoker",
                 "SwellTasks",
+                "SwellTriggers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,6 +165,7 @@ let package = Package(
         .testTarget(name: "SwellSchedulerTests", dependencies: ["SwellScheduler", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
     ]
 )

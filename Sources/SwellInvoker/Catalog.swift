@@ -108,6 +108,19 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Every function's triggers: (namespace, function, its triggers), functions without triggers left out.
+    public func triggerBindings() -> [(namespace: String, function: String, triggers: [TriggerConfig])] {
+        state.withLock { s in
+            var result: [(namespace: String, function: String, triggers: [TriggerConfig])] = []
+            for (namespace, functions) in s.functions {
+                for (name, entry) in functions where !entry.record.config.triggers.isEmpty {
+                    result.append((namespace, name, entry.record.config.triggers))
+                }
+            }
+            return result
+        }
+    }
+
     /// What an invocation of `name:qualifier` runs.
     public struct Resolved: Sendable {
         public var key: FunctionKey

@@ -41,13 +41,16 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
     public var url: URLConfig?
     public var scaling: ScalingConfig
     public var async: AsyncConfig
+    /// Event sources bound to the function (not versioned, like `url`).
+    public var triggers: [TriggerConfig]
 
     public init(
         runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
         memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
         environment: [String: String] = [:], description: String = "", url: URLConfig? = nil,
-        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig()
+        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = []
     ) {
+        self.triggers = triggers
         self.scaling = scaling
         self.async = async
         self.runtime = runtime
@@ -76,11 +79,12 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         if url != old.url { fields.append("url") }
         if scaling != old.scaling { fields.append("scaling") }
         if async != old.async { fields.append("async") }
+        if triggers != old.triggers { fields.append("triggers") }
         return fields
     }
 
     enum CodingKeys: String, CodingKey {
-        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async
+        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers
     }
 
     /// Decodes stored configurations, including those written before `scaling` and `async` existed.
@@ -98,12 +102,14 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         url = try c.decodeIfPresent(URLConfig.self, forKey: .url)
         scaling = try c.decodeIfPresent(ScalingConfig.self, forKey: .scaling) ?? ScalingConfig()
         async = try c.decodeIfPresent(AsyncConfig.self, forKey: .async) ?? AsyncConfig()
+        triggers = try c.decodeIfPresent([TriggerConfig].self, forKey: .triggers) ?? []
     }
 
-    /// The part of the configuration that a published version freezes (the URL is not part of it).
+    /// The part of the configuration that a published version freezes (the URL and triggers are not part of it).
     public var versioned: FunctionConfig {
         var c = self
         c.url = nil
+        c.triggers = []
         return c
     }
 }

@@ -7,7 +7,7 @@ public enum FunctionSpec {
     /// Fields a function entry may carry.
     public static let knownFields: Set<String> = [
         "runtime", "handler", "code", "codeSha256", "codeSize", "memory", "timeout", "concurrency",
-        "environment", "description", "url", "scaling", "async",
+        "environment", "description", "url", "scaling", "async", "triggers",
     ]
 
     /// Parses and validates one function entry.
@@ -70,7 +70,7 @@ public enum FunctionSpec {
         return FunctionConfig(
             runtime: runtime, handler: handler, codeSha256: sha, codeSize: size, memory: memory, timeout: timeout,
             concurrency: concurrency, environment: environment, description: description, url: url,
-            scaling: try ScalingConfig.parse(r), async: try AsyncConfig.parse(r))
+            scaling: try ScalingConfig.parse(r), async: try AsyncConfig.parse(r), triggers: try TriggerConfig.parseList(r))
     }
 
     static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {

@@ -37,6 +37,7 @@ enum API {
         var url: OrNull<URLInfo>
         var scaling: ScalingConfig
         var async: AsyncConfig
+        var triggers: [TriggerConfig]
         var createdAt: Date
         var updatedAt: Date
         var revision: Int
@@ -56,6 +57,7 @@ enum API {
             url = OrNull(r.config.url.map { URLInfo(auth: $0.auth.rawValue, qualifier: $0.qualifier, path: "/fn/\(r.namespace)/\(r.name)") })
             scaling = r.config.scaling
             async = r.config.async
+            triggers = r.config.triggers
             createdAt = r.createdAt
             updatedAt = r.updatedAt
             revision = r.revision

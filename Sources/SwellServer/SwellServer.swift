@@ -9,6 +9,7 @@ import SwellModel
 import SwellRuntime
 import SwellStore
 import SwellTasks
+import SwellTriggers
 
 /// Settings of `swell serve`.
 public struct ServerConfiguration: Sendable {
@@ -76,7 +77,10 @@ public enum SwellServer {
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
         let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
         let taskStore = try TaskStore(path: "\(data)/tasks.db")
-        let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger)
+        let kafka = KafkaClients(logger: logger)
+        let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger, kafka: kafka)
+        let triggers = TriggerManager(
+            catalog: catalog, invoker: invoker, tasks: tasks, store: try TriggerStore(path: "\(data)/triggers.db"), kafka: kafka, logger: logger)
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
@@ -103,6 +107,7 @@ public enum SwellServer {
         TaskRoutes(tasks: tasks, store: taskStore, records: store).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
         InstanceRoutes(catalog: catalog, runtime: runtime).register(on: v1)
+        TriggerRoutes(triggers: triggers).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
 
         let host = configuration.host
@@ -110,7 +115,8 @@ public enum SwellServer {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
-            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks],
+            // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
+            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])

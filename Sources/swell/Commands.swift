@@ -11,7 +11,7 @@ struct Swell: AsyncParsableCommand {
         commandName: "swell",
         abstract: "Swell: a self-hosted, event-driven serverless function platform.",
         discussion: "Client commands talk to a running `swell serve` at SWELL_URL (default http://127.0.0.1:8080) with the key in SWELL_KEY (default ./.swell/admin.key).",
-        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self, Logs.self, Keys.self])
+        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self, Triggers.self, Logs.self, Keys.self])
 }
 
 /// The `--namespace` option of client commands.

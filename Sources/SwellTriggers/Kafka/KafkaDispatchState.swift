@@ -1,0 +1,259 @@
+import DequeModule
+import SwellKafka
+import SwellModel
+
+/// A topic and one of its partitions.
+public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(_ topic: String, _ partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (a: TopicPartition, b: TopicPartition) -> Bool {
+        (a.topic, a.partition) < (b.topic, b.partition)
+    }
+
+    public var description: String { "\(topic)/\(partition)" }
+}
+
+/// Records of one partition handed to the function in one invocation, in offset order.
+public struct KafkaBatch: Sendable, Hashable {
+    public var id: Int
+    public var source: TopicPartition
+    public var records: [KafkaRecord]
+}
+
+/// The Kafka trigger's decisions as a value: which fetched records may run now (given the
+/// concurrency, the ordering mode and the batching window), and how far each partition's
+/// offset may be committed (up to the lowest record not yet done, never past it).
+///
+/// The runner feeds it fetched records (`add`), asks for batches (`nextBatch`) while it has
+/// invocation slots, reports each batch done (`finish`, after success or dead-lettering) and
+/// commits what `commitPoints` returns. Retries happen inside a batch's own invocation loop,
+/// so a failing batch keeps its keys (or its partition) busy and its offsets uncommitted.
+public struct KafkaDispatchState: Sendable {
+    struct Entry: Sendable {
+        var offset: Int64
+        var done: Bool
+    }
+
+    struct Partition: Sendable {
+        /// The next offset to fetch.
+        var position: Int64
+        /// The last offset committed (the next record the group would read), if any.
+        var committed: Int64?
+        /// Every fetched record not yet done, in offset order (done ones are dropped from the front).
+        var entries = Deque<Entry>()
+        /// Fetched records not yet handed out, in offset order.
+        var ready = Deque<KafkaRecord>()
+        /// When the oldest ready record arrived (for the batching window).
+        var readySince: Double = 0
+        /// A batch of this partition is in flight (ordering `partition`).
+        var busy = false
+        var highWatermark: Int64 = -1
+    }
+
+    struct KeySlot: Hashable, Sendable {
+        var source: TopicPartition
+        var key: [UInt8]
+    }
+
+    public let ordering: KafkaOrdering
+    public let batchSize: Int
+    public let maxWait: Double
+
+    private(set) var partitions: [TopicPartition: Partition] = [:]
+    private var order: [TopicPartition] = []
+    private var cursor = 0
+    private var busyKeys: Set<KeySlot> = []
+    private var inFlight: [Int: KafkaBatch] = [:]
+    private var nextID = 1
+
+    public init(ordering: KafkaOrdering, batchSize: Int, maxWait: Double) {
+        self.ordering = ordering
+        self.batchSize = max(1, batchSize)
+        self.maxWait = max(0, maxWait)
+    }
+
+    // MARK: Partitions
+
+    /// Starts (or restarts) reading `source` at `position`; records buffered for it are dropped
+    /// (they will be fetched again), batches in flight for it still finish.
+    public mutating func assign(_ source: TopicPartition, position: Int64, committed: Int64?) {
+        if partitions[source] == nil {
+            order.append(source)
+            order.sort()
+        }
+        var p = Partition(position: position, committed: committed)
+        if let old = partitions[source] {
+            // Offsets in flight stay tracked so that a commit never passes them.
+            p.entries = old.entries.filter { e in !e.done && inFlight.values.contains { $0.source == source && $0.records.contains { $0.offset == e.offset } } }
+            p.busy = old.busy
+            p.highWatermark = old.highWatermark
+        }
+        partitions[source] = p
+    }
+
+    public var assigned: [TopicPartition] { order }
+
+    public func position(_ source: TopicPartition) -> Int64? { partitions[source]?.position }
+
+    /// Partitions to fetch and where: those whose records not yet done number fewer than `window`.
+    public func fetchPositions(window: Int) -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for (tp, p) in partitions where p.entries.count < window { result[tp] = p.position }
+        return result
+    }
+
+    /// Takes fetched records of `source`; `nextOffset` is where the next fetch starts. Records
+    /// before the partition's position (a fetch that raced a reset) are ignored.
+    public mutating func add(_ source: TopicPartition, records: [KafkaRecord], nextOffset: Int64, highWatermark: Int64, now: Double) {
+        guard var p = partitions[source] else { return }
+        if highWatermark >= 0 { p.highWatermark = highWatermark }
+        for r in records where r.offset >= p.position {
+            p.entries.append(Entry(offset: r.offset, done: false))
+            if p.ready.isEmpty { p.readySince = now }
+            p.ready.append(r)
+            p.position = r.offset + 1
+        }
+        if nextOffset > p.position { p.position = nextOffset }
+        partitions[source] = p
+    }
+
+    // MARK: Dispatch
+
+    /// Records fetched and not yet done, across partitions.
+    public var outstanding: Int { partitions.values.reduce(0) { $0 + $1.entries.count } }
+
+    /// Records fetched and not yet handed out.
+    public var readyCount: Int { partitions.values.reduce(0) { $0 + $1.ready.count } }
+
+    public var inFlightCount: Int { inFlight.count }
+
+    /// The next batch that may run now, or nil. Partitions take turns.
+    public mutating func nextBatch(now: Double) -> KafkaBatch? {
+        guard !order.isEmpty else { return nil }
+        for step in 0..<order.count {
+            let tp = order[(cursor + step) % order.count]
+            guard let records = take(from: tp, now: now) else { continue }
+            cursor = (cursor + step + 1) % order.count
+            let batch = KafkaBatch(id: nextID, source: tp, records: records)
+            nextID += 1
+            inFlight[batch.id] = batch
+            return batch
+        }
+        return nil
+    }
+
+    /// When a batch held back by the batching window becomes due (nil: none is waiting).
+    public func wakeAt() -> Double? {
+        guard batchSize > 1, maxWait > 0 else { return nil }
+        var earliest: Double?
+        for p in partitions.values where !p.ready.isEmpty && !(ordering == .partition && p.busy) {
+            let due = p.readySince + maxWait
+            earliest = min(earliest ?? due, due)
+        }
+        return earliest
+    }
+
+    private mutating func take(from tp: TopicPartition, now: Double) -> [KafkaRecord]? {
+        guard var p = partitions[tp], !p.ready.isEmpty else { return nil }
+        if ordering == .partition && p.busy { return nil }
+        let windowOpen = p.ready.count < batchSize && now - p.readySince < maxWait
+        var picked: [KafkaRecord] = []
+        switch ordering {
+        case .none, .partition:
+            if windowOpen { return nil }
+            let n = min(batchSize, p.ready.count)
+            picked = Array(p.ready.prefix(n))
+            p.ready.removeFirst(n)
+            if ordering == .partition { p.busy = true }
+        case .key:
+            // Records whose key has a batch in flight wait; everything else may go, in offset order.
+            var taken: [Int] = []
+            var eligible = 0
+            for (i, r) in p.ready.enumerated() {
+                if let key = r.key, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
+                eligible += 1
+                taken.append(i)
+                if taken.count == batchSize { break }
+            }
+            guard !taken.isEmpty else { return nil }
+            if windowOpen && eligible < batchSize { return nil }
+            picked = taken.map { p.ready[$0] }
+            if taken.count == taken.last! + 1 {
+                p.ready.removeFirst(taken.count)
+            } else {
+                var rest = Deque<KafkaRecord>()
+                var t = 0
+                for (i, r) in p.ready.enumerated() {
+                    if t < taken.count && taken[t] == i { t += 1 } else { rest.append(r) }
+                }
+                p.ready = rest
+            }
+            for r in picked { if let key = r.key { busyKeys.insert(KeySlot(source: tp, key: key)) } }
+        }
+        if !p.ready.isEmpty { p.readySince = now }
+        partitions[tp] = p
+        return picked
+    }
+
+    /// Marks a batch done (it succeeded, or its records went to the dead-letter topic): its
+    /// keys or partition are free again and its offsets may be committed past.
+    public mutating func finish(_ batchID: Int) {
+        guard let batch = inFlight.removeValue(forKey: batchID) else { return }
+        for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
+        guard var p = partitions[batch.source] else { return }
+        if ordering == .partition { p.busy = false }
+        for r in batch.records {
+            if let i = Self.index(of: r.offset, in: p.entries) { p.entries[i].done = true }
+        }
+        while let first = p.entries.first, first.done { p.entries.removeFirst() }
+        partitions[batch.source] = p
+    }
+
+    static func index(of offset: Int64, in entries: Deque<Entry>) -> Int? {
+        var lo = 0
+        var hi = entries.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            let o = entries[mid].offset
+            if o == offset { return mid }
+            if o < offset { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return nil
+    }
+
+    // MARK: Commits
+
+    /// The offset each partition may commit: the lowest record fetched and not yet done, or
+    /// the fetch position when every fetched record is done. Only partitions that moved past
+    /// their last commit are listed.
+    public func commitPoints() -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for (tp, p) in partitions {
+            let point = p.entries.first?.offset ?? p.position
+            if point > (p.committed ?? -1) { result[tp] = point }
+        }
+        return result
+    }
+
+    public mutating func committed(_ offsets: [TopicPartition: Int64]) {
+        for (tp, o) in offsets {
+            guard var p = partitions[tp] else { continue }
+            p.committed = max(p.committed ?? -1, o)
+            partitions[tp] = p
+        }
+    }
+
+    /// Per partition: position, last commit, high watermark, records not yet done.
+    public func partitionStatus() -> [(source: TopicPartition, position: Int64, committed: Int64?, highWatermark: Int64, outstanding: Int)] {
+        order.compactMap { tp in
+            guard let p = partitions[tp] else { return nil }
+            return (tp, p.position, p.committed, p.highWatermark, p.entries.count)
+        }
+    }
+}

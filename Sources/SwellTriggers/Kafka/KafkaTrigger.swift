@@ -1,0 +1,396 @@
+import Foundation
+import Logging
+import NIOCore
+import SwellInvoker
+import SwellKafka
+import SwellModel
+
+/// A Kafka topic source. One fetch loop reads every partition of the topics (through a
+/// client of its own), ``KafkaDispatchState`` decides which records may run, each batch
+/// runs in its own task (invoke → retries with backoff → result or dead-letter topic), and
+/// every half second the offsets of finished work are committed to the consumer group.
+///
+/// Concurrency is the trigger's `concurrency`, however many partitions there are. A crash
+/// never skips a record: the committed offset of a partition never passes a record that is
+/// not done, so at most the records fetched and not yet committed run again after a restart.
+public actor KafkaTrigger: TriggerRunner {
+    let id: TriggerID
+    let config: TriggerConfig
+    let kafka: KafkaTriggerConfig
+    let invoker: Invoker
+    let clients: KafkaClients
+    let logger: Logger
+    let group: String
+    let bootstrap: String
+    /// Records fetched and not yet done, per partition, at most.
+    let window: Int
+
+    private var state: KafkaDispatchState
+    private var paused: Bool
+    private var counters = TriggerCounters()
+    private var error: (String, Date)?
+    private var running: [Int: Task<Void, Never>] = [:]
+    private var completions: [(at: Double, records: Int)] = []
+    private var knownPartitions: [String: Set<Int32>] = [:]
+    private var lastMetadata: Double = 0
+    private var wake: CheckedContinuation<Void, Never>?
+    private var windowTimer: Task<Void, Never>?
+    private var producer: KafkaProducer?
+    /// The fetch loop waits for finished work to free room in the window.
+    private var waitingForRoom = false
+
+    public init(id: TriggerID, config: TriggerConfig, kafka: KafkaTriggerConfig, invoker: Invoker, clients: KafkaClients, paused: Bool, logger: Logger) {
+        self.id = id
+        self.config = config
+        self.kafka = kafka
+        self.invoker = invoker
+        self.clients = clients
+        self.paused = paused
+        self.logger = logger
+        self.group = kafka.groupID ?? id.defaultGroupID
+        self.bootstrap = kafka.brokers.joined(separator: ",")
+        self.window = max(500, 2 * kafka.concurrency * kafka.batchSize)
+        self.state = KafkaDispatchState(ordering: kafka.ordering, batchSize: kafka.batchSize, maxWait: kafka.maxWait)
+    }
+
+    // MARK: The fetch loop
+
+    public func run() async {
+        let consumer = KafkaClient(configuration: .init(bootstrapServers: kafka.brokers, clientID: "swell-\(group)", maxAttempts: 3), logger: logger)
+        producer = await clients.producer(for: kafka.brokers)
+        let committer = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                await self?.commit()
+            }
+        }
+        var failures = 0
+        while !Task.isCancelled {
+            if paused {
+                await commit()
+                await sleepUntilWoken(for: .seconds(3600))
+                continue
+            }
+            do {
+                try await refreshPartitions(consumer)
+                let positions = state.fetchPositions(window: window)
+                if positions.isEmpty {
+                    // Every partition's window is full: wait for work to finish.
+                    waitingForRoom = true
+                    await sleepUntilWoken(for: .milliseconds(200))
+                    waitingForRoom = false
+                    continue
+                }
+                var byTopic: [String: [Int32: Int64]] = [:]
+                for (tp, offset) in positions { byTopic[tp.topic, default: [:]][tp.partition] = offset }
+                for (topic, partitions) in byTopic.sorted(by: { $0.key < $1.key }) {
+                    let fetched: [Int32: KafkaFetchedPartition]
+                    do {
+                        fetched = try await consumer.fetch(topic: topic, partitions: partitions, maxWait: .milliseconds(500))
+                    } catch KafkaError.broker(.offsetOutOfRange, let context) {
+                        logger.warning("offset out of range; resetting to the start position", metadata: ["trigger": "\(id)", "context": "\(context)"])
+                        try await resetPartitions(consumer, topic: topic, partitions: Array(partitions.keys))
+                        continue
+                    }
+                    guard !Task.isCancelled, !paused else { break }
+                    let now = Date().timeIntervalSince1970
+                    for (partition, result) in fetched {
+                        let tp = TopicPartition(topic, partition)
+                        guard state.position(tp) == partitions[partition] else { continue }
+                        counters.events += result.records.count
+                        state.add(tp, records: result.records, nextOffset: result.nextOffset, highWatermark: result.highWatermark, now: now)
+                    }
+                    dispatch()
+                }
+                failures = 0
+                if error != nil { error = nil }
+            } catch is CancellationError {
+                break
+            } catch {
+                failures += 1
+                self.error = (describe(error), Date())
+                lastMetadata = 0
+                logger.warning("kafka trigger cannot fetch", metadata: ["trigger": "\(id)", "error": "\(describe(error))"])
+                await sleepUntilWoken(for: .milliseconds(Int64(min(30_000, 250 << min(failures, 7)))))
+            }
+        }
+        // Shutting down: let running batches finish for a while, then commit what is done.
+        windowTimer?.cancel()
+        let deadline = Date().addingTimeInterval(10)
+        while !running.isEmpty && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for t in running.values { t.cancel() }
+        committer.cancel()
+        await commit()
+        await consumer.close()
+    }
+
+    /// Looks up the topics' partitions (every 5 s, and after an error) and starts reading new
+    /// ones at the group's committed offset, else at the start position. Partitions that
+    /// appear after the trigger started are read from the earliest offset, so that nothing
+    /// written to them before they were noticed is missed.
+    private func refreshPartitions(_ consumer: KafkaClient) async throws {
+        let now = Date().timeIntervalSince1970
+        guard now - lastMetadata >= 5 else { return }
+        let metadata = try await consumer.metadata(topics: kafka.topics)
+        let producer = self.producer
+        for topic in kafka.topics {
+            guard let meta = metadata[topic] else { throw KafkaError.broker(.unknownTopicOrPartition, context: "Metadata \(topic)") }
+            let known = knownPartitions[topic]
+            let fresh = meta.partitions.map(\.partition).filter { !(known?.contains($0) ?? false) }
+            guard !fresh.isEmpty else { continue }
+            let committed = try await producer!.client.fetchCommittedOffsets(group: group, topic: topic, partitions: fresh)
+            let missing = fresh.filter { committed[$0] == nil }
+            var starts: [Int32: Int64] = [:]
+            if !missing.isEmpty {
+                let earliest = known != nil || kafka.startFromEarliest
+                starts = try await consumer.listOffsets(topic: topic, partitions: missing, at: earliest ? .earliest : .latest)
+            }
+            for p in fresh {
+                let tp = TopicPartition(topic, p)
+                if let c = committed[p] {
+                    state.assign(tp, position: c, committed: c)
+                } else if let s = starts[p] {
+                    state.assign(tp, position: s, committed: nil)
+                }
+            }
+            knownPartitions[topic, default: []].formUnion(fresh)
+            if known != nil { logger.notice("kafka trigger picked up new partitions", metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(fresh)"]) }
+        }
+        lastMetadata = now
+    }
+
+    private func resetPartitions(_ consumer: KafkaClient, topic: String, partitions: [Int32]) async throws {
+        let starts = try await consumer.listOffsets(topic: topic, partitions: partitions, at: kafka.startFromEarliest ? .earliest : .latest)
+        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
+    }
+
+    // MARK: Dispatch
+
+    /// Starts batches while there are free slots and records allowed to run.
+    private func dispatch() {
+        guard !paused else { return }
+        let now = Date().timeIntervalSince1970
+        while running.count < kafka.concurrency, let batch = state.nextBatch(now: now) {
+            counters.invocations += 1
+            running[batch.id] = Task { [weak self] in await self?.process(batch) }
+        }
+        if running.count < kafka.concurrency, let due = state.wakeAt() {
+            windowTimer?.cancel()
+            windowTimer = Task { [weak self] in
+                guard (try? await Task.sleep(for: .milliseconds(Int64(max(1, (due - now) * 1000))))) != nil else { return }
+                await self?.dispatch()
+            }
+        }
+    }
+
+    /// Runs one batch to its end: success (and its results produced), or dead-lettered.
+    /// Without a dead-letter topic, a failing batch is retried until it succeeds.
+    private func process(_ batch: KafkaBatch) async {
+        let event = KafkaEvent.encode(batch, bootstrapServers: bootstrap)
+        var attempts = 0
+        var retries = 0
+        while !Task.isCancelled {
+            var failure: (type: String, message: String)?
+            do {
+                let response = try await invoker.invoke(
+                    namespace: id.namespace, name: id.function, qualifier: try Qualifier(parsing: config.qualifier),
+                    payload: event, workClass: .offline)
+                attempts += 1
+                switch response.result {
+                case .success(let bytes):
+                    if let topic = kafka.resultTopic {
+                        guard await produceResults(bytes, of: batch, to: topic) else { return }
+                    }
+                    succeeded(batch)
+                    return
+                case .failure(let kind, let e):
+                    failure = (e.errorType.isEmpty ? kind.rawValue : e.errorType, e.errorMessage)
+                }
+            } catch {
+                // A throttle or an unknown function/qualifier is not the records' fault: retry, no attempt counted.
+                failure = nil
+                noteError("\(id.function):\(config.qualifier) could not be invoked: \(error.message)")
+                retries += 1
+                try? await Task.sleep(for: backoff(retries))
+                continue
+            }
+            counters.failedAttempts += 1
+            retries += 1
+            if let topic = kafka.deadLetterTopic, attempts >= kafka.maxAttempts, let failure {
+                guard await deadLetter(batch, failure: failure, to: topic) else { return }
+                finished(batch)
+                return
+            }
+            try? await Task.sleep(for: backoff(retries))
+        }
+    }
+
+    private func succeeded(_ batch: KafkaBatch) {
+        counters.succeeded += 1
+        let now = Date().timeIntervalSince1970
+        completions.append((now, batch.records.count))
+        if completions.count > 4096 || (completions.first.map { now - $0.at > 10 } ?? false) {
+            completions.removeAll { now - $0.at > 10 }
+        }
+        finished(batch)
+    }
+
+    private func finished(_ batch: KafkaBatch) {
+        state.finish(batch.id)
+        running.removeValue(forKey: batch.id)
+        dispatch()
+        if waitingForRoom { wakeUp() }
+    }
+
+    private func backoff(_ retry: Int) -> Duration {
+        let base = min(kafka.maxRetryDelay, kafka.retryDelay * pow(2, Double(min(retry - 1, 30))))
+        let jittered = base * Double.random(in: 0.5...1.0)
+        return .milliseconds(Int64(max(10, jittered * 1000)))
+    }
+
+    /// Produces the function's return value with the source key. With several records in the
+    /// batch, a JSON array of exactly one element per record is split, element by record;
+    /// any other value is produced once, keyed like the batch's first record.
+    /// - Returns: false when cancelled before the broker acknowledged.
+    private func produceResults(_ bytes: ByteBuffer, of batch: KafkaBatch, to topic: String) async -> Bool {
+        var records: [KafkaProducerRecord] = []
+        let whole = Array(bytes.readableBytesView)
+        if batch.records.count > 1, let array = try? JSONSerialization.jsonObject(with: Data(whole), options: [.fragmentsAllowed]) as? [Any],
+            array.count == batch.records.count
+        {
+            for (r, element) in zip(batch.records, array) {
+                let value = (try? JSONSerialization.data(withJSONObject: element, options: [.fragmentsAllowed])) ?? Data()
+                records.append(KafkaProducerRecord(key: r.key, value: Array(value), headers: sourceHeaders(batch.source, r)))
+            }
+        } else {
+            records.append(KafkaProducerRecord(key: batch.records[0].key, value: whole, headers: sourceHeaders(batch.source, batch.records[0])))
+        }
+        guard await produceUntilAcknowledged(topic: topic, records) else { return false }
+        counters.results += records.count
+        return true
+    }
+
+    private func deadLetter(_ batch: KafkaBatch, failure: (type: String, message: String), to topic: String) async -> Bool {
+        let records = batch.records.map { r in
+            KafkaProducerRecord(key: r.key, value: r.value, headers: r.headers + sourceHeaders(batch.source, r) + [
+                KafkaHeader(key: "swell-error-type", value: Array(failure.type.utf8)),
+                KafkaHeader(key: "swell-error-message", value: Array(failure.message.prefix(4096).utf8)),
+                KafkaHeader(key: "swell-attempts", value: Array(String(kafka.maxAttempts).utf8)),
+            ])
+        }
+        guard await produceUntilAcknowledged(topic: topic, records) else { return false }
+        counters.deadLettered += records.count
+        logger.warning("records sent to the dead-letter topic", metadata: [
+            "trigger": "\(id)", "source": "\(batch.source)", "offsets": "\(batch.records.first!.offset)...\(batch.records.last!.offset)", "error": "\(failure.type): \(failure.message)",
+        ])
+        return true
+    }
+
+    private func sourceHeaders(_ source: TopicPartition, _ r: KafkaRecord) -> [KafkaHeader] {
+        [
+            KafkaHeader(key: "swell-source-topic", value: Array(source.topic.utf8)),
+            KafkaHeader(key: "swell-source-partition", value: Array(String(source.partition).utf8)),
+            KafkaHeader(key: "swell-source-offset", value: Array(String(r.offset).utf8)),
+        ]
+    }
+
+    /// Sends records, retrying with backoff while the broker is unreachable.
+    private func produceUntilAcknowledged(topic: String, _ records: [KafkaProducerRecord]) async -> Bool {
+        guard let producer else { return false }
+        var retry = 0
+        while !Task.isCancelled {
+            do {
+                for r in records { try await producer.send(topic: topic, r) }
+                return true
+            } catch {
+                retry += 1
+                noteError("producing to \(topic) failed: \(describe(error))")
+                try? await Task.sleep(for: .milliseconds(Int64(min(10_000, 100 << min(retry, 7)))))
+            }
+        }
+        return false
+    }
+
+    // MARK: Commits
+
+    /// Commits every partition's offset up to its lowest record not yet done.
+    private func commit() async {
+        let points = state.commitPoints()
+        guard !points.isEmpty, let producer else { return }
+        var offsets: [String: [Int32: Int64]] = [:]
+        for (tp, o) in points { offsets[tp.topic, default: [:]][tp.partition] = o }
+        do {
+            try await producer.commit(group: group, offsets: offsets)
+            state.committed(points)
+        } catch {
+            noteError("committing offsets of group \(group) failed: \(describe(error))")
+        }
+    }
+
+    // MARK: Status and control
+
+    private func noteError(_ message: String) {
+        error = (message, Date())
+        logger.warning("kafka trigger", metadata: ["trigger": "\(id)", "error": "\(message)"])
+    }
+
+    private func describe(_ error: any Error) -> String {
+        if let k = error as? KafkaError {
+            switch k {
+            case .broker(.unknownTopicOrPartition, let context):
+                return "topic not found on \(bootstrap) (\(context))"
+            default:
+                return "\(k) (brokers \(bootstrap))"
+            }
+        }
+        return "\(error) (brokers \(bootstrap))"
+    }
+
+    private func sleepUntilWoken(for duration: Duration) async {
+        let sleeper = Task { [weak self] in
+            guard (try? await Task.sleep(for: duration)) != nil else { return }
+            await self?.wakeUp()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { c in wake = c }
+        } onCancel: {
+            sleeper.cancel()
+            Task { await self.wakeUp() }
+        }
+        sleeper.cancel()
+    }
+
+    private func wakeUp() {
+        wake?.resume()
+        wake = nil
+    }
+
+    public func setPaused(_ paused: Bool) {
+        self.paused = paused
+        if !paused { dispatch() }
+        wakeUp()
+    }
+
+    public func status() -> TriggerStatus {
+        let now = Date().timeIntervalSince1970
+        let state: TriggerStatus.State = paused ? .paused : (error == nil ? .running : .failing)
+        var s = TriggerStatus(id: id, config: config, state: state, counters: counters)
+        s.error = error?.0
+        s.errorAt = error?.1
+        var partitions: [KafkaTriggerStatus.Partition] = []
+        var totalLag: Int64 = 0
+        for p in self.state.partitionStatus() {
+            let base = p.committed ?? p.position
+            let lag: Int64? = p.highWatermark >= 0 ? max(0, p.highWatermark - base) : nil
+            totalLag += lag ?? 0
+            partitions.append(.init(topic: p.source.topic, partition: p.source.partition, position: p.position, committed: p.committed,
+                                    highWatermark: p.highWatermark, lag: lag, outstanding: p.outstanding))
+        }
+        let recent = completions.filter { now - $0.at <= 10 }
+        let rate = recent.isEmpty ? 0 : Double(recent.reduce(0) { $0 + $1.records }) / 10
+        s.kafka = KafkaTriggerStatus(groupId: group, partitions: partitions, lag: totalLag, inFlight: running.count, recordsPerSecond: rate)
+        return s
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import SwellModel
+import SwellStore
+import SwellTasks
+
+/// A cron schedule that enqueues an async task at every fire. The idempotency key is the
+/// trigger plus the scheduled time, so a fire handed over twice (a crash between the enqueue
+/// and storing the last fire) is one task. Fires missed while the server was down are
+/// skipped or fired once, as `missedFires` says; fires due while paused are skipped.
+public actor TimerTrigger: TriggerRunner {
+    let id: TriggerID
+    let config: TriggerConfig
+    let timer: TimerTriggerConfig
+    let tasks: TaskService
+    let store: TriggerStore
+    let logger: Logger
+    private var paused: Bool
+    private var counters = TriggerCounters()
+    private var error: (String, Date)?
+    private var lastFire: Date?
+    private var nextFire: Date?
+    private var wake: CheckedContinuation<Void, Never>?
+
+    public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, tasks: TaskService, store: TriggerStore, paused: Bool, logger: Logger) {
+        self.id = id
+        self.config = config
+        self.timer = timer
+        self.tasks = tasks
+        self.store = store
+        self.paused = paused
+        self.logger = logger
+    }
+
+    public func run() async {
+        let cron: CronExpression
+        let zone: TimeZone
+        do {
+            (cron, zone) = try timer.compiled(path: "triggers.\(id.name)")
+        } catch {
+            self.error = (error.description, Date())
+            return
+        }
+        let payload: Data
+        do {
+            payload = try JSONEncoder().encode(timer.payload)
+        } catch {
+            self.error = ("the payload cannot be encoded: \(error)", Date())
+            return
+        }
+        lastFire = try? store.lastFire(id.description)
+        if let last = lastFire, !paused, timer.missedFires == .once,
+            let missed = cron.previous(before: Date().addingTimeInterval(0.001), in: zone), missed > last
+        {
+            await fire(at: missed, payload: payload)
+        }
+        while !Task.isCancelled {
+            if paused {
+                nextFire = nil
+                await sleepUntilWoken(for: .seconds(3600))
+                continue
+            }
+            let now = Date()
+            guard let next = cron.next(after: max(now, lastFire ?? now), in: zone) else {
+                error = ("the schedule never fires again", now)
+                nextFire = nil
+                await sleepUntilWoken(for: .seconds(3600))
+                continue
+            }
+            nextFire = next
+            let wait = next.timeIntervalSince(now)
+            if wait > 0 {
+                await sleepUntilWoken(for: .milliseconds(Int64(wait * 1000)))
+                if paused || Task.isCancelled || Date() < next { continue }
+            }
+            await fire(at: next, payload: payload)
+        }
+    }
+
+    private func fire(at scheduled: Date, payload: Data) async {
+        counters.events += 1
+        let stamp = scheduled.formatted(.iso8601)
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                _ = try await tasks.enqueue(
+                    namespace: id.namespace, function: id.function, qualifier: config.qualifier, payload: payload,
+                    options: TaskOptions(idempotencyKey: "timer:\(id.name)@\(stamp)"))
+                counters.invocations += 1
+                error = nil
+                break
+            } catch {
+                // An unknown qualifier or a closed queue: say so, retry with backoff while it may heal.
+                self.error = ("the fire of \(stamp) could not be enqueued: \(error.message)", Date())
+                logger.warning("timer fire not enqueued", metadata: ["trigger": "\(id)", "error": "\(error.message)"])
+                attempt += 1
+                if attempt >= 5 { break }
+                try? await Task.sleep(for: .milliseconds(200 << attempt))
+            }
+        }
+        lastFire = scheduled
+        do {
+            try store.setLastFire(id.description, scheduled)
+        } catch {
+            self.error = ("the last fire could not be stored: \(error)", Date())
+        }
+    }
+
+    private func sleepUntilWoken(for duration: Duration) async {
+        let sleeper = Task { [weak self] in
+            // A cancelled sleeper must not wake a later sleep.
+            guard (try? await Task.sleep(for: duration)) != nil else { return }
+            await self?.wakeUp()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { c in wake = c }
+        } onCancel: {
+            sleeper.cancel()
+            Task { await self.wakeUp() }
+        }
+        sleeper.cancel()
+    }
+
+    private func wakeUp() {
+        wake?.resume()
+        wake = nil
+    }
+
+    public func setPaused(_ paused: Bool) {
+        self.paused = paused
+        wakeUp()
+    }
+
+    public func status() -> TriggerStatus {
+        var s = TriggerStatus(id: id, config: config, state: paused ? .paused : (error == nil ? .running : .failing), counters: counters)
+        s.error = error?.0
+        s.errorAt = error?.1
+        s.timer = TimerTriggerStatus(lastFire: lastFire, nextFire: paused ? nil : nextFire)
+        return s
+    }
+}

@@ -1,0 +1,128 @@
+import SwellKafka
+import SwellModel
+import Testing
+
+@testable import SwellTriggers
+
+@Suite struct KafkaDispatchStateTests {
+    let tp0 = TopicPartition("homework", 0)
+    let tp1 = TopicPartition("homework", 1)
+
+    func record(_ offset: Int64, key: String?) -> KafkaRecord {
+        KafkaRecord(offset: offset, timestamp: 0, key: key.map { Array($0.utf8) }, value: Array("v\(offset)".utf8))
+    }
+
+    func drain(_ s: inout KafkaDispatchState, now: Double = 0, limit: Int = 1000) -> [KafkaBatch] {
+        var out: [KafkaBatch] = []
+        while out.count < limit, let b = s.nextBatch(now: now) { out.append(b) }
+        return out
+    }
+
+    @Test func commitNeverPassesARecordNotDone() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 10, committed: 10)
+        s.add(tp0, records: (10..<15).map { record($0, key: nil) }, nextOffset: 15, highWatermark: 15, now: 0)
+        let batches = drain(&s)
+        #expect(batches.map { $0.records[0].offset } == [10, 11, 12, 13, 14])
+        #expect(s.commitPoints().isEmpty)  // 10 is not done: nothing moves
+        s.finish(batches[1].id)
+        s.finish(batches[2].id)
+        #expect(s.commitPoints().isEmpty)  // 11 and 12 done, 10 still running
+        s.finish(batches[0].id)
+        #expect(s.commitPoints() == [tp0: 13])
+        s.committed([tp0: 13])
+        #expect(s.commitPoints().isEmpty)
+        s.finish(batches[4].id)
+        s.finish(batches[3].id)
+        #expect(s.commitPoints() == [tp0: 15])
+    }
+
+    @Test func commitPointFollowsTheFetchPositionOverGaps() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        // Offsets 1 and 3 are transaction markers or compacted away; the fetch ends at 6.
+        s.add(tp0, records: [record(0, key: nil), record(2, key: nil), record(4, key: nil)], nextOffset: 6, highWatermark: 6, now: 0)
+        for b in drain(&s) { s.finish(b.id) }
+        #expect(s.commitPoints() == [tp0: 6])
+    }
+
+    @Test func perKeyOrderOneBatchPerKeyInFlight() {
+        var s = KafkaDispatchState(ordering: .key, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        let keys = ["a", "b", "a", "c", "b", "a"]
+        s.add(tp0, records: keys.enumerated().map { record(Int64($0.offset), key: $0.element) }, nextOffset: 6, highWatermark: 6, now: 0)
+        var first = drain(&s)
+        #expect(first.map { $0.records[0].offset } == [0, 1, 3])  // a, b, c; the second a and b wait
+        s.finish(first[0].id)  // a@0 done
+        let next = drain(&s)
+        #expect(next.map { $0.records[0].offset } == [2])  // a@2; b@4 still waits for b@1
+        first.append(contentsOf: next)
+        s.finish(first[1].id)  // b@1 done
+        #expect(drain(&s).map { $0.records[0].offset } == [4])
+    }
+
+    @Test func keylessRecordsAreUnorderedUnderKeyOrdering() {
+        var s = KafkaDispatchState(ordering: .key, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: (0..<4).map { record($0, key: nil) }, nextOffset: 4, highWatermark: 4, now: 0)
+        #expect(drain(&s).count == 4)
+    }
+
+    @Test func partitionOrderingRunsOneBatchPerPartition() {
+        var s = KafkaDispatchState(ordering: .partition, batchSize: 2, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.assign(tp1, position: 0, committed: nil)
+        s.add(tp0, records: (0..<5).map { record($0, key: "k\($0)") }, nextOffset: 5, highWatermark: 5, now: 0)
+        s.add(tp1, records: (0..<1).map { record($0, key: nil) }, nextOffset: 1, highWatermark: 1, now: 0)
+        let batches = drain(&s)
+        #expect(batches.count == 2)
+        #expect(Set(batches.map(\.source)) == [tp0, tp1])
+        let b0 = batches.first { $0.source == tp0 }!
+        #expect(b0.records.map(\.offset) == [0, 1])
+        #expect(drain(&s).isEmpty)
+        s.finish(b0.id)
+        #expect(drain(&s).map { $0.records.map(\.offset) } == [[2, 3]])
+    }
+
+    @Test func batchingWindowHoldsASmallBatchUntilDue() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 10, maxWait: 0.05)
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: (0..<3).map { record($0, key: nil) }, nextOffset: 3, highWatermark: 3, now: 100)
+        #expect(s.nextBatch(now: 100.01) == nil)
+        #expect(s.wakeAt() == 100.05)
+        let b = s.nextBatch(now: 100.06)
+        #expect(b?.records.count == 3)
+        // A full batch goes at once.
+        s.add(tp0, records: (3..<13).map { record($0, key: nil) }, nextOffset: 13, highWatermark: 13, now: 200)
+        #expect(s.nextBatch(now: 200)?.records.count == 10)
+    }
+
+    @Test func keyBatchesTakeEveryFreeKeyInOffsetOrder() {
+        var s = KafkaDispatchState(ordering: .key, batchSize: 3, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        let keys = ["a", "a", "b", "c", "d"]
+        s.add(tp0, records: keys.enumerated().map { record(Int64($0.offset), key: $0.element) }, nextOffset: 5, highWatermark: 5, now: 0)
+        let b1 = s.nextBatch(now: 0)!
+        #expect(b1.records.map(\.offset) == [0, 1, 2])  // both a's in order in one batch, then b
+        let b2 = s.nextBatch(now: 0)!
+        #expect(b2.records.map(\.offset) == [3, 4])
+        #expect(s.nextBatch(now: 0) == nil)
+    }
+
+    @Test func fetchPositionsStopAtTheWindow() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.assign(tp1, position: 7, committed: 7)
+        s.add(tp0, records: (0..<4).map { record($0, key: nil) }, nextOffset: 4, highWatermark: 4, now: 0)
+        #expect(s.fetchPositions(window: 4) == [tp1: 7])
+        #expect(s.fetchPositions(window: 5) == [tp0: 4, tp1: 7])
+        #expect(s.outstanding == 4)
+    }
+
+    @Test func recordsBeforeThePositionAreIgnored() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 5, committed: 5)
+        s.add(tp0, records: (3..<7).map { record($0, key: nil) }, nextOffset: 7, highWatermark: 7, now: 0)
+        #expect(drain(&s).map { $0.records[0].offset } == [5, 6])
+    }
+}
