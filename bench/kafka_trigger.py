@@ -203,6 +203,7 @@ def wait_committed(broker: str, group: str, topic: str, partitions: int, records
 # --- the handler logs ---------------------------------------------------------------------------
 
 def read_runs(log_dir: Path) -> list[tuple[str, int, int, int, int, int]]:
+    """(key, seq, partition, offset, start ms, end ms) of every handler run, from every process's log."""
     runs = []
     for f in log_dir.iterdir():
         for line in f.read_text().splitlines():
@@ -228,8 +229,13 @@ def check_order(runs, records: int) -> dict:
         for (s0, e0, q0), (s1, e1, q1) in zip(items, items[1:]):
             if q1 <= q0 or s1 < e0:
                 violations += 1
+    # The most handler runs in progress at once (ms clock; an end before a start at the same ms).
+    level = peak = 0
+    for _, step in sorted([(r[4], 1) for r in runs] + [(r[5], -1) for r in runs]):
+        level += step
+        peak = max(peak, level)
     return {"handled": len(runs), "distinct": len(seen), "missing": max(0, records - len(seen)),
-            "duplicates": duplicates, "orderViolations": violations, "keys": len(by_key)}
+            "duplicates": duplicates, "orderViolations": violations, "keys": len(by_key), "peakInFlight": peak}
 
 
 # --- the baseline: a classic consumer group ---------------------------------------------------------
@@ -376,10 +382,12 @@ def run_swell(broker: str, args, work: Path, concurrency: int) -> dict:
         order = check_order(runs, args.records)
         committed = wait_committed(broker, group, TOPIC, args.partitions, args.records)
         final = trigger_status(server, fn).json()
+        processes = len(list(log_dir.glob("swell-*.log")))
         return {"label": f"Swell trigger, concurrency {concurrency}", "concurrency": concurrency,
                 "deployToFirstStartSeconds": round(first_start - deployed, 2), "completed": succeeded,
                 "seconds": round(seconds, 3), "recordsPerSecond": round(succeeded / seconds, 1), "committed": committed,
-                "counters": final.get("counters"), "lag": (final.get("kafka") or {}).get("lag"), **order}
+                "counters": final.get("counters"), "lag": (final.get("kafka") or {}).get("lag"),
+                "instancesUsed": processes, **order}
     finally:
         server.stop()
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -432,12 +440,12 @@ def main() -> None:
     print(f"machine: {machine()}, nproc {os.cpu_count()}, load average {' '.join(load)}; {args.records} records, "
           f"{args.keys} keys, {args.partitions} partitions, handler {args.handler_ms} ms")
     base = next((r for r in results if r["label"].startswith("consumer group")), None)
-    print(f"{'':36}{'records/s':>10}{'vs group':>9}{'seconds':>9}{'done':>7}{'committed':>10}{'order viol.':>12}{'dup':>5}{'missing':>8}")
+    print(f"{'':36}{'records/s':>10}{'vs group':>9}{'seconds':>9}{'done':>7}{'committed':>10}{'order viol.':>12}{'dup':>5}{'missing':>8}{'peak':>6}")
     for r in results:
         ratio = f"{r['recordsPerSecond'] / base['recordsPerSecond']:.1f}x" if base else "-"
         r["vsConsumerGroup"] = round(r["recordsPerSecond"] / base["recordsPerSecond"], 2) if base else None
         print(f"{r['label']:36}{r['recordsPerSecond']:>10}{ratio:>9}{r['seconds']:>9.2f}{r['completed']:>7}{r['committed']:>10}"
-              f"{r['orderViolations']:>12}{r['duplicates']:>5}{r['missing']:>8}")
+              f"{r['orderViolations']:>12}{r['duplicates']:>5}{r['missing']:>8}{r['peakInFlight']:>6}")
     if swell_missing:
         print(f"Swell: TBD — {swell_missing}")
     summary("kafka_trigger", {"records": args.records, "keys": args.keys, "partitions": args.partitions,
