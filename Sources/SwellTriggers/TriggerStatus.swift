@@ -23,6 +23,27 @@ public struct TriggerStatus: Sendable, Encodable {
     public var kafka: KafkaTriggerStatus?
     public var timer: TimerTriggerStatus?
 
+    enum CodingKeys: String, CodingKey {
+        case namespace, function, name, type, qualifier, state, error, errorAt, config, counters, kafka, timer
+    }
+
+    /// Writes every field; absent ones as null, as the API documents them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(namespace, forKey: .namespace)
+        try c.encode(function, forKey: .function)
+        try c.encode(name, forKey: .name)
+        try c.encode(type, forKey: .type)
+        try c.encode(qualifier, forKey: .qualifier)
+        try c.encode(state, forKey: .state)
+        try c.encode(error, forKey: .error)
+        try c.encode(errorAt, forKey: .errorAt)
+        try c.encode(config, forKey: .config)
+        try c.encode(counters, forKey: .counters)
+        try c.encode(kafka, forKey: .kafka)
+        try c.encode(timer, forKey: .timer)
+    }
+
     public init(id: TriggerID, config: TriggerConfig, state: State, counters: TriggerCounters = TriggerCounters()) {
         namespace = id.namespace
         function = id.function
@@ -68,6 +89,19 @@ public struct KafkaTriggerStatus: Sendable, Encodable {
         public var lag: Int64?
         /// Fetched records not done yet.
         public var outstanding: Int
+
+        enum CodingKeys: String, CodingKey { case topic, partition, position, committed, highWatermark, lag, outstanding }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(topic, forKey: .topic)
+            try c.encode(partition, forKey: .partition)
+            try c.encode(position, forKey: .position)
+            try c.encode(committed, forKey: .committed)
+            try c.encode(highWatermark, forKey: .highWatermark)
+            try c.encode(lag, forKey: .lag)
+            try c.encode(outstanding, forKey: .outstanding)
+        }
     }
 
     public var groupId: String
@@ -82,4 +116,12 @@ public struct KafkaTriggerStatus: Sendable, Encodable {
 public struct TimerTriggerStatus: Sendable, Encodable {
     public var lastFire: Date?
     public var nextFire: Date?
+
+    enum CodingKeys: String, CodingKey { case lastFire, nextFire }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(lastFire, forKey: .lastFire)
+        try c.encode(nextFire, forKey: .nextFire)
+    }
 }

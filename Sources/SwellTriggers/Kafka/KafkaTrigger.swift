@@ -195,12 +195,15 @@ public actor KafkaTrigger: TriggerRunner {
         lastMetadata = now
     }
 
+    /// Learns the partitions' high watermarks with a fetch whose records are dropped (a
+    /// Fetch reports the watermark exactly; ListOffsets(latest) can fall short on some brokers).
     private func refreshHighWatermarks(_ consumer: KafkaClient) async {
-        var byTopic: [String: [Int32]] = [:]
-        for tp in state.assigned { byTopic[tp.topic, default: []].append(tp.partition) }
-        for (topic, partitions) in byTopic {
-            guard let latest = try? await consumer.listOffsets(topic: topic, partitions: partitions, at: .latest) else { continue }
-            for (p, offset) in latest { state.observe(TopicPartition(topic, p), highWatermark: offset) }
+        var byTopic: [String: [Int32: Int64]] = [:]
+        for tp in state.assigned { if let p = state.position(tp) { byTopic[tp.topic, default: [:]][tp.partition] = p } }
+        for (topic, positions) in byTopic {
+            guard let fetched = try? await consumer.fetch(topic: topic, partitions: positions, maxWait: .milliseconds(10), partitionMaxBytes: 1)
+            else { continue }
+            for (p, result) in fetched { state.observe(TopicPartition(topic, p), highWatermark: result.highWatermark) }
         }
     }
 
