@@ -3,11 +3,13 @@ import Hummingbird
 import SwellInvoker
 import SwellModel
 import SwellRuntime
+import SwellTasks
 
 /// `GET .../functions/{name}/instances` and the Prometheus `GET /v1/metrics`.
 struct InstanceRoutes {
     let catalog: Catalog
     let runtime: RuntimeManager
+    let tasks: TaskService
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.get("namespaces/:ns/functions/:name/instances") { _, ctx in
@@ -22,7 +24,7 @@ struct InstanceRoutes {
             _ = try ctx.authorize("default", .admin)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + tasks.metrics().prometheusText)))
         }
     }
 

@@ -102,7 +102,7 @@ public enum SwellServer {
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
         TaskRoutes(tasks: tasks, store: taskStore, records: store).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
-        InstanceRoutes(catalog: catalog, runtime: runtime).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime, tasks: tasks).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
 
         let host = configuration.host
