@@ -8,10 +8,13 @@ import Synchronization
 /// a burst of enqueues shares a handful of fsyncs instead of paying one each.
 ///
 /// `commit` returns once the writes are durable (the enqueue path answers 202 only then);
-/// `append` queues writes that may trail (attempt starts and ends, state changes) — they
-/// go out with the next transaction, usually within a millisecond or two. Either way the
-/// writer takes every queued write at once: enqueues, starts and finishes of many tasks
-/// share one transaction.
+/// `append` queues writes that may trail (attempt starts and ends, state changes). The
+/// writer takes every queued write at once, so enqueues, starts and finishes of many tasks
+/// share one transaction. A commit goes out at once; a transaction of only trailing writes
+/// goes out at least `trailingInterval` (2 ms) after the previous one of its kind, so that
+/// a busy queue records the starts and finishes of many tasks per fsync instead of one
+/// task's each (without it the writer, faster than the tasks, committed almost every start
+/// and finish on its own). An idle queue's first trailing write goes out at once.
 public final class TaskJournal: Sendable {
     struct Pending {
         var writes: [TaskWrite]
@@ -20,8 +23,15 @@ public final class TaskJournal: Sendable {
 
     struct State {
         var pending: [Pending] = []
+        /// Pending entries that someone waits for.
+        var waiters = 0
         var stopped = false
+        /// The writer is holding back trailing writes: a commit must wake it (`urgent`).
+        var lingering = false
     }
+
+    /// Least time between transactions that carry only trailing writes.
+    static let trailingInterval: Duration = .milliseconds(2)
 
     /// What the journal has done since the server started, for the metrics.
     public struct Stats: Sendable, Hashable {
@@ -48,6 +58,8 @@ public final class TaskJournal: Sendable {
     /// Signalled when `pending` goes from empty to not empty (the writer then takes it all).
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
+    /// Signalled by a commit that arrives while the writer lingers.
+    private let urgent = DispatchSemaphore(value: 0)
     private let counters = Mutex(Stats())
 
     public init(store: TaskStore, logger: Logger) {
@@ -78,14 +90,21 @@ public final class TaskJournal: Sendable {
     }
 
     private func enqueue(_ pending: Pending) -> Bool {
-        let (accepted, first) = state.withLock { s -> (Bool, Bool) in
-            guard !s.stopped else { return (false, false) }
+        let (accepted, first, interrupt) = state.withLock { s -> (Bool, Bool, Bool) in
+            guard !s.stopped else { return (false, false, false) }
             s.pending.append(pending)
-            return (true, s.pending.count == 1)
+            var interrupt = false
+            if pending.waiter != nil {
+                s.waiters += 1
+                interrupt = s.lingering
+                s.lingering = false
+            }
+            return (true, s.pending.count == 1, interrupt)
         }
         // The writer takes everything queued when it wakes: only the first write since it
         // last looked needs to wake it.
         if first { wake.signal() }
+        if interrupt { urgent.signal() }
         return accepted
     }
 
@@ -96,22 +115,33 @@ public final class TaskJournal: Sendable {
 
     /// Applies what is queued, then stops the writer thread.
     public func close() {
-        state.withLock { $0.stopped = true }
+        let interrupt = state.withLock { s in
+            s.stopped = true
+            defer { s.lingering = false }
+            return s.lingering
+        }
         wake.signal()
+        if interrupt { urgent.signal() }
         done.wait()
     }
 
     public var stats: Stats { counters.withLock { $0 } }
 
     private func loop() {
+        var lastTrailing: ContinuousClock.Instant?
         while true {
             wake.wait()
-            let (batch, stopped) = state.withLock { s in
+            if let lastTrailing { linger(until: lastTrailing + Self.trailingInterval) }
+            let (batch, waiters, stopped) = state.withLock { s in
                 let b = s.pending
                 s.pending.removeAll(keepingCapacity: true)
-                return (b, s.stopped)
+                defer { s.waiters = 0 }
+                return (b, s.waiters, s.stopped)
             }
-            if !batch.isEmpty { write(batch) }
+            if !batch.isEmpty {
+                write(batch)
+                if waiters == 0 { lastTrailing = ContinuousClock.now }
+            }
             if stopped {
                 let rest = state.withLock { s in
                     let b = s.pending
@@ -122,6 +152,25 @@ public final class TaskJournal: Sendable {
                 done.signal()
                 return
             }
+        }
+    }
+
+    /// Waits until `due` while only trailing writes are pending (more of them gather); a
+    /// commit or `close` ends the wait at once.
+    private func linger(until due: ContinuousClock.Instant) {
+        while true {
+            let now = ContinuousClock.now
+            guard now < due else { return }
+            let proceed = state.withLock { s in
+                if s.waiters > 0 || s.stopped { return true }
+                s.lingering = true
+                return false
+            }
+            if proceed { return }
+            let left = due - now
+            let nanoseconds = Int(left.components.seconds) * 1_000_000_000 + Int(left.components.attoseconds / 1_000_000_000)
+            _ = urgent.wait(timeout: .now() + .nanoseconds(nanoseconds))
+            state.withLock { $0.lingering = false }
         }
     }
 
