@@ -1,15 +1,22 @@
 """Async tasks: Swell's durable task queue beside Celery and Dramatiq (Redis broker), same
 machine, same run.
 
-    python3 bench/async_tasks.py [--tasks 20000] [--samples 200] [--clients 4] [--quick]
+    python3 bench/async_tasks.py [--tasks 20000] [--samples 200] [--clients 4] [--batch 100] [--quick]
                                  [--redis-modes none,everysec] [--celery-pools prefork:2,threads:8]
-                                 [--skip-swell | --swell-only]
+                                 [--producers single,batch] [--skip-swell | --swell-only]
 
 Throughput: `tasks` no-op tasks are enqueued by `clients` client processes (Python,
 multiprocessing; each with its own client: a requests.Session for Swell, the task library's
 own producer for Celery and Dramatiq), all released at once; reported are the enqueue rate
 (tasks / time until the last enqueue returned) and the end-to-end rate (tasks / time until
-the last completion was recorded).
+the last completion was recorded). Each system runs with two producers, one row each:
+- single: one task per call — Swell `POST …/invoke?mode=async` (one request per task),
+  Celery `task.delay()`, Dramatiq `actor.send()`;
+- batch: `batch` tasks per call — Swell `POST …/functions/noop/tasks` with `batch` entries
+  (one request, one journal commit), Celery `app.send_task` `batch` times inside one
+  `app.producer_or_acquire()` (one connection and channel; the Redis transport still sends
+  one LPUSH per task), Dramatiq `group(…).run()` (one enqueue script call per message).
+Each tool's figure for the ratios is its best row.
 
 Completion signal:
 - Swell: `GET /v1/namespaces/default/tasks/summary?function=noop` shows `succeeded == tasks`
@@ -175,33 +182,67 @@ def start_redis(work: Path, mode: str) -> tuple[Proc, str]:
 # --- client processes -----------------------------------------------------------------------
 
 def client_main(tool: str, target: dict, n: int, ready, go, results) -> None:
-    """One enqueuing client (runs in a spawned process)."""
+    """One enqueuing client (runs in a spawned process). `send(k)` enqueues k tasks in one call."""
+    batch = target.get("batch", 1)
     try:
         if tool == "swell":
             session = requests.Session()
-            url, headers = target["url"], target["headers"]
+            headers = target["headers"]
+            if batch > 1:
+                url = target["batch_url"]
+                bodies = {}
 
-            def send() -> None:
-                r = session.post(url, headers=headers, data="{}")
-                if r.status_code != 202:
-                    raise RuntimeError(f"enqueue answered {r.status_code}: {r.text[:200]}")
+                def send(k: int) -> None:
+                    if k not in bodies:
+                        bodies[k] = json.dumps({"tasks": [{"payload": {}}] * k})
+                    r = session.post(url, headers={**headers, "Content-Type": "application/json"}, data=bodies[k])
+                    if r.status_code != 202 or len(r.json()["tasks"]) != k:
+                        raise RuntimeError(f"batch enqueue answered {r.status_code}: {r.text[:200]}")
+            else:
+                url = target["url"]
+
+                def send(k: int) -> None:
+                    r = session.post(url, headers=headers, data="{}")
+                    if r.status_code != 202:
+                        raise RuntimeError(f"enqueue answered {r.status_code}: {r.text[:200]}")
         else:
             os.environ["BENCH_REDIS_URL"] = target["redis"]
             sys.path.insert(0, target["dir"])
             module = importlib.import_module(f"{tool}_app")
             if tool == "celery":
                 module.app.connection_for_write().ensure_connection()
-                send = lambda: module.noop.delay(None)  # noqa: E731
+                if batch > 1:
+                    app = module.app
+
+                    def send(k: int) -> None:
+                        # One producer (connection and channel) for the batch: the fastest
+                        # of .delay, group(...).apply_async() and this, measured on this machine.
+                        with app.producer_or_acquire() as producer:
+                            for _ in range(k):
+                                app.send_task("noop", args=[None], producer=producer)
+                else:
+                    def send(k: int) -> None:
+                        module.noop.delay(None)
             else:
-                send = lambda: module.noop.send(None)  # noqa: E731
+                if batch > 1:
+                    import dramatiq
+
+                    def send(k: int) -> None:
+                        dramatiq.group(module.noop.message(None) for _ in range(k)).run()
+                else:
+                    def send(k: int) -> None:
+                        module.noop.send(None)
         ready.put(os.getpid())
         go.wait()
         errors = 0
-        for _ in range(n):
+        left = n
+        while left > 0:
+            k = min(batch, left)
             try:
-                send()
+                send(k)
             except Exception:  # noqa: BLE001 - counted and reported
-                errors += 1
+                errors += k
+            left -= k
         results.put({"finished": time.time(), "errors": errors})
     except Exception as e:  # noqa: BLE001
         ready.put(os.getpid())
@@ -284,14 +325,19 @@ def run_python_tool(tool: str, pool: str, work: Path, redis_url: str, args) -> d
             time.sleep(0.01)
         latency = latency_stats(starts, completions)
 
-        r.set("bench:done", 0)
-        target = {"redis": redis_url, "dir": str(work)}
-        throughput = run_enqueue(tool, target, args.tasks, args.clients, lambda: int(r.get("bench:done") or 0))
-        time.sleep(0.5)
         pattern = "celery-task-meta-*" if tool == "celery" else "dramatiq-results:*"
-        # results stored by the throughput run (the latency run stored samples + 5 before it)
-        throughput["resultsStored"] = sum(1 for _ in r.scan_iter(match=pattern, count=5000)) - (args.samples + 5)
-        return {"latency": latency, "throughput": throughput}
+        out = {}
+        for producer in args.producers.split(","):
+            stored_before = sum(1 for _ in r.scan_iter(match=pattern, count=5000))
+            r.set("bench:done", 0)
+            target = {"redis": redis_url, "dir": str(work), "batch": args.batch if producer == "batch" else 1}
+            throughput = run_enqueue(tool, target, args.tasks, args.clients, lambda: int(r.get("bench:done") or 0))
+            time.sleep(0.5)
+            # results stored by this throughput run
+            throughput["resultsStored"] = sum(1 for _ in r.scan_iter(match=pattern, count=5000)) - stored_before
+            throughput["producer"] = producer
+            out[producer] = {"latency": latency, "throughput": throughput}
+        return out
     finally:
         worker.stop()
         sys.path.remove(str(work))
@@ -374,11 +420,35 @@ def run_swell(args) -> dict:
             s = session.get(f"{base}/tasks/summary", params={"function": "noop"}).json()
             return int(s.get("succeeded", 0)) + int(s.get("failed", 0))
 
-        already = succeeded()
-        target = {"url": url, "headers": server.headers}
-        throughput = run_enqueue("swell", target, args.tasks, args.clients, lambda: succeeded() - already)
-        throughput["summary"] = session.get(f"{base}/tasks/summary", params={"function": "noop"}).json()
-        return {"latency": latency, "throughput": throughput}
+        def metric(name: str) -> float | None:
+            text = session.get(f"{server.url}/v1/metrics").text
+            for line in text.splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
+            return None
+
+        out = {}
+        for producer in args.producers.split(","):
+            already = succeeded()
+            commits0, tasks0 = metric("swell_task_journal_commit_tasks_count"), metric("swell_task_journal_commit_tasks_sum")
+            target = {"url": url, "batch_url": f"{base}/functions/noop/tasks", "headers": server.headers,
+                      "batch": args.batch if producer == "batch" else 1}
+            if producer == "batch":
+                probe = session.post(target["batch_url"], json={"tasks": [{"payload": {}}]})
+                if probe.status_code != 202:
+                    raise SwellMissing(f"batch enqueue (POST …/functions/{{name}}/tasks answered {probe.status_code})")
+                already += 1
+                deadline = time.time() + 10
+                while succeeded() < already and time.time() < deadline:
+                    time.sleep(0.05)
+            throughput = run_enqueue("swell", target, args.tasks, args.clients, lambda: succeeded() - already)
+            throughput["summary"] = session.get(f"{base}/tasks/summary", params={"function": "noop"}).json()
+            throughput["producer"] = producer
+            commits1, tasks1 = metric("swell_task_journal_commit_tasks_count"), metric("swell_task_journal_commit_tasks_sum")
+            if None not in (commits0, commits1, tasks0, tasks1) and commits1 > commits0:
+                throughput["tasksPerEnqueueCommit"] = round((tasks1 - tasks0) / (commits1 - commits0), 1)
+            out[producer] = {"latency": latency, "throughput": throughput}
+        return out
     finally:
         server.stop()
 
@@ -390,6 +460,8 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=20000)
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--clients", type=int, default=4, help="enqueuing client processes")
+    ap.add_argument("--batch", type=int, default=100, help="tasks per call of the batch producers")
+    ap.add_argument("--producers", default="single,batch", help="single (one task per call), batch (--batch per call)")
     ap.add_argument("--redis-modes", default="none,everysec", help="Redis persistence: none, everysec, always")
     ap.add_argument("--celery-pools", default="prefork:2,threads:8")
     ap.add_argument("--dramatiq-pool", default="2:8", help="processes:threads")
@@ -408,7 +480,8 @@ def main() -> None:
     try:
         if not args.skip_swell:
             try:
-                results["swell"] = run_swell(args)
+                for producer, r in run_swell(args).items():
+                    results[f"swell [{producer}]"] = r
             except SwellMissing as e:
                 swell_missing = f"this swell binary does not support {e}"
                 print(f"error: {swell_missing}; the Swell figures are TBD", file=sys.stderr, flush=True)
@@ -420,36 +493,51 @@ def main() -> None:
                 redis_proc, redis_url = start_redis(work, mode)
                 try:
                     for pool in args.celery_pools.split(","):
-                        results[f"celery {pool} redis:{mode}"] = run_python_tool("celery", pool, work, redis_url, args)
-                    results[f"dramatiq {args.dramatiq_pool} redis:{mode}"] = run_python_tool("dramatiq", args.dramatiq_pool, work, redis_url, args)
+                        for producer, r in run_python_tool("celery", pool, work, redis_url, args).items():
+                            results[f"celery {pool} redis:{mode} [{producer}]"] = r
+                    for producer, r in run_python_tool("dramatiq", args.dramatiq_pool, work, redis_url, args).items():
+                        results[f"dramatiq {args.dramatiq_pool} redis:{mode} [{producer}]"] = r
                 finally:
                     redis_proc.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"machine: {machine()}; {args.tasks} tasks by {args.clients} client processes; {args.samples} one-at-a-time samples")
-    print(f"{'':34}{'enqueue/s':>10}{'e2e/s':>8}{'done':>7}{'start p50':>10}{'p99':>8}{'done p50':>9}{'p99':>8}  (ms)")
+    print(f"machine: {machine()}; {args.tasks} tasks by {args.clients} client processes; batch producers: {args.batch} tasks per call;"
+          f" {args.samples} one-at-a-time samples")
+    print(f"{'':44}{'enqueue/s':>10}{'e2e/s':>8}{'done':>7}{'start p50':>10}{'p99':>8}{'done p50':>9}{'p99':>8}  (ms)")
     for label, r in results.items():
         t, lat = r["throughput"], r["latency"]
-        print(f"{label:34}{t['enqueuePerSecond']:>10}{t['endToEndPerSecond']:>8}{t['completed']:>7}"
+        print(f"{label:44}{t['enqueuePerSecond']:>10}{t['endToEndPerSecond']:>8}{t['completed']:>7}"
               f"{lat['startP50Ms']:>10.2f}{lat['startP99Ms']:>8.2f}{lat['completionP50Ms']:>9.2f}{lat['completionP99Ms']:>8.2f}")
         if t["enqueueErrors"] or t["exceptions"]:
             print(f"  {label}: enqueue errors {t['enqueueErrors']} {t['exceptions'][:2]}")
-    if "swell" in results:
-        lat = results["swell"]["latency"]
+        if "tasksPerEnqueueCommit" in t:
+            print(f"  {label}: {t['tasksPerEnqueueCommit']} tasks per enqueue commit (fsync)")
+    swell_rows = {k: r for k, r in results.items() if k.startswith("swell")}
+    if swell_rows:
+        lat = next(iter(swell_rows.values()))["latency"]
         print(f"swell server-measured queueDelayMs p50 {lat['queueDelayP50Ms']} p99 {lat['queueDelayP99Ms']}")
+
+    def best(prefix: str, producer: str | None = None) -> int | None:
+        rates = [r["throughput"]["endToEndPerSecond"] for k, r in results.items()
+                 if k.startswith(prefix) and ("redis:" not in k or "redis:none" in k) and (producer is None or k.endswith(f"[{producer}]"))]
+        return max(rates) if rates else None
+
     ratios = {}
-    celery = [r["throughput"]["endToEndPerSecond"] for k, r in results.items() if k.startswith("celery") and k.endswith("redis:none")]
-    dramatiq = [r["throughput"]["endToEndPerSecond"] for k, r in results.items() if k.startswith("dramatiq") and k.endswith("redis:none")]
-    if "swell" in results and celery:
-        ratios["swellVsBestCelery"] = round(results["swell"]["throughput"]["endToEndPerSecond"] / max(celery), 2)
-    if "swell" in results and dramatiq:
-        ratios["swellVsDramatiq"] = round(results["swell"]["throughput"]["endToEndPerSecond"] / max(dramatiq), 2)
+    swell_best, celery_best, dramatiq_best = best("swell"), best("celery"), best("dramatiq")
+    if swell_best and celery_best:
+        ratios["swellBestVsCeleryBest"] = round(swell_best / celery_best, 2)
+    if swell_best and dramatiq_best:
+        ratios["swellBestVsDramatiqBest"] = round(swell_best / dramatiq_best, 2)
+    swell_single, celery_single = best("swell", "single"), best("celery", "single")
+    if swell_single and celery_single:
+        ratios["swellSingleVsCelerySingle"] = round(swell_single / celery_single, 2)
     if ratios:
-        print("end-to-end throughput ratios (Redis without persistence):", ", ".join(f"{k} {v}x" for k, v in ratios.items()))
+        print("end-to-end throughput ratios, each tool's best row (Redis without persistence):",
+              ", ".join(f"{k} {v}x" for k, v in ratios.items()))
     if swell_missing:
         print(f"Swell: TBD — {swell_missing}")
-    summary("async_tasks", {"tasks": args.tasks, "clients": args.clients, "samples": args.samples, "results": results,
+    summary("async_tasks", {"tasks": args.tasks, "clients": args.clients, "batch": args.batch, "samples": args.samples, "results": results,
                             "ratios": ratios, "swellMissing": swell_missing})
     if swell_missing:
         raise SystemExit(2)

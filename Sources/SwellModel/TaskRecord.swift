@@ -109,6 +109,9 @@ public struct TaskAttempt: Sendable, Codable, Hashable {
 public enum TaskLimits {
     /// Largest async event payload: 256 KB (413 beyond).
     public static let maxPayloadBytes = 256 * 1024
+    /// Tasks one batch enqueue may carry, and its largest body: 6 MB (413 beyond).
+    public static let maxBatchTasks = 500
+    public static let maxBatchBytes = 6 * 1024 * 1024
     public static let priorityRange = 0...9
     /// Longest delay a task may ask for: a day.
     public static let maxDelaySeconds = 86_400

@@ -72,10 +72,9 @@ public struct TaskQueue: Sendable {
     /// Takes a waiting task out (it was stopped). Returns false when it is not waiting.
     @discardableResult
     public mutating func remove(_ id: String, namespace: String, function: String) -> Bool {
-        if var ns = namespaces[namespace], var heap = ns.functions[function], heap.remove(id) {
-            ns.functions[function] = heap.isEmpty ? nil : heap
-            ns.count -= 1
-            namespaces[namespace] = ns
+        if namespaces[namespace]?.functions[function] != nil, namespaces[namespace]!.functions[function]!.remove(id) {
+            if namespaces[namespace]!.functions[function]!.isEmpty { namespaces[namespace]!.functions[function] = nil }
+            namespaces[namespace]!.count -= 1
             readyCount -= 1
             return true
         }
@@ -91,26 +90,36 @@ public struct TaskQueue: Sendable {
 
     /// The next task to start: from the namespace with the lowest pass that has a task `allow`
     /// accepts (the head of one of its functions' queues, highest priority first).
+    ///
+    /// The heaps are mutated in place (never copied out of `namespaces` and back), so a
+    /// dispatch costs O(log n) in the queue's length and not a copy of it.
     public mutating func next(now: Double, allow: (QueuedTask) -> Bool) -> QueuedTask? {
         promote(now: now)
-        let candidates = namespaces.filter { $0.value.count > 0 }.sorted { ($0.value.pass, $0.key) < ($1.value.pass, $1.key) }
-        for (name, var ns) in candidates {
-            var best: QueuedTask?
-            for (_, heap) in ns.functions {
-                guard let head = heap.peek, allow(head) else { continue }
-                if best == nil || head.precedes(best!) { best = head }
-            }
-            guard let task = best else { continue }
-            var heap = ns.functions[task.function]!
-            _ = heap.pop()
-            ns.functions[task.function] = heap.isEmpty ? nil : heap
-            ns.count -= 1
-            ns.pass += 1 / ns.weight
-            namespaces[name] = ns
+        guard readyCount > 0 else { return nil }
+        var order: [(pass: Double, name: String)] = []
+        for (name, ns) in namespaces where ns.count > 0 { order.append((ns.pass, name)) }
+        if order.count > 1 { order.sort { ($0.pass, $0.name) < ($1.pass, $1.name) } }
+        for (_, name) in order {
+            guard let task = head(of: name, allow: allow) else { continue }
+            namespaces[name]!.functions[task.function]!.removeFirst()
+            if namespaces[name]!.functions[task.function]!.isEmpty { namespaces[name]!.functions[task.function] = nil }
+            namespaces[name]!.count -= 1
+            namespaces[name]!.pass += 1 / namespaces[name]!.weight
             readyCount -= 1
             return task
         }
         return nil
+    }
+
+    /// The first in dispatch order among the heads of a namespace's function queues that `allow` accepts.
+    private func head(of namespace: String, allow: (QueuedTask) -> Bool) -> QueuedTask? {
+        guard let functions = namespaces[namespace]?.functions else { return nil }
+        var best: QueuedTask?
+        for heap in functions.values {
+            guard let head = heap.peek, allow(head) else { continue }
+            if best == nil || head.precedes(best!) { best = head }
+        }
+        return best
     }
 
     private mutating func promote(now: Double) {
@@ -122,15 +131,16 @@ public struct TaskQueue: Sendable {
     }
 
     private mutating func makeReady(_ task: QueuedTask) {
-        var ns = namespaces[task.namespace] ?? NamespaceState()
-        if ns.count == 0 {
+        if namespaces[task.namespace]?.count ?? 0 == 0 {
             // (Re)joining: start at the lowest pass of the busy namespaces, never below its own.
-            let floor = namespaces.values.filter { $0.count > 0 }.map(\.pass).min() ?? ns.pass
-            ns.pass = max(ns.pass, floor)
+            var floor: Double?
+            for ns in namespaces.values where ns.count > 0 { floor = min(floor ?? ns.pass, ns.pass) }
+            let own = namespaces[task.namespace]?.pass ?? 0
+            namespaces[task.namespace, default: NamespaceState()].pass = max(own, floor ?? own)
         }
-        ns.functions[task.function, default: Heap(order: .dispatch)].push(task)
-        ns.count += 1
-        namespaces[task.namespace] = ns
+        // In place: a copy of the namespace's state would copy the heap on every push.
+        namespaces[task.namespace, default: NamespaceState()].functions[task.function, default: Heap(order: .dispatch)].push(task)
+        namespaces[task.namespace]!.count += 1
         readyCount += 1
     }
 }
@@ -156,6 +166,11 @@ struct Heap: Sendable {
     mutating func push(_ task: QueuedTask) {
         items.append(task)
         siftUp(items.count - 1)
+    }
+
+    /// Drops the head (the caller has read it with `peek`).
+    mutating func removeFirst() {
+        _ = pop()
     }
 
     mutating func pop() -> QueuedTask? {

@@ -4,12 +4,14 @@ import SwellInvoker
 import SwellModel
 import SwellRuntime
 import SwellTriggers
+import SwellTasks
 
 /// `GET .../functions/{name}/instances` and the Prometheus `GET /v1/metrics`.
 struct InstanceRoutes {
     let catalog: Catalog
     let runtime: RuntimeManager
     let triggers: TriggerManager
+    let tasks: TaskService
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.get("namespaces/:ns/functions/:name/instances") { _, ctx in
@@ -24,7 +26,7 @@ struct InstanceRoutes {
             _ = try ctx.authorize("default", .admin)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + triggers.prometheusText())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText())))
         }
     }
 

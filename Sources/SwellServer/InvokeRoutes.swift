@@ -28,14 +28,7 @@ struct InvokeRoutes {
         group.post("namespaces/:ns/functions/:name/invoke") { request, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .invoker)
-            var name = ctx.parameters.get("name") ?? ""
-            var qualifierText: String? = request.uri.queryParameters.get("qualifier").map { String($0) }
-            if let colon = name.firstIndex(of: ":") {
-                if qualifierText == nil { qualifierText = String(name[name.index(after: colon)...]) }
-                name = String(name[..<colon])
-            }
-            guard Names.isFunctionName(name) else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
-            let qualifier = try Qualifier(parsing: qualifierText)
+            let (name, qualifier) = try AsyncInvoke.target(request, name: ctx.parameters.get("name") ?? "", namespace: ns)
             var request = request
             if try AsyncInvoke.isAsync(request) {
                 return try await AsyncInvoke.enqueue(&request, namespace: ns, name: name, qualifier: qualifier, tasks: tasks)

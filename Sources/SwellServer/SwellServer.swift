@@ -106,7 +106,7 @@ public enum SwellServer {
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
         TaskRoutes(tasks: tasks, store: taskStore, records: store).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
-        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
 

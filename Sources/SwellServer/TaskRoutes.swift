@@ -4,13 +4,21 @@ import SwellModel
 import SwellStore
 import SwellTasks
 
-/// `/v1/namespaces/{ns}/tasks...`: list, get, summary, stop, retry; and the namespace's async limits.
+/// `/v1/namespaces/{ns}/tasks...`: list, get, summary, stop, retry; the namespace's async limits;
+/// and the batch enqueue `POST /v1/namespaces/{ns}/functions/{name}/tasks`.
 struct TaskRoutes {
     let tasks: TaskService
     let store: TaskStore
     let records: any RecordStore
 
     func register(on group: RouterGroup<SwellRequestContext>) {
+        group.post("namespaces/:ns/functions/:name/tasks") { request, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .invoker)
+            let (name, qualifier) = try AsyncInvoke.target(request, name: ctx.parameters.get("name") ?? "", namespace: ns)
+            var request = request
+            return try await AsyncInvoke.enqueueBatch(&request, namespace: ns, name: name, qualifier: qualifier, tasks: tasks)
+        }
         group.get("namespaces/:ns/tasks") { request, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .developer)

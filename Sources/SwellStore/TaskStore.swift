@@ -78,49 +78,42 @@ public final class TaskStore: Sendable {
     // MARK: Writes
 
     /// Applies the writes in one transaction: when this returns, they are on disk.
+    /// Statements are prepared once per connection and reused (a busy queue applies
+    /// thousands of writes a second).
     public func apply(_ writes: [TaskWrite]) throws {
         try db.write { db in
             for w in writes {
                 switch w {
                 case .insert(let t):
-                    try db.execute(
-                        sql: """
-                            INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
-                                created_at, run_at, attempts, starts, updated_at, finished_at, result, error)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
+                    try db.cachedStatement(sql: """
+                        INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
+                            created_at, run_at, attempts, starts, updated_at, finished_at, result, error)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [
                             t.id, t.namespace, t.function, t.qualifier, t.state.rawValue, t.priority, t.payload, t.idempotencyKey,
                             t.timeout, t.createdAt.timeIntervalSince1970, t.runAt.timeIntervalSince1970, t.attempts, t.starts,
                             t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error,
                         ])
                 case .started(let a, let starts):
-                    try db.execute(
-                        sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?",
-                        arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
-                    try db.execute(
-                        sql: """
-                            INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
-                            VALUES (?, ?, ?, ?, ?, 0)
-                            """,
-                        arguments: [a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs])
+                    try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
+                        .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
+                        VALUES (?, ?, ?, ?, ?, 0)
+                        """).execute(arguments: [a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs])
                 case .attemptFinished(let a):
-                    try db.execute(
-                        sql: """
-                            UPDATE task_attempts SET finished_at = ?, outcome = ?, error_type = ?, error = ?, duration_ms = ?, cold_start = ?
-                            WHERE task_id = ? AND number = ?
-                            """,
-                        arguments: [
+                    try db.cachedStatement(sql: """
+                        UPDATE task_attempts SET finished_at = ?, outcome = ?, error_type = ?, error = ?, duration_ms = ?, cold_start = ?
+                        WHERE task_id = ? AND number = ?
+                        """).execute(arguments: [
                             a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs, a.coldStart,
                             a.taskID, a.number,
                         ])
                 case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
-                    try db.execute(
-                        sql: """
-                            UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
-                            WHERE id = ?
-                            """,
-                        arguments: [
+                    try db.cachedStatement(sql: """
+                        UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
+                        WHERE id = ?
+                        """).execute(arguments: [
                             state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
                             at.timeIntervalSince1970, id,
                         ])
@@ -178,11 +171,11 @@ public final class TaskStore: Sendable {
         }
     }
 
-    /// Idempotency keys used within `window` (loaded once at start; the hot path keeps them in memory).
+    /// Idempotency keys used since `since`, oldest first (loaded once at start; the hot path keeps them in memory).
     public func recentIdempotencyKeys(since: Date) throws -> [(namespace: String, function: String, key: String, taskID: String, createdAt: Date)] {
         try db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT namespace, function, idempotency_key, id, created_at FROM tasks WHERE idempotency_key IS NOT NULL AND created_at >= ?",
+                db, sql: "SELECT namespace, function, idempotency_key, id, created_at FROM tasks WHERE idempotency_key IS NOT NULL AND created_at >= ? ORDER BY created_at",
                 arguments: [since.timeIntervalSince1970]
             ).map { ($0["namespace"], $0["function"], $0["idempotency_key"], $0["id"], Date(timeIntervalSince1970: $0["created_at"])) }
         }

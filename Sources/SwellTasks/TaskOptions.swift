@@ -19,9 +19,26 @@ public struct TaskOptions: Sendable, Hashable {
     }
 }
 
+/// One task of an enqueue call: its event and options.
+public struct TaskSubmission: Sendable, Hashable {
+    /// The event, as JSON.
+    public var payload: Data
+    public var options: TaskOptions
+
+    public init(payload: Data, options: TaskOptions = TaskOptions()) {
+        self.payload = payload
+        self.options = options
+    }
+}
+
 /// The answer to an async invoke.
 public struct EnqueueResult: Sendable, Hashable {
     public var taskID: String
     /// True when an earlier task with the same idempotency key was returned.
     public var duplicate: Bool
+
+    public init(taskID: String, duplicate: Bool) {
+        self.taskID = taskID
+        self.duplicate = duplicate
+    }
 }

@@ -21,12 +21,38 @@ public actor TaskService: Service {
 
     struct Live {
         var record: TaskRecord
+        /// The record's qualifier, parsed (nil if it no longer parses).
+        var target: Qualifier?
         var sequence: UInt64
         var running: Running?
         /// Every re-run so far (drives the backoff).
         var retries = 0
         /// When it last became runnable, for the queue delay of its next start.
         var readySince: Date
+    }
+
+    /// A function's queue, as caps and counters key it (no string building per task).
+    struct FunctionName: Hashable, Sendable {
+        var namespace: String
+        var function: String
+    }
+
+    /// An idempotency key is per function.
+    struct IdempotencySlot: Hashable, Sendable {
+        var namespace: String
+        var function: String
+        var key: String
+    }
+
+    /// Per-function counters and the queued gauge, for the metrics.
+    struct Counts: Sendable {
+        var queued = 0
+        var accepted = 0
+        var succeeded = 0
+        var failed = 0
+        var expired = 0
+        var stopped = 0
+        var retries = 0
     }
 
     let journal: TaskJournal
@@ -39,14 +65,17 @@ public actor TaskService: Service {
 
     private var live: [String: Live] = [:]
     private var queue = TaskQueue()
-    private var inFlight: [String: Int] = [:]
+    private var inFlight: [FunctionName: Int] = [:]
+    private var counts: [FunctionName: Counts] = [:]
     private var totalInFlight = 0
     private var buckets: [String: TokenBucket] = [:]
     private var limits: [String: NamespaceTaskLimits] = [:]
-    private var idempotency: [String: (id: String, at: Date)] = [:]
+    private var idempotency = IdempotencyIndex<IdempotencySlot>(window: TaskLimits.idempotencyWindow)
     private var sequence: UInt64 = 0
     private var wakeup: CheckedContinuation<Void, Never>?
     private var wakeGeneration = 0
+    /// The earliest pending timer of the dispatch loop (one timer task at a time, not one per pass).
+    private var timerDeadline: ContinuousClock.Instant?
     private var accepting = true
     private var recovered = false
 
@@ -75,40 +104,78 @@ public actor TaskService: Service {
     public func enqueue(
         namespace: String, function: String, qualifier: String, payload: Data, options: TaskOptions
     ) async throws(SwellError) -> EnqueueResult {
+        let results = try await enqueueBatch(
+            namespace: namespace, function: function, qualifier: qualifier, tasks: [TaskSubmission(payload: payload, options: options)])
+        return results[0]
+    }
+
+    /// Accepts tasks for one function in one journal commit (one transaction, one fsync): once
+    /// this returns, every new task is on disk and will run; when the commit fails, none is
+    /// accepted. The answers are in the order of `tasks`. An entry whose idempotency key was
+    /// used within the window (before, or by an earlier entry of the same call) answers the
+    /// first task's id with `duplicate` and adds nothing.
+    /// - Throws: `SwellError` for an unknown function or qualifier (404), a closed queue (429)
+    ///   or a failed commit (500).
+    public func enqueueBatch(
+        namespace: String, function: String, qualifier: String, tasks: [TaskSubmission]
+    ) async throws(SwellError) -> [EnqueueResult] {
         guard accepting else { throw SwellError(.throttled, "the server is shutting down; try again", retryAfter: 1) }
         _ = try invoker.catalog.resolve(namespace, function, try Qualifier(parsing: qualifier), random: 0)
         let now = Date()
-        var idempotencySlot: String?
-        if let key = options.idempotencyKey {
-            let slot = "\(namespace)\u{0}\(function)\u{0}\(key)"
-            if let first = idempotency[slot], now.timeIntervalSince(first.at) < TaskLimits.idempotencyWindow {
-                return EnqueueResult(taskID: first.id, duplicate: true)
+        let seconds = now.timeIntervalSince1970
+        idempotency.prune(now: seconds)
+        var results: [EnqueueResult] = []
+        results.reserveCapacity(tasks.count)
+        var records: [TaskRecord] = []
+        records.reserveCapacity(tasks.count)
+        var claimed: [(slot: IdempotencySlot, id: String)] = []
+        for task in tasks {
+            var slot: IdempotencySlot?
+            if let key = task.options.idempotencyKey {
+                let candidate = IdempotencySlot(namespace: namespace, function: function, key: key)
+                if let first = idempotency.lookup(candidate, now: seconds) {
+                    results.append(EnqueueResult(taskID: first, duplicate: true))
+                    continue
+                }
+                slot = candidate
             }
-            idempotencySlot = slot
+            let id = Self.newID(now)
+            if let slot {
+                // Claimed before the commit: a concurrent duplicate answers this task.
+                idempotency.insert(slot, id: id, at: seconds)
+                claimed.append((slot, id))
+            }
+            let options = task.options
+            records.append(TaskRecord(
+                id: id, namespace: namespace, function: function, qualifier: qualifier, priority: options.priority, payload: task.payload,
+                idempotencyKey: options.idempotencyKey, timeout: options.timeout, createdAt: now, runAt: options.runAt ?? now))
+            results.append(EnqueueResult(taskID: id, duplicate: false))
         }
-        let id = Self.newID(now)
-        if let slot = idempotencySlot { idempotency[slot] = (id, now) }
-        let record = TaskRecord(
-            id: id, namespace: namespace, function: function, qualifier: qualifier, priority: options.priority, payload: payload,
-            idempotencyKey: options.idempotencyKey, timeout: options.timeout, createdAt: now, runAt: options.runAt ?? now)
+        guard !records.isEmpty else { return results }
         do {
-            try await journal.commit([.insert(record)])
+            try await journal.commit(records.map { .insert($0) })
         } catch {
-            if let slot = idempotencySlot { idempotency.removeValue(forKey: slot) }
-            throw SwellError(.internal, "the task could not be stored: \(error)")
+            for c in claimed { idempotency.remove(c.slot, id: c.id) }
+            let what = records.count == 1 ? "the task" : "the \(records.count) tasks"
+            throw SwellError(.internal, "\(what) could not be stored: \(error)")
         }
-        admit(record)
-        return EnqueueResult(taskID: id, duplicate: false)
+        for record in records { admit(record) }
+        counts[FunctionName(namespace: namespace, function: function), default: Counts()].accepted += records.count
+        wake()
+        return results
     }
 
+    /// Puts a stored task in the queue (the caller wakes the dispatcher).
     private func admit(_ record: TaskRecord) {
         sequence += 1
-        live[record.id] = Live(record: record, sequence: sequence, readySince: max(record.runAt, record.createdAt))
+        live[record.id] = Live(
+            record: record, target: try? Qualifier(parsing: record.qualifier), sequence: sequence,
+            readySince: max(record.runAt, record.createdAt))
         queue.push(
             QueuedTask(id: record.id, namespace: record.namespace, function: record.function, priority: record.priority,
                        runAt: record.runAt.timeIntervalSince1970, sequence: sequence),
             now: Date().timeIntervalSince1970)
-        wake()
+        counts[FunctionName(namespace: record.namespace, function: record.function), default: Counts()].queued += 1
     }
 
     /// Time-ordered, unique ids: 12 hex digits of milliseconds, then 16 random hex digits.
@@ -140,6 +207,9 @@ public actor TaskService: Service {
         }
         queue.remove(id, namespace: namespace, function: entry.record.function)
         live.removeValue(forKey: id)
+        let name = FunctionName(namespace: namespace, function: entry.record.function)
+        counts[name, default: Counts()].queued -= 1
+        counts[name, default: Counts()].stopped += 1
         let now = Date()
         do {
             try await journal.commit([.state(id: id, state: .stopped, attempts: entry.record.attempts, runAt: entry.record.runAt,
@@ -172,6 +242,7 @@ public actor TaskService: Service {
             throw SwellError(.internal, "the retry could not be stored: \(error)")
         }
         admit(record)
+        wake()
         return record
     }
 
@@ -196,6 +267,17 @@ public actor TaskService: Service {
 
     /// Tasks waiting and running on this node.
     public var depth: (queued: Int, delayed: Int, running: Int) { (queue.readyCount, queue.delayedCount, totalInFlight) }
+
+    /// The queue's gauges and counters per function, and the journal's, for `GET /v1/metrics`.
+    public func metrics() -> TaskMetrics {
+        let functions = counts.map { name, c in
+            TaskMetrics.Function(
+                namespace: name.namespace, function: name.function, queued: c.queued, running: inFlight[name] ?? 0,
+                accepted: c.accepted, succeeded: c.succeeded, failed: c.failed, expired: c.expired, stopped: c.stopped,
+                retries: c.retries)
+        }.sorted { ($0.namespace, $0.function) < ($1.namespace, $1.function) }
+        return TaskMetrics(functions: functions, journal: journal.stats, idempotencyKeys: idempotency.count)
+    }
 
     // MARK: Service
 
@@ -237,7 +319,9 @@ public actor TaskService: Service {
         let now = Date()
         for (ns, settings) in try store.allLimits() { apply(settings, namespace: ns) }
         for entry in try store.recentIdempotencyKeys(since: now.addingTimeInterval(-TaskLimits.idempotencyWindow)) {
-            idempotency["\(entry.namespace)\u{0}\(entry.function)\u{0}\(entry.key)"] = (entry.taskID, entry.createdAt)
+            idempotency.insert(
+                IdempotencySlot(namespace: entry.namespace, function: entry.function, key: entry.key), id: entry.taskID,
+                at: entry.createdAt.timeIntervalSince1970)
         }
         let pending = try store.recover(at: now)
         for record in pending { admit(record) }
@@ -276,26 +360,45 @@ public actor TaskService: Service {
             buckets[task.namespace] = bucket
             if !ok { return false }
         }
-        guard let function = invoker.catalog.function(task.namespace, task.function) else { return true }
-        let config = function.config
+        // The cap of the version the task targets, against the function's async work in flight.
+        guard let entry = live[task.id], let config = target(of: entry)?.config else { return true }
         let cap = config.async.concurrency ?? config.scaling.maxInstances * config.concurrency
-        if inFlight["\(task.namespace)/\(task.function)", default: 0] >= cap { return false }
+        if inFlight[FunctionName(namespace: task.namespace, function: task.function), default: 0] >= cap { return false }
         // Latency-sensitive requests are waiting for this function's slots: offline work yields.
         return !invoker.runtime.hasLatencyWaiting(namespace: task.namespace, name: task.function)
+    }
+
+    /// The version a task targets (an alias: its main version), nil when the function or the
+    /// qualifier is gone. Its `async` settings apply until an attempt tells which version ran.
+    private func target(of entry: Live) -> Catalog.Resolved? {
+        guard let qualifier = entry.target else { return nil }
+        return try? invoker.catalog.resolve(entry.record.namespace, entry.record.function, qualifier, random: 1)
+    }
+
+    /// The async settings of the version an attempt ran (`executedVersion`), else of the target.
+    private func asyncConfig(of entry: Live, executedVersion: String) -> AsyncConfig? {
+        if let n = Int(executedVersion),
+           let resolved = try? invoker.catalog.resolve(entry.record.namespace, entry.record.function, .version(n), random: 1) {
+            return resolved.config.async
+        }
+        if executedVersion == "$LATEST" { return invoker.catalog.function(entry.record.namespace, entry.record.function)?.config.async }
+        return target(of: entry)?.config.async
     }
 
     private func start(_ id: String, now: Date) {
         guard var entry = live[id] else { return }
         var record = entry.record
-        if let bucket = buckets[record.namespace] {
-            var b = bucket
-            _ = b.take(now: now.timeIntervalSince1970)
-            buckets[record.namespace] = b
+        let name = FunctionName(namespace: record.namespace, function: record.function)
+        counts[name, default: Counts()].queued -= 1
+        if buckets[record.namespace] != nil {
+            _ = buckets[record.namespace]!.take(now: now.timeIntervalSince1970)
         }
         // Too old to run at all: expire instead.
-        let maxAge = Double(invoker.catalog.function(record.namespace, record.function)?.config.async.maxEventAge ?? Int.max)
+        let target = target(of: entry)
+        let maxAge = Double(target?.config.async.maxEventAge ?? Int.max)
         if now.timeIntervalSince(record.createdAt) >= maxAge {
-            finalize(&entry, state: .expired, error: Self.errorJSON("Task.EventAgeExceeded", "the task waited longer than its maximum event age (\(Int(maxAge)) s)"), now: now)
+            finalize(&entry, state: .expired, error: Self.errorJSON("Task.EventAgeExceeded", "the task waited longer than its maximum event age (\(Int(maxAge)) s)"),
+                     now: now, executedVersion: target?.key.version.description ?? "$LATEST", config: target?.config.async)
             return
         }
         record.starts += 1
@@ -306,10 +409,9 @@ public actor TaskService: Service {
         entry.record = record
         entry.running = Running(attempt: attempt)
         live[id] = entry
-        let key = "\(record.namespace)/\(record.function)"
-        inFlight[key, default: 0] += 1
+        inFlight[name, default: 0] += 1
         totalInFlight += 1
-        journal.append([.started(attempt, starts: record.starts)])
+        journal.append(.started(attempt, starts: record.starts))
         let invoker = self.invoker
         Task {
             let result = await Self.execute(record, attempt: attempt, invoker: invoker)
@@ -365,8 +467,8 @@ public actor TaskService: Service {
     private func finished(_ id: String, result r: ExecutionResult) {
         guard var entry = live[id], let running = entry.running else { return }
         let now = Date()
-        let key = "\(entry.record.namespace)/\(entry.record.function)"
-        inFlight[key, default: 1] -= 1
+        let name = FunctionName(namespace: entry.record.namespace, function: entry.record.function)
+        inFlight[name, default: 1] -= 1
         totalInFlight -= 1
         defer { wake() }
 
@@ -377,14 +479,18 @@ public actor TaskService: Service {
         attempt.outcome = running.stopRequested ? "stopped" : Self.name(r.outcome)
         attempt.errorType = r.errorType
         attempt.error = r.error
-        journal.append([.attemptFinished(attempt)])
+        journal.append(.attemptFinished(attempt))
         entry.running = nil
 
+        // The settings of the version that ran (a task for a version or an alias uses that
+        // version's, not `$LATEST`'s).
+        let executed = asyncConfig(of: entry, executedVersion: r.executedVersion)
         if running.stopRequested {
-            finalize(&entry, state: .stopped, error: Self.errorJSON("Task.Stopped", "the task was stopped while it ran"), now: now)
+            finalize(&entry, state: .stopped, error: Self.errorJSON("Task.Stopped", "the task was stopped while it ran"), now: now,
+                     executedVersion: r.executedVersion, config: executed)
             return
         }
-        let config = invoker.catalog.function(entry.record.namespace, entry.record.function)?.config.async ?? AsyncConfig(maxAttempts: 1)
+        let config = executed ?? AsyncConfig(maxAttempts: 1)
         let policy = RetryPolicy(
             maxAttempts: config.maxAttempts, maxEventAge: Double(config.maxEventAge), baseDelay: Double(config.retryDelay),
             maxDelay: Double(config.maxRetryDelay))
@@ -398,19 +504,21 @@ public actor TaskService: Service {
         switch decision {
         case .succeed:
             entry.record.result = r.result
-            finalize(&entry, state: .succeeded, error: nil, now: now, executedVersion: r.executedVersion)
+            finalize(&entry, state: .succeeded, error: nil, now: now, executedVersion: r.executedVersion, config: executed)
         case .fail:
-            finalize(&entry, state: .failed, error: r.error, now: now, executedVersion: r.executedVersion)
+            finalize(&entry, state: .failed, error: r.error, now: now, executedVersion: r.executedVersion, config: executed)
         case .expire:
-            finalize(&entry, state: .expired, error: r.error, now: now, executedVersion: r.executedVersion)
+            finalize(&entry, state: .expired, error: r.error, now: now, executedVersion: r.executedVersion, config: executed)
         case .retry(let delay, _):
             entry.retries += 1
+            counts[name, default: Counts()].retries += 1
+            counts[name, default: Counts()].queued += 1
             entry.record.state = .queued
             entry.record.error = r.error
             entry.record.runAt = now.addingTimeInterval(delay)
             entry.readySince = entry.record.runAt
             live[id] = entry
-            journal.append([.state(id: id, state: .queued, attempts: attempts, runAt: entry.record.runAt, finishedAt: nil, result: nil, error: r.error, at: now)])
+            journal.append(.state(id: id, state: .queued, attempts: attempts, runAt: entry.record.runAt, finishedAt: nil, result: nil, error: r.error, at: now))
             queue.push(
                 QueuedTask(id: id, namespace: entry.record.namespace, function: entry.record.function, priority: entry.record.priority,
                            runAt: entry.record.runAt.timeIntervalSince1970, sequence: entry.sequence),
@@ -418,14 +526,23 @@ public actor TaskService: Service {
         }
     }
 
-    /// Ends a task for good: records it and sends it to its destination.
-    private func finalize(_ entry: inout Live, state: TaskState, error: Data?, now: Date, executedVersion: String = "$LATEST") {
+    /// Ends a task for good: records it and sends it to its destination (`config`: the async
+    /// settings of the version that ran, or that the task targets).
+    private func finalize(_ entry: inout Live, state: TaskState, error: Data?, now: Date, executedVersion: String, config: AsyncConfig?) {
         let record = entry.record
         live.removeValue(forKey: record.id)
-        journal.append([.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
-                               result: state == .succeeded ? record.result : nil, error: error, at: now)])
+        journal.append(.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
+                              result: state == .succeeded ? record.result : nil, error: error, at: now))
+        let name = FunctionName(namespace: record.namespace, function: record.function)
+        switch state {
+        case .succeeded: counts[name, default: Counts()].succeeded += 1
+        case .failed: counts[name, default: Counts()].failed += 1
+        case .expired: counts[name, default: Counts()].expired += 1
+        case .stopped: counts[name, default: Counts()].stopped += 1
+        default: break
+        }
         guard state != .stopped,
-              let config = invoker.catalog.function(record.namespace, record.function)?.config.async,
+              let config,
               let destination = state == .succeeded ? config.onSuccess : config.onFailure
         else { return }
         let condition = state == .succeeded ? "Success" : state == .expired ? "EventAgeExceeded" : "RetriesExhausted"
@@ -487,16 +604,23 @@ public actor TaskService: Service {
                 return
             }
             wakeup = c
-            if let limit {
-                Task { [weak self] in
-                    try? await Task.sleep(for: limit)
-                    await self?.timerFired(generation)
-                }
-            }
+            if let limit { armTimer(ContinuousClock.now + limit) }
         }
     }
 
-    private func timerFired(_ generation: Int) {
-        if wakeGeneration == generation { wake() }
+    /// Wakes the loop at `deadline`, unless a timer already pending fires sooner (a busy
+    /// queue passes through here after every finish: one sleeping task, not one per pass).
+    private func armTimer(_ deadline: ContinuousClock.Instant) {
+        if let pending = timerDeadline, pending <= deadline { return }
+        timerDeadline = deadline
+        Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            await self?.timerFired(deadline)
+        }
+    }
+
+    private func timerFired(_ deadline: ContinuousClock.Instant) {
+        if timerDeadline == deadline { timerDeadline = nil }
+        wake()
     }
 }

@@ -266,3 +266,155 @@ def test_no_accepted_task_is_lost_across_kill_9(make_server, app_dir, unique):
     lost = [i for i, s in states.items() if s != "succeeded"]
     assert not lost, f"{len(lost)} of {len(accepted)} accepted tasks did not succeed: {lost[:5]}"
     assert summary["succeeded"] >= len(accepted)
+
+
+# --- batch enqueue: POST …/functions/{name}/tasks ---------------------------------------------
+
+def enqueue_batch(swell, name, entries, ns="default", params=None):
+    return swell.api("POST", f"/v1/namespaces/{ns}/functions/{name}/tasks", params=params, json_body={"tasks": entries})
+
+
+def summary_of(swell, name, ns="default"):
+    r = swell.api("GET", f"/v1/namespaces/{ns}/tasks/summary", params={"function": name})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_batch_enqueue_commits_every_task_in_order(swell, app_dir, unique):
+    name = unique("batch")
+    swell.deploy(app_dir, {name: node_fn(ECHO)})
+    entries = [{"payload": {"i": i}} for i in range(5)]
+    entries[1]["priority"] = 9
+    entries[2]["delay"] = 0.5
+    entries[3]["timeout"] = 30
+    entries[4]["payload"] = [1, "two", None]  # any JSON value is an event
+    r = enqueue_batch(swell, name, entries)
+    assert r.status_code == 202, r.text
+    answers = r.json()["tasks"]
+    assert len(answers) == 5 and all(a["duplicate"] is False for a in answers)
+    assert len({a["taskId"] for a in answers}) == 5
+    for i, a in enumerate(answers):
+        t = wait_state(swell, a["taskId"], {"succeeded"})
+        assert t["state"] == "succeeded", t
+        assert t["payload"] == entries[i]["payload"] and t["result"] == {"echo": entries[i]["payload"]}
+    assert task(swell, answers[1]["taskId"])["priority"] == 9
+    assert task(swell, answers[3]["taskId"])["timeout"] == 30
+    delayed = task(swell, answers[2]["taskId"])
+    from datetime import datetime
+    waited = (datetime.fromisoformat(delayed["runAt"].replace("Z", "+00:00"))
+              - datetime.fromisoformat(delayed["createdAt"].replace("Z", "+00:00"))).total_seconds()
+    assert waited >= 0.45, delayed
+    # A qualifier as for invoke; an entry without a payload is the event {}.
+    r = enqueue_batch(swell, name, [{}], params={"qualifier": "$LATEST"})
+    assert r.status_code == 202, r.text
+    assert wait_state(swell, r.json()["tasks"][0]["taskId"], {"succeeded"})["payload"] == {}
+    # `swell invoke --async` is untouched.
+    assert swell.cli("invoke", name, "--async").ok().stdout.strip().startswith("t")
+
+
+def test_batch_enqueue_rejects_a_bad_entry_and_enqueues_none(swell, app_dir, unique):
+    name = unique("badbatch")
+    swell.deploy(app_dir, {name: node_fn(ECHO)})
+    good = {"payload": {"ok": True}}
+    cases = [
+        ([good, good, {"payload": {}, "priority": 12}], "tasks[2].priority"),
+        ([good, {"payload": {}, "delay": -1}], "tasks[1].delay"),
+        ([{"payload": {}, "runAt": "tomorrow"}], "tasks[0].runAt"),
+        ([good, {"payload": {}, "delay": 1, "runAt": "2030-01-01T00:00:00Z"}], "tasks[1].runAt"),
+        ([good, {"payload": {}, "timeout": 0}], "tasks[1].timeout"),
+        ([good, {"payload": {}, "idempotencyKey": ""}], "tasks[1].idempotencyKey"),
+        ([good, {"payload": {}, "idempotencyKey": 7}], "tasks[1].idempotencyKey"),
+        ([good, {"payload": {}, "payloda": {}}], "tasks[1].payloda"),
+        ([good, "not an object"], "tasks[1]"),
+        ([], "tasks"),
+        ([good] * 501, "tasks"),
+    ]
+    for entries, field in cases:
+        r = enqueue_batch(swell, name, entries)
+        assert r.status_code == 400, (field, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "invalid_field" and r.json()["error"]["field"] == field, r.text
+        assert field in r.json()["error"]["message"], r.text
+    for body, field in [({"tasks": {"a": 1}}, "tasks"), ({}, "tasks"), ({"tasks": [good], "extra": 1}, "extra")]:
+        r = swell.api("POST", f"/v1/namespaces/default/functions/{name}/tasks", json_body=body)
+        assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+    r = swell.api("POST", f"/v1/namespaces/default/functions/{name}/tasks", data="{\"tasks\": [",
+                  headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json", r.text
+    assert enqueue_batch(swell, "no-such-fn", [good]).status_code == 404
+    assert enqueue_batch(swell, name, [good], params={"qualifier": "7"}).status_code == 404
+    # 413: one payload over 256 KB names its entry; a body over 6 MB is refused whole.
+    big = {"payload": {"blob": "x" * (256 * 1024)}}
+    r = enqueue_batch(swell, name, [good, good, good, big])
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "payload_too_large" and r.json()["error"]["field"] == "tasks[3].payload", r.text
+    almost = {"payload": {"blob": "x" * (250 * 1024)}}
+    r = enqueue_batch(swell, name, [almost] * 25)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", r.text
+    time.sleep(0.3)
+    s = summary_of(swell, name)
+    assert sum(s.values()) == 0, s
+
+
+def test_batch_idempotency_keys_within_and_across_batches(swell, app_dir, unique):
+    name = unique("idembatch")
+    swell.deploy(app_dir, {name: node_fn(ECHO)})
+    first = enqueue_batch(swell, name, [
+        {"payload": {"n": 1}, "idempotencyKey": "a"},
+        {"payload": {"n": 2}, "idempotencyKey": "b"},
+        {"payload": {"n": 3}, "idempotencyKey": "a"},
+        {"payload": {"n": 4}},
+    ])
+    assert first.status_code == 202, first.text
+    a = first.json()["tasks"]
+    assert [t["duplicate"] for t in a] == [False, False, True, False]
+    assert a[2]["taskId"] == a[0]["taskId"]
+    second = enqueue_batch(swell, name, [{"payload": {"n": 5}, "idempotencyKey": "b"}, {"payload": {"n": 6}, "idempotencyKey": "c"}])
+    b = second.json()["tasks"]
+    assert b[0] == {"taskId": a[1]["taskId"], "duplicate": True} and b[1]["duplicate"] is False
+    # The single-task invoke shares the keys.
+    single = enqueue(swell, name, {"n": 7}, headers={"Idempotency-Key": "c"}).json()
+    assert single == {"taskId": b[1]["taskId"], "duplicate": True}
+    for t in (a[0], a[1], a[3], b[1]):
+        assert wait_state(swell, t["taskId"], {"succeeded"})["state"] == "succeeded"
+    time.sleep(0.3)
+    s = summary_of(swell, name)
+    assert s["succeeded"] == 4 and sum(s.values()) == 4, s
+    assert task(swell, a[0]["taskId"])["payload"] == {"n": 1}
+
+
+def test_tasks_for_a_version_use_that_versions_async_settings(swell, app_dir, unique):
+    name = unique("verasync")
+    failing = "exports.handler = async () => { throw new Error('no'); };\n"
+    swell.deploy(app_dir, {name: node_fn(failing, **{"async": {"maxAttempts": 1, "retryDelay": 0}})})
+    assert swell.cli("publish", name).ok().stdout.strip() == "1"
+    swell.deploy(app_dir, {name: node_fn(failing, **{"async": {"maxAttempts": 3, "retryDelay": 0}})})
+    swell.cli("alias", "set", name, "live", "1").ok()
+    on_latest = enqueue(swell, name, {}).json()["taskId"]
+    on_version = enqueue(swell, name, {}, params={"qualifier": "1"}).json()["taskId"]
+    on_alias = enqueue_batch(swell, name, [{}], params={"qualifier": "live"}).json()["tasks"][0]["taskId"]
+    assert len(wait_state(swell, on_latest, {"failed"})["attempts"]) == 3
+    assert len(wait_state(swell, on_version, {"failed"})["attempts"]) == 1
+    assert len(wait_state(swell, on_alias, {"failed"})["attempts"]) == 1
+
+
+def test_queue_metrics(swell, app_dir, unique):
+    name = unique("qmetrics")
+    swell.deploy(app_dir, {name: node_fn(ECHO)})
+    r = enqueue_batch(swell, name, [{"payload": {}}, {"payload": {"fail": True}}, {"payload": {}, "delay": 60}])
+    ids = [t["taskId"] for t in r.json()["tasks"]]
+    wait_state(swell, ids[0], {"succeeded"})
+    wait_state(swell, ids[1], {"failed"}, timeout=60)
+    text = swell.api("GET", "/v1/metrics").text
+    labels = f'{{namespace="default",function="{name}"}}'
+    def value(metric):
+        line = next((l for l in text.splitlines() if l.startswith(metric + labels + " ")), None)
+        assert line is not None, (metric, text)
+        return float(line.split()[-1])
+    assert value("swell_tasks_accepted_total") == 3
+    assert value("swell_tasks_succeeded_total") == 1
+    assert value("swell_tasks_failed_total") == 1
+    assert value("swell_tasks_queued") == 1
+    assert value("swell_tasks_running") == 0
+    commits = [l for l in text.splitlines() if l.startswith("swell_task_journal_commits_total ")]
+    assert commits and float(commits[0].split()[-1]) >= 1, text
+    assert "swell_task_journal_commit_tasks_bucket" in text and "swell_task_journal_commit_tasks_sum" in text
