@@ -20,7 +20,7 @@ public actor TimerTrigger: TriggerRunner {
     private var error: (String, Date)?
     private var lastFire: Date?
     private var nextFire: Date?
-    private var wake: CheckedContinuation<Void, Never>?
+    private let signal = WakeSignal()
 
     public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, tasks: TaskService, store: TriggerStore, paused: Bool, logger: Logger) {
         self.id = id
@@ -111,23 +111,11 @@ public actor TimerTrigger: TriggerRunner {
     }
 
     private func sleepUntilWoken(for duration: Duration) async {
-        let sleeper = Task { [weak self] in
-            // A cancelled sleeper must not wake a later sleep.
-            guard (try? await Task.sleep(for: duration)) != nil else { return }
-            await self?.wakeUp()
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { c in wake = c }
-        } onCancel: {
-            sleeper.cancel()
-            Task { await self.wakeUp() }
-        }
-        sleeper.cancel()
+        await signal.wait(for: duration)
     }
 
     private func wakeUp() {
-        wake?.resume()
-        wake = nil
+        signal.wake()
     }
 
     public func setPaused(_ paused: Bool) {

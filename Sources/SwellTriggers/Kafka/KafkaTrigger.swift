@@ -34,7 +34,7 @@ public actor KafkaTrigger: TriggerRunner {
     private var completions = CompletionRate()
     private var knownPartitions: [String: Set<Int32>] = [:]
     private var lastMetadata: Double = 0
-    private var wake: CheckedContinuation<Void, Never>?
+    private let signal = WakeSignal()
     private var windowTimer: Task<Void, Never>?
     private var producer: KafkaProducer?
     /// The fetch loop waits for finished work to free room in the window.
@@ -392,22 +392,11 @@ public actor KafkaTrigger: TriggerRunner {
     }
 
     private func sleepUntilWoken(for duration: Duration) async {
-        let sleeper = Task { [weak self] in
-            guard (try? await Task.sleep(for: duration)) != nil else { return }
-            await self?.wakeUp()
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { c in wake = c }
-        } onCancel: {
-            sleeper.cancel()
-            Task { await self.wakeUp() }
-        }
-        sleeper.cancel()
+        await signal.wait(for: duration)
     }
 
     private func wakeUp() {
-        wake?.resume()
-        wake = nil
+        signal.wake()
     }
 
     public func setPaused(_ paused: Bool) {
