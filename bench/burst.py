@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from common import (NODE_BIN, Server, free_port, instance_pids, instances_endpoint, loadgen, machine, percentile,
+from common import (start_plain_node, Server, instance_pids, instances_endpoint, loadgen, machine, percentile,
                     summary, try_deploy)
 
 HANDLER = """exports.handler = async (event) => {
@@ -124,9 +123,7 @@ def main() -> None:
     n = 100 if args.quick else args.requests
 
     work = Path(tempfile.mkdtemp(prefix="swell-burst-"))
-    (work / "server.js").write_text(PLAIN_SERVER)
-    plain_port = free_port()
-    plain = subprocess.Popen([NODE_BIN, str(work / "server.js"), str(plain_port)])
+    plain, plain_port = start_plain_node(work, PLAIN_SERVER)
     server = Server()
     notes = []
     try:

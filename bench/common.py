@@ -215,6 +215,14 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def start_plain_node(work: Path, source: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """The baseline: `source` written to WORK/server.js and run by Node with its extra
+    arguments and then a free port (the script listens on its last argument)."""
+    (work / "server.js").write_text(source)
+    port = free_port()
+    return subprocess.Popen([NODE_BIN, str(work / "server.js"), *args, str(port)]), port
+
+
 def loadgen(spec: dict, timeout: float | None = None) -> dict:
     """Runs bench/loadgen.js (Node.js, keep-alive agent) with a JSON spec; returns its JSON result."""
     r = subprocess.run([NODE_BIN, str(LOADGEN), json.dumps(spec)], capture_output=True, text=True, timeout=timeout)

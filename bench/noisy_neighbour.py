@@ -25,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-from common import NODE_BIN, Server, free_port, loadgen, loadgen_background, machine, percentile, summary, try_deploy
+from common import start_plain_node, NODE_BIN, Server, loadgen, loadgen_background, machine, percentile, summary, try_deploy
 
 LIGHT = "exports.handler = async (event) => event;\n"
 SPINNER = """exports.handler = async (event) => {
@@ -67,9 +67,7 @@ def main() -> None:
     duration = 3 if args.quick else args.duration
 
     work = Path(tempfile.mkdtemp(prefix="swell-noisy-"))
-    (work / "server.js").write_text(PLAIN_SERVER)
-    plain_port = free_port()
-    plain = subprocess.Popen([NODE_BIN, str(work / "server.js"), str(plain_port)])
+    plain, plain_port = start_plain_node(work, PLAIN_SERVER)
     server = Server()
     spinners: list[subprocess.Popen] = []
     try:

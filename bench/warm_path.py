@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from common import Server, free_port, machine
+from common import start_plain_node, Server, machine
 
 HANDLER = """exports.handler = async (event) => ({
   statusCode: 200,
@@ -69,9 +69,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="swell-warm-"))
     (work / "handler.js").write_text(HANDLER)
-    (work / "server.js").write_text(PLAIN_SERVER)
-    plain_port = free_port()
-    plain = subprocess.Popen(["node", str(work / "server.js"), str(work / "handler.js"), str(plain_port)])
+    plain, plain_port = start_plain_node(work, PLAIN_SERVER, str(work / "handler.js"))
     server = Server()
     try:
         server.deploy("echo", {"index.js": HANDLER}, runtime="nodejs20", handler="index.handler", concurrency=64,
