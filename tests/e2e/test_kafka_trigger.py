@@ -690,3 +690,27 @@ def test_invalid_ordering_is_rejected_naming_the_field(swell, app_dir, unique, r
     assert err["code"] == "invalid_field" and err["field"] == f"functions.{name}.triggers[0].ordering", err
     assert swell.api("GET", f"/v1/namespaces/{NS}/functions/{name}").status_code == 404
     delete_function(swell, ok)
+
+
+def test_async_task_destinations_reach_a_kafka_topic(swell, app_dir, unique):
+    ok_topic = create_topic(unique("t-ok"), partitions=1)
+    fail_topic = create_topic(unique("t-fail"), partitions=1)
+    fn = unique("kdest")
+    source = "exports.handler = async (e) => { if (e.fail) throw new Error('asked to fail'); return { doubled: e.n * 2 }; };"
+    dest = {"onSuccess": {"kafka": {"brokers": [BROKER], "topic": ok_topic}},
+            "onFailure": {"kafka": {"brokers": [BROKER], "topic": fail_topic}}, "maxAttempts": 1}
+    try:
+        swell.deploy(app_dir, {fn: node_fn(source, **{"async": dest})})
+        ok = swell.api("POST", f"/v1/namespaces/default/functions/{fn}/invoke", params={"mode": "async"}, json_body={"n": 21})
+        bad = swell.api("POST", f"/v1/namespaces/default/functions/{fn}/invoke", params={"mode": "async"}, json_body={"fail": True})
+        assert ok.status_code == 202 and bad.status_code == 202, (ok.text, bad.text)
+        got = read_topic(ok_topic, 1, partitions=1, timeout=30)
+        assert len(got) == 1, got
+        assert got[0]["key"] == ok.json()["taskId"].encode(), got
+        record = json.loads(got[0]["value"])
+        assert record["responsePayload"] == {"doubled": 42}, record
+        failed = read_topic(fail_topic, 1, partitions=1, timeout=30)
+        assert len(failed) == 1 and failed[0]["key"] == bad.json()["taskId"].encode(), failed
+        assert "asked to fail" in failed[0]["value"].decode(), failed
+    finally:
+        delete_function(swell, fn)

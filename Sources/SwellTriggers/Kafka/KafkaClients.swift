@@ -26,7 +26,7 @@ public actor KafkaClients: KafkaRecordPublisher {
 
     /// A destination record (async task outcome) to a topic, keyed by the task id.
     public nonisolated func publish(brokers: [String], topic: String, key: Data?, value: Data) async throws {
-        try await producer(for: brokers).send(topic: topic, KafkaProducerRecord(key: key.map { Array($0) }, value: Array(value)))
+        try await producer(for: brokers).send(topic: topic, [KafkaProducerRecord(key: key.map { Array($0) }, value: Array(value))])
     }
 
     /// Closes every producer (at shutdown).
@@ -43,7 +43,7 @@ public actor KafkaProducer {
     public let client: KafkaClient
     let linger: Duration
     let maxBatch: Int
-    private var pending: [String: [(KafkaProducerRecord, CheckedContinuation<Void, any Error>)]] = [:]
+    private var pending: [String: [([KafkaProducerRecord], CheckedContinuation<Void, any Error>)]] = [:]
     private var flushScheduled: Set<String> = []
 
     public init(client: KafkaClient, linger: Duration = .milliseconds(2), maxBatch: Int = 1000) {
@@ -52,11 +52,12 @@ public actor KafkaProducer {
         self.maxBatch = maxBatch
     }
 
-    /// Appends `record` to `topic` (partitioned by key hash); returns when the broker acknowledged it.
-    public func send(topic: String, _ record: KafkaProducerRecord) async throws {
+    /// Appends `records` to `topic` (partitioned by key hash); returns when the broker acknowledged them.
+    public func send(topic: String, _ records: [KafkaProducerRecord]) async throws {
+        guard !records.isEmpty else { return }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            pending[topic, default: []].append((record, c))
-            if pending[topic]!.count >= maxBatch {
+            pending[topic, default: []].append((records, c))
+            if pending[topic]!.reduce(0, { $0 + $1.0.count }) >= maxBatch {
                 let batch = pending.removeValue(forKey: topic)!
                 Task { await self.produce(topic: topic, batch) }
             } else if flushScheduled.insert(topic).inserted {
@@ -74,9 +75,9 @@ public actor KafkaProducer {
         await produce(topic: topic, batch)
     }
 
-    private func produce(topic: String, _ batch: [(KafkaProducerRecord, CheckedContinuation<Void, any Error>)]) async {
+    private func produce(topic: String, _ batch: [([KafkaProducerRecord], CheckedContinuation<Void, any Error>)]) async {
         do {
-            try await client.produce(topic: topic, records: batch.map(\.0))
+            try await client.produce(topic: topic, records: batch.flatMap(\.0))
             for (_, c) in batch { c.resume() }
         } catch {
             for (_, c) in batch { c.resume(throwing: error) }

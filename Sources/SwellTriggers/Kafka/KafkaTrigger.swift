@@ -24,6 +24,8 @@ public actor KafkaTrigger: TriggerRunner {
     let bootstrap: String
     /// Records fetched and not yet done, per partition, at most.
     let window: Int
+    /// The qualifier every batch invokes, parsed once (the manifest validated it).
+    let qualifier: Result<Qualifier, SwellError>
 
     private var state: KafkaDispatchState
     private var paused: Bool
@@ -51,6 +53,7 @@ public actor KafkaTrigger: TriggerRunner {
         self.group = kafka.groupID ?? id.defaultGroupID
         self.bootstrap = kafka.brokers.joined(separator: ",")
         self.window = max(500, 2 * kafka.concurrency * kafka.batchSize)
+        self.qualifier = Result { () throws(SwellError) in try Qualifier(parsing: config.qualifier) }
         self.state = KafkaDispatchState(ordering: kafka.ordering, batchSize: kafka.batchSize, maxWait: kafka.maxWait)
     }
 
@@ -241,7 +244,7 @@ public actor KafkaTrigger: TriggerRunner {
             var failure: (type: String, message: String)?
             do {
                 let response = try await invoker.invoke(
-                    namespace: id.namespace, name: id.function, qualifier: try Qualifier(parsing: config.qualifier),
+                    namespace: id.namespace, name: id.function, qualifier: try qualifier.get(),
                     payload: event, workClass: .offline)
                 attempts += 1
                 switch response.result {
@@ -344,7 +347,7 @@ public actor KafkaTrigger: TriggerRunner {
         var retry = 0
         while !Task.isCancelled {
             do {
-                for r in records { try await producer.send(topic: topic, r) }
+                try await producer.send(topic: topic, records)
                 return true
             } catch {
                 retry += 1
