@@ -78,6 +78,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -158,6 +159,8 @@ let package = Package(
                 "SwellDeploy",
                 "SwellServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -168,5 +171,23 @@ let package = Package(
         .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SwellRuntimeTests",
+            dependencies: [
+                "SwellRuntime", "SwellModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SwellServerTests",
+            dependencies: [
+                "SwellServer", "SwellModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
     ]
 )

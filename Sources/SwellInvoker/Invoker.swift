@@ -46,7 +46,7 @@ public final class Invoker: Sendable {
         let pool = runtime.pool(
             for: resolved.key, revision: resolved.revision, config: resolved.config,
             codeDirectory: "\(codeDirectory)/\(resolved.config.codeSha256)")
-        let requestID = givenID ?? UUID().uuidString.lowercased()
+        let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }
         let startedAt = Date()
         let outcome = await pool.invoke(InvokeRequest(
@@ -65,6 +65,7 @@ public final class Invoker: Sendable {
             case .queueTimeout: message = "no instance of \(name) became free in time; try again later"
             case .shuttingDown: message = "the server is shutting down"
             case .startFailed: message = "no instance of \(name) could be started"
+            case .cancelled: message = "the caller went away while the invocation waited for an instance"
             }
             throw SwellError(.throttled, message, retryAfter: 1)
         }

@@ -36,8 +36,8 @@ public final class Provisioner: Service, Sendable {
                 for: target.key, revision: target.revision, config: target.config,
                 codeDirectory: "\(codeDirectory)/\(target.config.codeSha256)")
             let scheduled = target.config.scaling.scheduledMinimum(at: now)
-            await pool.setScheduledMinimum(scheduled)
-            await pool.tick()
+            pool.setScheduledMinimum(scheduled)
+            pool.tick()
         }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SwellModel
 import SwellStore
@@ -69,18 +70,22 @@ public final class RecordWriter: Service, Sendable {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: .milliseconds(100))
-                flush()
                 sinceRetention += 1
-                if sinceRetention >= 600 {
-                    sinceRetention = 0
-                    do {
-                        try store.prune(maxLinesPerNamespace: 100_000, maxAge: 7 * 86_400)
-                    } catch {
-                        logger.error("log retention failed", metadata: ["error": "\(error)"])
+                let prune = sinceRetention >= 600
+                if prune { sinceRetention = 0 }
+                // SQLite and fsync stay off the event loops and the cooperative pool.
+                try? await NIOThreadPool.singleton.runIfActive { [self] in
+                    flush()
+                    if prune {
+                        do {
+                            try store.prune(maxLinesPerNamespace: 100_000, maxAge: 7 * 86_400)
+                        } catch {
+                            logger.error("log retention failed", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
             }
         } onGracefulShutdown: {}
-        flush()
+        try? await NIOThreadPool.singleton.runIfActive { [self] in flush() }
     }
 }

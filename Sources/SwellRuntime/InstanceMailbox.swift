@@ -8,6 +8,10 @@ import Synchronization
 /// Invocations wait here for a `next` request and `next` requests wait here for an
 /// invocation; whichever comes second completes the pair. Each invocation completes exactly
 /// once: by the runtime's response or error, by a timeout, or by the instance's death.
+///
+/// Every connection of the instance and every timeout timer live on one event loop, `loop`:
+/// handing an invocation over from another thread costs one task on that loop, which both
+/// arms the invocation's timer and writes it to the waiting `next`.
 public final class InstanceMailbox: Sendable {
     /// Lifecycle events the owner of the instance wants to hear about.
     public struct Events: Sendable {
@@ -15,10 +19,17 @@ public final class InstanceMailbox: Sendable {
         public var ready: @Sendable () -> Void
         /// The runtime reported that it cannot initialise.
         public var initError: @Sendable (FunctionError) -> Void
+        /// An invocation ran out of time (request id, seconds): its instance must die before
+        /// its caller hears of it.
+        public var timedOut: @Sendable (String, Int) -> Void
 
-        public init(ready: @escaping @Sendable () -> Void, initError: @escaping @Sendable (FunctionError) -> Void) {
+        public init(
+            ready: @escaping @Sendable () -> Void, initError: @escaping @Sendable (FunctionError) -> Void,
+            timedOut: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+        ) {
             self.ready = ready
             self.initError = initError
+            self.timedOut = timedOut
         }
     }
 
@@ -32,13 +43,27 @@ public final class InstanceMailbox: Sendable {
 
     private let state = Mutex(State())
     private let events: Events
+    /// The event loop of the instance's Runtime API connections and timers.
+    public let loop: any EventLoop
 
-    public init(events: Events) {
+    public init(loop: any EventLoop, events: Events) {
+        self.loop = loop
         self.events = events
     }
 
-    /// Hands an invocation to the runtime (now, or when it next asks).
+    /// Hands an invocation to the runtime (now, or when it next asks) and arms its timeout.
     public func deliver(_ invocation: PendingInvocation) {
+        if loop.inEventLoop {
+            deliverOnLoop(invocation)
+        } else {
+            loop.execute { self.deliverOnLoop(invocation) }
+        }
+    }
+
+    private func deliverOnLoop(_ invocation: PendingInvocation) {
+        invocation.armed(loop.scheduleTask(in: invocation.timeout) { [weak self] in
+            self?.timeOut(invocation)
+        })
         enum Step { case handOver(EventLoopPromise<PendingInvocation>), queued, closed(FunctionErrorKind, FunctionError) }
         let step: Step = state.withLock { s in
             if let closed = s.closed { return .closed(closed.0, closed.1) }
@@ -50,8 +75,23 @@ public final class InstanceMailbox: Sendable {
         switch step {
         case .handOver(let promise): promise.succeed(invocation)
         case .queued: break
-        case .closed(let kind, let error): invocation.completion(.failure(kind, error))
+        case .closed(let kind, let error):
+            invocation.disarm()
+            invocation.completion(.failure(kind, error))
         }
+    }
+
+    private func timeOut(_ invocation: PendingInvocation) {
+        let seconds = Int(invocation.timeout.nanoseconds / 1_000_000_000)
+        let error = FunctionError(errorType: "Sandbox.Timedout", errorMessage: "Task timed out after \(seconds).00 seconds")
+        complete(invocation.requestID, with: .failure(.timeout, error)) {
+            events.timedOut(invocation.requestID, seconds)
+        }
+    }
+
+    /// Whether `requestID` is in flight on this instance.
+    public func isInFlight(_ requestID: String) -> Bool {
+        state.withLock { $0.inFlight[requestID] != nil }
     }
 
     /// A `next` request arrived; `promise` is fulfilled with the invocation it should carry.
@@ -103,6 +143,7 @@ public final class InstanceMailbox: Sendable {
             return inv
         }
         guard let inv else { return false }
+        inv.disarm()
         before()
         inv.completion(result)
         return true
@@ -128,7 +169,10 @@ public final class InstanceMailbox: Sendable {
             s.waitingNexts.removeAll()
             return (pending, nexts)
         }
-        for inv in pending { inv.completion(.failure(kind, error)) }
+        for inv in pending {
+            inv.disarm()
+            inv.completion(.failure(kind, error))
+        }
         for next in nexts { next.fail(ChannelError.ioOnClosedChannel) }
     }
 }

@@ -47,11 +47,16 @@ public struct InvokeOutcome: Sendable {
     public var instanceName: String?
 }
 
-/// The instances of one function version and the actor that executes its
-/// `PoolStateMachine`'s decisions: spawn, route, time out, stop.
-public actor InstancePool {
-    public nonisolated let key: FunctionKey
-    public nonisolated let config: FunctionConfig
+/// The instances of one function version: the `PoolStateMachine` behind a lock, and a thin
+/// shell that runs its decisions (spawn, route, stop).
+///
+/// A warm invoke takes a free slot synchronously, under the lock, without suspending; it
+/// suspends once, for the runtime's answer, which the Runtime API's event loop delivers.
+/// Only a request that must wait for a slot suspends a second time, and a caller that goes
+/// away while it waits gives its place back.
+public final class InstancePool: Sendable {
+    public let key: FunctionKey
+    public let config: FunctionConfig
     let codeDirectory: String
     let runtime: RuntimeConfiguration
     let sink: any LogSink
@@ -62,29 +67,53 @@ public actor InstancePool {
     let capacity: CapacityGate
     let metrics: RuntimeMetrics
     /// Names this pool in the node's capacity ledger.
-    public nonisolated let number: Int
-    private var machine: PoolStateMachine
-    private var nextTicket: Ticket = 1
-    private var waiters: [Ticket: CheckedContinuation<Grant, Never>] = [:]
-    private var instances: [InstanceID: RuntimeInstance] = [:]
-    private var lastStartError: (FunctionErrorKind, FunctionError)?
-    private let origin = ContinuousClock.now
-    private var instanceCounter: UInt64
-    private var lastDenial: NodeCapacity.Denial?
-    /// The instance each in-flight request runs on, to interrupt it.
-    private var running: [String: RuntimeInstance] = [:]
-    private let latencyWaiting = Mutex(0)
-    /// Instances holding a boot permit until they are ready or gone.
-    private var bootPermits: Set<InstanceID> = []
+    public let number: Int
     let bootGate: BootGate
-
-    /// Latency-sensitive requests waiting for a slot right now (read without awaiting the actor):
+    private let origin = ContinuousClock.now
+    /// `arn:aws:lambda:swell:NS:function:NAME`, the invoked-function ARN without its qualifier.
+    private let baseARN: String
+    private let state: Mutex<State>
+    /// Latency-sensitive requests waiting for a slot right now (read without the pool's lock):
     /// the async dispatcher holds back offline work while this is above zero.
-    public nonisolated var queuedLatencyRequests: Int { latencyWaiting.withLock { $0 } }
+    private let latencyWaiting = Atomic<Int>(0)
 
-    enum Grant {
+    public var queuedLatencyRequests: Int { latencyWaiting.load(ordering: .relaxed) }
+
+    enum Grant: Sendable {
         case slot(RuntimeInstance, coldStart: Bool)
         case rejected(RejectReason)
+    }
+
+    /// A request's place in the queue while it waits for a slot.
+    enum Waiter {
+        /// Queued; its task has not suspended yet.
+        case pending
+        /// Suspended until its grant.
+        case waiting(CheckedContinuation<Grant, Never>)
+        /// Decided before its task suspended.
+        case granted(Grant)
+    }
+
+    struct State {
+        var machine: PoolStateMachine
+        var nextTicket: Ticket = 1
+        var waiters: [Ticket: Waiter] = [:]
+        var instances: [InstanceID: RuntimeInstance] = [:]
+        var lastStartError: (FunctionErrorKind, FunctionError)?
+        var lastDenial: NodeCapacity.Denial?
+        /// Instances holding a boot permit until they are ready or gone.
+        var bootPermits: Set<InstanceID> = []
+        var instanceCounter: UInt64
+    }
+
+    /// What the shell does after leaving the lock.
+    enum Effect {
+        case resume(CheckedContinuation<Grant, Never>, Grant)
+        case launch(RuntimeInstance)
+        case kill(RuntimeInstance)
+        case startDenied(NodeCapacity.Denial, firstOfItsKind: Bool)
+        /// Call `tick` at this instant (queue timeouts, keep-alive, start retries).
+        case armTimer(Duration)
     }
 
     public init(
@@ -106,28 +135,58 @@ public actor InstancePool {
         self.sink = sink
         self.group = group
         self.logger = logger
-        self.machine = PoolStateMachine(configuration: scheduling)
-        self.instanceCounter = UInt64.random(in: 0..<(1 << 40))
+        self.baseARN = "arn:aws:lambda:swell:\(key.namespace):function:\(key.name)"
+        self.state = Mutex(State(machine: PoolStateMachine(configuration: scheduling), instanceCounter: UInt64.random(in: 0..<(1 << 40))))
     }
 
     private var now: Duration { ContinuousClock.now - origin }
 
     // MARK: Invoke
 
-    /// Runs one invocation: waits for a slot (starting an instance if needed), hands the
-    /// event over, and waits for the result, the timeout or the instance's death.
+    /// Runs one invocation: takes a slot (starting an instance if needed), hands the event
+    /// over, and waits for the result, the timeout or the instance's death.
     public func invoke(_ request: InvokeRequest) async -> InvokeOutcome {
-        let ticket = nextTicket
-        nextTicket += 1
-        let grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
-            waiters[ticket] = continuation
-            run(machine.requestArrived(ticket, class: request.workClass, now: now))
+        let t = now
+        let ((ticket, immediate), effects) = modify { s, effects -> (Ticket, Grant?) in
+            let ticket = s.nextTicket
+            s.nextTicket += 1
+            s.waiters[ticket] = .pending
+            apply(s.machine.requestArrived(ticket, class: request.workClass, now: t), to: &s, &effects)
+            guard case .granted(let grant)? = s.waiters[ticket] else { return (ticket, nil) }
+            s.waiters[ticket] = nil
+            return (ticket, grant)
         }
+        perform(effects)
+        let grant: Grant
+        if let immediate {
+            grant = immediate
+        } else {
+            grant = await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
+                    let early: Grant? = state.withLock { s in
+                        switch s.waiters[ticket] {
+                        case .granted(let g)?:
+                            s.waiters[ticket] = nil
+                            return g
+                        case .pending?:
+                            s.waiters[ticket] = .waiting(continuation)
+                            return nil
+                        case .waiting?, nil:
+                            return .rejected(.cancelled)
+                        }
+                    }
+                    if let early { continuation.resume(returning: early) }
+                }
+            } onCancel: {
+                self.cancelWaiting(ticket)
+            }
+        }
+
         let instance: RuntimeInstance
         let coldStart: Bool
         switch grant {
         case .rejected(let reason):
-            if reason == .startFailed, let (kind, error) = lastStartError {
+            if reason == .startFailed, let (kind, error) = state.withLock({ $0.lastStartError }) {
                 metrics.invoked(key, failed: true, coldStartInit: nil)
                 return InvokeOutcome(result: .completed(.failure(kind, error)), coldStart: true, initDuration: .zero, runDuration: .zero, instanceName: nil)
             }
@@ -139,104 +198,162 @@ public actor InstancePool {
         }
 
         let timeout = request.timeout ?? config.timeout
-        running[request.requestID] = instance
-        defer { running.removeValue(forKey: request.requestID) }
-        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(timeout) * 1000
-        let arn = "arn:aws:lambda:swell:\(key.namespace):function:\(key.name)" + (request.qualifier == "$LATEST" ? "" : ":\(request.qualifier)")
         let started = ContinuousClock.now
-        let mailbox = instance.mailbox
-        let loop = instance.endpoint?.channel.eventLoop ?? group.next()
-        var timer: Scheduled<Void>?
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(timeout) * 1000
+        let arn = request.qualifier == "$LATEST" ? baseARN : baseARN + ":" + request.qualifier
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<InvocationResult, Never>) in
-            let invocation = PendingInvocation(
+            instance.mailbox.deliver(PendingInvocation(
                 requestID: request.requestID, payload: request.payload, deadlineEpochMs: deadline, functionARN: arn,
-                traceID: request.traceID, clientContext: request.clientContext
-            ) { result in continuation.resume(returning: result) }
-            timer = loop.scheduleTask(in: .seconds(Int64(timeout))) {
-                let error = FunctionError(errorType: "Sandbox.Timedout", errorMessage: "Task timed out after \(timeout).00 seconds")
-                mailbox.complete(request.requestID, with: .failure(.timeout, error)) {
-                    instance.kill(.timeout(requestID: request.requestID, seconds: timeout))
-                }
-            }
-            mailbox.deliver(invocation)
+                traceID: request.traceID, clientContext: request.clientContext, timeout: .seconds(Int64(timeout))
+            ) { result in continuation.resume(returning: result) })
         }
-        timer?.cancel()
         let runDuration = ContinuousClock.now - started
-        if instance.killReason != nil {
-            // Killed (its invocation timed out): no request may be routed to it while it dies.
-            run(machine.instanceExited(instance.id, now: now))
-        } else {
-            run(machine.requestFinished(ticket, on: instance.id, now: now))
-            if machine.instances[instance.id]?.inFlight == 0 { capacity.markIdle(holder(instance.id)) }
+        let finished = now
+        let (idle, finishEffects) = modify { s, effects -> Bool in
+            if instance.killReason != nil {
+                // Killed (its invocation timed out): no request may be routed to it while it dies.
+                apply(s.machine.instanceExited(instance.id, now: finished), to: &s, &effects)
+                return false
+            }
+            apply(s.machine.requestFinished(ticket, on: instance.id, now: finished), to: &s, &effects)
+            return s.machine.instances[instance.id]?.inFlight == 0
         }
+        if idle { capacity.markIdle(holder(instance.id)) }
+        perform(finishEffects)
         var failed = false
         if case .failure = result { failed = true }
-        metrics.invoked(key, failed: failed, coldStartInit: coldStart ? (instance.initDuration ?? .zero) : nil)
+        let initDuration = coldStart ? (instance.initDuration ?? .zero) : .zero
+        metrics.invoked(key, failed: failed, coldStartInit: coldStart ? initDuration : nil)
         return InvokeOutcome(
-            result: .completed(result), coldStart: coldStart,
-            initDuration: coldStart ? (instance.initDuration ?? .zero) : .zero,
+            result: .completed(result), coldStart: coldStart, initDuration: initDuration,
             runDuration: runDuration, instanceName: instance.info.name)
     }
 
-    // MARK: Actions
-
-    private func run(_ actions: [PoolAction]) {
-        defer {
-            let waiting = machine.queuedLatencyCount
-            latencyWaiting.withLock { $0 = waiting }
+    /// The caller of a waiting request went away: its place is given back.
+    private func cancelWaiting(_ ticket: Ticket) {
+        let continuation: CheckedContinuation<Grant, Never>? = state.withLock { s in
+            switch s.waiters[ticket] {
+            case .pending?:
+                s.machine.requestCancelled(ticket)
+                s.waiters[ticket] = .granted(.rejected(.cancelled))
+                return nil
+            case .waiting(let c)?:
+                s.machine.requestCancelled(ticket)
+                s.waiters[ticket] = nil
+                return c
+            case .granted?, nil:
+                return nil
+            }
         }
+        continuation?.resume(returning: .rejected(.cancelled))
+    }
+
+    // MARK: The shell
+
+    /// Runs `body` under the lock; the effects it collects are the caller's to perform after.
+    private func modify<R>(_ body: (inout State, inout [Effect]) -> R) -> (R, [Effect]) {
+        state.withLock { s in
+            var effects: [Effect] = []
+            let r = body(&s, &effects)
+            if let deadline = s.machine.takeTimerRequest() { effects.append(.armTimer(deadline)) }
+            latencyWaiting.store(s.machine.queuedLatencyCount, ordering: .relaxed)
+            return (r, effects)
+        }
+    }
+
+    /// Runs `body` under the lock, then the effects it collected.
+    private func mutate(_ body: (inout State, inout [Effect]) -> Void) {
+        perform(modify(body).1)
+    }
+
+    /// Turns the machine's actions into state changes (under the lock) and effects (after it).
+    private func apply(_ actions: [PoolAction], to s: inout State, _ effects: inout [Effect]) {
         for action in actions {
             switch action {
             case .route(let ticket, let id, let coldStart):
-                guard let waiter = waiters.removeValue(forKey: ticket) else { continue }
-                guard let instance = instances[id] else {
-                    waiter.resume(returning: .rejected(.startFailed))
-                    continue
+                let grant: Grant
+                if let instance = s.instances[id] {
+                    if s.machine.instances[id]?.inFlight == 1 { capacity.markBusy(holder(id)) }
+                    grant = .slot(instance, coldStart: coldStart)
+                } else {
+                    grant = .rejected(.startFailed)
                 }
-                if machine.instances[id]?.inFlight == 1 { capacity.markBusy(holder(id)) }
-                waiter.resume(returning: .slot(instance, coldStart: coldStart))
+                resolve(ticket, grant, &s, &effects)
             case .reject(let ticket, let reason):
-                waiters.removeValue(forKey: ticket)?.resume(returning: .rejected(reason))
+                resolve(ticket, .rejected(reason), &s, &effects)
             case .startInstance(let id):
                 switch capacity.reserve(holder(id), namespace: key.namespace, memoryMB: config.memory) {
                 case .granted:
-                    let instance = makeInstance(id)
-                    instances[id] = instance
-                    Task { await self.launch(instance) }
+                    let instance = makeInstance(id, &s)
+                    s.instances[id] = instance
+                    effects.append(.launch(instance))
                 case .denied(let denial):
-                    machine.instanceStartDenied(id)
-                    metrics.count(key, .startsDenied)
-                    if lastDenial != denial {
-                        logger.warning("no room for a new instance; requests wait", metadata: ["function": "\(key)", "reason": "\(denial)"])
-                    }
-                    lastDenial = denial
+                    s.machine.instanceStartDenied(id, now: now)
+                    effects.append(.startDenied(denial, firstOfItsKind: s.lastDenial != denial))
+                    s.lastDenial = denial
                 }
             case .stopInstance(let id):
-                instances[id]?.kill(.stop)
+                if let instance = s.instances[id] { effects.append(.kill(instance)) }
+            }
+        }
+    }
+
+    private func resolve(_ ticket: Ticket, _ grant: Grant, _ s: inout State, _ effects: inout [Effect]) {
+        switch s.waiters[ticket] {
+        case .pending?:
+            s.waiters[ticket] = .granted(grant)
+        case .waiting(let continuation)?:
+            s.waiters[ticket] = nil
+            effects.append(.resume(continuation, grant))
+        case .granted?, nil:
+            // Its caller went away: a slot it was given goes back at once.
+            if case .slot(let instance, _) = grant {
+                let actions = s.machine.requestFinished(ticket, on: instance.id, now: now)
+                apply(actions, to: &s, &effects)
+            }
+        }
+    }
+
+    private func perform(_ effects: [Effect]) {
+        for effect in effects {
+            switch effect {
+            case .resume(let continuation, let grant):
+                continuation.resume(returning: grant)
+            case .launch(let instance):
+                Task { await self.launch(instance) }
+            case .kill(let instance):
+                instance.kill(.stop)
+            case .armTimer(let deadline):
+                let delay = deadline - now
+                let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
+                group.next().scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in self?.tick() }
+            case .startDenied(let denial, let first):
+                metrics.count(key, .startsDenied)
+                if first {
+                    logger.warning("no room for a new instance; requests wait", metadata: ["function": "\(key)", "reason": "\(denial)"])
+                }
             }
         }
     }
 
     private func releaseBootPermit(_ id: InstanceID) {
-        if bootPermits.remove(id) != nil { bootGate.release() }
+        let held = state.withLock { $0.bootPermits.remove(id) != nil }
+        if held { bootGate.release() }
     }
 
     private func holder(_ id: InstanceID) -> NodeCapacity.Holder {
         NodeCapacity.Holder(pool: number, instance: id)
     }
 
-    private func makeInstance(_ id: InstanceID) -> RuntimeInstance {
-        instanceCounter &+= 1
-        let name = "i-" + String(instanceCounter & 0xFFFF_FFFF_FFFF, radix: 16).leftPadded(to: 12)
+    private func makeInstance(_ id: InstanceID, _ s: inout State) -> RuntimeInstance {
+        s.instanceCounter &+= 1
+        let name = "i-" + String(s.instanceCounter & 0xFFFF_FFFF_FFFF, radix: 16).leftPadded(to: 12)
         let info = InstanceInfo(function: key, name: name, memoryMB: config.memory)
-        let mailbox = InstanceMailbox(events: .init(
-            ready: { [weak self] in
-                guard let self else { return }
-                Task { await self.instanceReady(id) }
-            },
-            initError: { [weak self] error in
-                guard let self else { return }
-                Task { await self.instanceInitError(id, error) }
+        let mailbox = InstanceMailbox(loop: group.next(), events: .init(
+            ready: { [weak self] in self?.instanceReady(id) },
+            initError: { [weak self] error in self?.instanceInitError(id, error) },
+            timedOut: { [weak self] requestID, seconds in
+                self?.state.withLock { $0.instances[id] }?.kill(.timeout(requestID: requestID, seconds: seconds))
             }))
         let temp = "\(runtime.instancesDirectory)/\(name)/tmp"
         return RuntimeInstance(id: id, info: info, mailbox: mailbox, tempDirectory: temp)
@@ -244,9 +361,11 @@ public actor InstancePool {
 
     private func launch(_ instance: RuntimeInstance) async {
         do {
-            let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: instance.mailbox, group: group)
-            instance.endpoint = endpoint
             let uid = sandbox.uid(for: key)
+            // Only the instance's own processes may use its Runtime API: its uid, or Swell's when it has none of its own.
+            let endpoint = try await RuntimeAPIEndpoint.bind(
+                mailbox: instance.mailbox, peerUID: uid.map { uid_t($0) } ?? geteuid(), maxConnections: config.concurrency + 8)
+            instance.endpoint = endpoint
             try FileManager.default.createDirectory(
                 atPath: instance.tempDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             if let uid {
@@ -276,7 +395,7 @@ public actor InstancePool {
                 try await startPumps(instance, child)
             } else {
                 await bootGate.acquire()
-                bootPermits.insert(instance.id)
+                state.withLock { _ = $0.bootPermits.insert(instance.id) }
                 if instance.killReason != nil { throw CancellationError() }
                 var spawn = try InstanceLauncher.spawnRequest(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
@@ -294,9 +413,9 @@ public actor InstancePool {
                 try await startPumps(instance, child)
             }
             logger.debug("instance started", metadata: ["function": "\(key)", "instance.id": "\(instance.info.name)", "pid": "\(child.pid)"])
+            // The init timeout is a timer on the endpoint's event loop, cancelled when the instance is ready.
             let initTimeout = max(runtime.initTimeout, .seconds(config.timeout))
-            Task {
-                try? await Task.sleep(for: initTimeout)
+            endpoint.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(initTimeout.milliseconds * 1_000_000))) {
                 if instance.initDuration == nil { instance.kill(.initTimeout) }
             }
         } catch {
@@ -304,11 +423,14 @@ public actor InstancePool {
             logger.error("instance failed to start", metadata: ["function": "\(key)", "error": "\(error)"])
             platformLine(instance, "instance failed to start: \(error)")
             instance.kill(.stop)
-            instances.removeValue(forKey: instance.id)
             instance.cleanUp()
             capacity.release(holder(instance.id))
-            lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
-            run(machine.instanceStartFailed(instance.id, now: now))
+            let t = now
+            mutate { s, effects in
+                s.instances.removeValue(forKey: instance.id)
+                s.lastStartError = (.initError, FunctionError(errorType: "Runtime.StartFailed", errorMessage: "\(error)"))
+                apply(s.machine.instanceStartFailed(instance.id, now: t), to: &s, &effects)
+            }
         }
     }
 
@@ -324,29 +446,38 @@ public actor InstancePool {
 
     private func instanceReady(_ id: InstanceID) {
         releaseBootPermit(id)
-        guard let instance = instances[id], !instance.hasExited else { return }
-        let initDuration = instance.markReady()
-        logger.debug("instance ready", metadata: [
-            "instance.id": "\(instance.info.name)", "init.ms": "\(initDuration.milliseconds)",
-            "specialized.ms": "\(instance.specializedAfter?.milliseconds ?? -1)",
-        ])
-        run(machine.instanceReady(id, now: now))
+        let t = now
+        let (instance, effects) = modify { s, effects -> RuntimeInstance? in
+            guard let instance = s.instances[id], !instance.hasExited else { return nil }
+            _ = instance.markReady()
+            apply(s.machine.instanceReady(id, now: t), to: &s, &effects)
+            return instance
+        }
+        perform(effects)
+        if let instance {
+            logger.debug("instance ready", metadata: [
+                "instance.id": "\(instance.info.name)", "init.ms": "\(instance.initDuration?.milliseconds ?? -1)",
+                "specialized.ms": "\(instance.specializedAfter?.milliseconds ?? -1)",
+            ])
+        }
     }
 
     private func instanceInitError(_ id: InstanceID, _ error: FunctionError) {
-        guard let instance = instances[id] else { return }
-        instance.kill(.initError(error))
+        state.withLock { $0.instances[id] }?.kill(.initError(error))
     }
 
     private func instanceExited(_ id: InstanceID, code: Int32) async {
         releaseBootPermit(id)
-        guard let instance = instances[id], !instance.hasExited else { return }
+        guard let instance = state.withLock({ $0.instances[id] }), !instance.hasExited else { return }
         instance.markExited()
         let wasReady = instance.initDuration != nil
         // Stop routing to it at once; its last lines are still in the pipes.
-        if wasReady { run(machine.instanceExited(id, now: now)) }
+        if wasReady {
+            let t = now
+            mutate { s, effects in apply(s.machine.instanceExited(id, now: t), to: &s, &effects) }
+        }
         await instance.drainPumps(within: .milliseconds(200))
-        instances.removeValue(forKey: id)
+        state.withLock { _ = $0.instances.removeValue(forKey: id) }
         let status = code >= 0 ? "exit status \(code)" : "signal \(-code)"
         let tail = instance.recent.all.suffix(10)
 
@@ -389,12 +520,15 @@ public actor InstancePool {
         if wasReady {
             instance.mailbox.close(oom ? .outOfMemory : .crashed, error)
         } else {
-            lastStartError = (.initError, error)
+            state.withLock { $0.lastStartError = (.initError, error) }
             instance.mailbox.close(.initError, error)
         }
         instance.cleanUp()
         capacity.release(holder(id))
-        if !wasReady { run(machine.instanceStartFailed(id, now: now)) }
+        if !wasReady {
+            let t = now
+            mutate { s, effects in apply(s.machine.instanceStartFailed(id, now: t), to: &s, &effects) }
+        }
     }
 
     private func platformLine(_ instance: RuntimeInstance, _ message: String) {
@@ -405,26 +539,34 @@ public actor InstancePool {
 
     /// Applies the passage of time: keep-alive expiry and queue timeouts.
     public func tick() {
-        run(machine.tick(now: now))
+        let t = now
+        mutate { s, effects in apply(s.machine.tick(now: t), to: &s, &effects) }
     }
 
     /// The node chose this idle instance to free memory for another pool; it is stopped
     /// unless it got busy meanwhile or the pool needs it for its minimum.
     public func evict(_ id: InstanceID) {
-        let actions = machine.evict(id)
-        if actions.isEmpty {
-            if instances[id] != nil { capacity.restore(holder(id), namespace: key.namespace, memoryMB: config.memory) }
-            return
+        let (instance, effects) = modify { s, effects -> RuntimeInstance? in
+            let actions = s.machine.evict(id)
+            if actions.isEmpty {
+                if s.instances[id] != nil { capacity.restore(holder(id), namespace: key.namespace, memoryMB: config.memory) }
+                return nil
+            }
+            apply(actions, to: &s, &effects)
+            return s.instances[id]
         }
-        if let instance = instances[id] { platformLine(instance, "instance evicted: the node's memory budget is needed elsewhere") }
-        metrics.count(key, .evictions)
-        run(actions)
+        if let instance {
+            platformLine(instance, "instance evicted: the node's memory budget is needed elsewhere")
+            metrics.count(key, .evictions)
+        }
+        perform(effects)
     }
 
     /// Ends an in-flight invocation now (its task was stopped): it fails with `Task.Stopped`
     /// and its instance is killed, as for a timeout. Returns false when it is not running here.
     public func interrupt(_ requestID: String) -> Bool {
-        guard let instance = running[requestID] else { return false }
+        let instances = state.withLock { Array($0.instances.values) }
+        guard let instance = instances.first(where: { $0.mailbox.isInFlight(requestID) }) else { return false }
         let error = FunctionError(errorType: "Task.Stopped", errorMessage: "the task was stopped while it ran")
         return instance.mailbox.complete(requestID, with: .failure(.unhandled, error)) {
             instance.kill(.interrupted(requestID: requestID))
@@ -433,20 +575,27 @@ public actor InstancePool {
 
     /// A scheduled scaling window asks for (at least) this many instances.
     public func setScheduledMinimum(_ minimum: Int) {
-        guard minimum != machine.scheduledMinimum else { return }
-        run(machine.setScheduledMinimum(minimum, now: now))
+        let t = now
+        mutate { s, effects in
+            guard minimum != s.machine.scheduledMinimum else { return }
+            apply(s.machine.setScheduledMinimum(minimum, now: t), to: &s, &effects)
+        }
     }
 
     /// Load figures the async dispatcher reads to let latency-sensitive work go first.
     public func load() -> PoolLoad {
-        PoolLoad(
-            queuedLatency: machine.queuedLatencyCount, queued: machine.queuedCount, inFlight: machine.inFlightCount,
-            instances: machine.liveInstanceCount, capacity: machine.configuration.maxInstances * machine.configuration.concurrency)
+        state.withLock { s in
+            let m = s.machine
+            return PoolLoad(
+                queuedLatency: m.queuedLatencyCount, queued: m.queuedCount, inFlight: m.inFlightCount,
+                instances: m.liveInstanceCount, capacity: m.configuration.maxInstances * m.configuration.concurrency)
+        }
     }
 
     /// The pool's instances as `swell instances` shows them.
     public func snapshot() -> [InstanceSnapshot] {
         let t = ContinuousClock.now
+        let (machine, instances) = state.withLock { ($0.machine, $0.instances) }
         return machine.instances.sorted { $0.key < $1.key }.compactMap { id, state in
             guard let instance = instances[id] else { return nil }
             let phase: String
@@ -468,14 +617,13 @@ public actor InstancePool {
 
     /// Stops every instance; waiting requests are turned away. Returns when all are gone.
     public func drain() async {
-        run(machine.drain())
+        mutate { s, effects in apply(s.machine.drain(), to: &s, &effects) }
         let deadline = ContinuousClock.now + .seconds(Int64(config.timeout) + 5)
-        while !instances.isEmpty && ContinuousClock.now < deadline {
+        while !state.withLock({ $0.instances.isEmpty }) && ContinuousClock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for instance in instances.values { instance.kill(.stop) }
+        for instance in state.withLock({ Array($0.instances.values) }) { instance.kill(.stop) }
     }
-
 }
 
 extension Duration {

@@ -10,11 +10,14 @@ import SwellModel
 /// - `POST /2018-06-01/runtime/invocation/{id}/error`
 /// - `POST /2018-06-01/runtime/init/error`
 ///
-/// Every response is written as head, body and end in one flush (one `writev`), on a socket
-/// with `TCP_NODELAY`, so that no warm invoke waits for Nagle's algorithm.
+/// Responses are encoded here, straight into bytes (no header objects, no response encoder):
+/// status line and headers in one buffer, the payload as it came, both in one flush (one
+/// `writev`) on a socket with `TCP_NODELAY`, so that no warm invoke waits for Nagle's
+/// algorithm. Requests are decoded by NIO's HTTP/1.1 parser; a runtime that sends a request
+/// while its `next` is still open breaks the protocol and loses the connection.
 final class RuntimeAPIHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
 
     private static let prefix = "/2018-06-01/runtime/"
     private let mailbox: InstanceMailbox
@@ -22,6 +25,8 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     private var tooLarge = false
     private var waitingNext: EventLoopPromise<PendingInvocation>?
+    /// Whether the connection stays open after the current response.
+    private var keepAlive = true
 
     init(mailbox: InstanceMailbox) {
         self.mailbox = mailbox
@@ -44,6 +49,11 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            if waitingNext != nil {
+                context.close(promise: nil)
+                return
+            }
+            keepAlive = head.isKeepAlive
             route(context: context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
             body = nil
         }
@@ -116,41 +126,55 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
             mailbox.redeliver(inv)
             return
         }
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(8)
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(inv.payload.readableBytes))
-        headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: inv.requestID)
-        headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(inv.deadlineEpochMs))
-        headers.add(name: "Lambda-Runtime-Invoked-Function-Arn", value: inv.functionARN)
-        headers.add(name: "Lambda-Runtime-Trace-Id", value: inv.traceID)
-        if let cc = inv.clientContext { headers.add(name: "Lambda-Runtime-Client-Context", value: cc) }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(inv.payload))), promise: nil)
+        var head = context.channel.allocator.buffer(capacity: 320 + inv.functionARN.utf8.count + inv.traceID.utf8.count)
+        head.writeStaticString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ")
+        head.writeDecimal(inv.payload.readableBytes)
+        head.writeStaticString("\r\nLambda-Runtime-Aws-Request-Id: ")
+        head.writeHeaderValue(inv.requestID)
+        head.writeStaticString("\r\nLambda-Runtime-Deadline-Ms: ")
+        head.writeDecimal(Int(inv.deadlineEpochMs))
+        head.writeStaticString("\r\nLambda-Runtime-Invoked-Function-Arn: ")
+        head.writeHeaderValue(inv.functionARN)
+        head.writeStaticString("\r\nLambda-Runtime-Trace-Id: ")
+        head.writeHeaderValue(inv.traceID)
+        if let cc = inv.clientContext {
+            head.writeStaticString("\r\nLambda-Runtime-Client-Context: ")
+            head.writeHeaderValue(cc)
+        }
+        head.writeStaticString("\r\n\r\n")
+        context.write(wrapOutboundOut(head), promise: nil)
         let mailbox = self.mailbox
         let done = context.eventLoop.makePromise(of: Void.self)
         done.futureResult.whenFailure { _ in mailbox.redeliver(inv) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        context.writeAndFlush(wrapOutboundOut(inv.payload), promise: done)
     }
 
     private static let acceptedBody = ByteBuffer(string: #"{"status":"OK"}"#)
 
     private func respondAccepted(_ context: ChannelHandlerContext) {
-        write(context, status: .accepted, body: Self.acceptedBody)
+        write(context, status: "202 Accepted", body: Self.acceptedBody)
     }
 
     private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, errorType: String, message: String) {
         let json = #"{"errorType":"\#(errorType)","errorMessage":\#(JSONText.quote(message))}"#
-        write(context, status: status, body: ByteBuffer(string: json))
+        write(context, status: "\(status.code) \(status.reasonPhrase)", body: ByteBuffer(string: json))
     }
 
-    private func write(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: ByteBuffer) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    private func write(_ context: ChannelHandlerContext, status: String, body: ByteBuffer) {
+        var buffer = context.channel.allocator.buffer(capacity: 96 + body.readableBytes)
+        buffer.writeString("HTTP/1.1 ")
+        buffer.writeString(status)
+        buffer.writeStaticString("\r\nContent-Type: application/json\r\nContent-Length: ")
+        buffer.writeDecimal(body.readableBytes)
+        if !keepAlive { buffer.writeStaticString("\r\nConnection: close") }
+        buffer.writeStaticString("\r\n\r\n")
+        buffer.writeImmutableBuffer(body)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     /// Reads a runtime's error report; tolerates bodies that are not the documented JSON.

@@ -56,7 +56,8 @@ public final class RuntimeManager: Service, Sendable {
         self.scheduling = scheduling
         capacity.setEvictor { [weak self] holder in
             guard let pool = self?.byNumber.withLock({ $0.pools[holder.pool] }) else { return }
-            Task { await pool.evict(holder.instance) }
+            // Never under the reserving pool's lock: the evicted pool may be that same pool.
+            Task { pool.evict(holder.instance) }
         }
     }
 
@@ -116,15 +117,10 @@ public final class RuntimeManager: Service, Sendable {
         }
     }
 
-    /// Ticks every pool once a second until shutdown, then drains them all.
+    /// Waits for shutdown, then drains every pool. (Pools keep their own time: each asks for
+    /// a timer when a queue timeout, keep-alive or retry falls due; nothing polls them.)
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .seconds(1))
-                for pool in allPools() { await pool.tick() }
-            }
-        } onGracefulShutdown: {
-        }
+        try? await gracefulShutdown()
         await withTaskGroup(of: Void.self) { group in
             for pool in allPools() { group.addTask { await pool.drain() } }
         }

@@ -13,6 +13,8 @@ public enum RejectReason: Sendable, Hashable {
     case startFailed
     /// The pool is shutting down.
     case shuttingDown
+    /// The caller went away while it waited for a slot.
+    case cancelled
 }
 
 /// What the owner of a pool must do after an event.

@@ -33,6 +33,14 @@ public struct PoolStateMachine: Sendable {
     private var draining = false
     /// Minimum instances a scheduled scaling window asks for (on top of `minInstances`).
     public private(set) var scheduledMinimum = 0
+    /// The earliest timer the owner was asked to set that has not fired yet.
+    private var armedDeadline: Duration?
+    /// A timer the owner must set and has not taken yet (see `takeTimerRequest`).
+    private var timerRequest: Duration?
+    /// A start was denied by the node since the last tick: waiting requests need a retry.
+    private var startDenied = false
+    /// How soon a start the node denied is tried again when requests still wait.
+    public static let deniedStartRetry: Duration = .seconds(1)
 
     public init(configuration: PoolConfiguration) {
         self.configuration = configuration
@@ -65,6 +73,7 @@ public struct PoolStateMachine: Sendable {
         case .latency: latencyQueue.append(Waiting(ticket: ticket, since: now))
         case .offline: offlineQueue.append(Waiting(ticket: ticket, since: now))
         }
+        propose(now + configuration.maxQueueWait)
         return scaleOut(now: now)
     }
 
@@ -76,7 +85,9 @@ public struct PoolStateMachine: Sendable {
         instances[id] = instance
         guard instance.phase == .ready else { return [] }
         if draining { return instance.inFlight == 0 ? stop(id) : [] }
-        return fill(id, coldStart: false)
+        let actions = fill(id, coldStart: false)
+        if actions.isEmpty && instance.inFlight == 0 { proposeKeepAlive(from: now) }
+        return actions
     }
 
     /// A waiting request gave up (its client went away).
@@ -92,7 +103,9 @@ public struct PoolStateMachine: Sendable {
         instance.idleSince = now
         instances[id] = instance
         if draining { return stop(id) }
-        return fill(id, coldStart: true)
+        let actions = fill(id, coldStart: true)
+        if actions.isEmpty { proposeKeepAlive(from: now) }
+        return actions
     }
 
     /// The instance could not start. Requests that were waiting for it are rejected
@@ -108,9 +121,12 @@ public struct PoolStateMachine: Sendable {
     }
 
     /// The node had no room for the instance (namespace quota or memory budget). Nothing
-    /// started; waiting requests keep waiting, and the next tick or freed slot tries again.
-    public mutating func instanceStartDenied(_ id: InstanceID) {
+    /// started; waiting requests keep waiting, and a tick `deniedStartRetry` later (or a freed
+    /// slot) tries again.
+    public mutating func instanceStartDenied(_ id: InstanceID, now: Duration? = nil) {
         instances.removeValue(forKey: id)
+        startDenied = true
+        if let now { propose(now + Self.deniedStartRetry) }
     }
 
     /// The instance is gone (exited, crashed, killed or stopped). Its in-flight requests
@@ -132,12 +148,17 @@ public struct PoolStateMachine: Sendable {
     /// A scheduled scaling window opened or closed: keep at least `minimum` instances.
     public mutating func setScheduledMinimum(_ minimum: Int, now: Duration) -> [PoolAction] {
         scheduledMinimum = max(0, minimum)
-        return draining ? [] : provision(now: now)
+        if draining { return [] }
+        defer { proposeNextDeadline(now: now) }
+        return provision(now: now)
     }
 
     /// Time passed: reject requests that waited too long, retry starts the node denied,
     /// keep the minimum running, stop instances idle past the keep-alive.
     public mutating func tick(now: Duration) -> [PoolAction] {
+        if let armed = armedDeadline, armed <= now { armedDeadline = nil }
+        startDenied = false
+        defer { proposeNextDeadline(now: now) }
         var actions: [PoolAction] = []
         for kind in [WorkClass.latency, .offline] {
             while let first = kind == .latency ? latencyQueue.first : offlineQueue.first, now - first.since >= configuration.maxQueueWait {
@@ -176,7 +197,52 @@ public struct PoolStateMachine: Sendable {
     /// New limits for the same version (scaling settings changed): applied from the next event.
     public mutating func reconfigure(_ configuration: PoolConfiguration, now: Duration) -> [PoolAction] {
         self.configuration = configuration
-        return draining ? [] : provision(now: now)
+        if draining { return [] }
+        defer { proposeNextDeadline(now: now) }
+        return provision(now: now)
+    }
+
+    // MARK: Timers
+
+    /// The instant at which the owner must call `tick`, asked once: the owner sets a timer for
+    /// it and calls `tick(now:)` when it fires. A timer that fires early (it was superseded by
+    /// an earlier one) is harmless: `tick` applies what is due and asks for the next.
+    ///
+    /// Timers are asked for only when something will be due: a request waits (its queue
+    /// timeout), an instance went idle above the minimum (its keep-alive), or the node denied a
+    /// start while requests wait (a retry). A busy pool with nothing due asks for none.
+    public mutating func takeTimerRequest() -> Duration? {
+        defer { timerRequest = nil }
+        return timerRequest
+    }
+
+    /// The earliest timer armed and not yet fired, for tests and listings.
+    public var nextTimer: Duration? { armedDeadline }
+
+    private mutating func propose(_ deadline: Duration) {
+        if let armed = armedDeadline, armed <= deadline { return }
+        armedDeadline = deadline
+        timerRequest = deadline
+    }
+
+    private mutating func proposeKeepAlive(from now: Duration) {
+        if liveInstanceCount > effectiveMinimum { propose(now + configuration.keepAlive) }
+    }
+
+    /// Asks for a timer at the next instant something is due, found by a scan (after a tick or
+    /// a change of limits; the per-request events propose their own deadline instead).
+    private mutating func proposeNextDeadline(now: Duration) {
+        var next: Duration?
+        func consider(_ d: Duration) { next = next.map { min($0, d) } ?? d }
+        if let first = latencyQueue.first { consider(first.since + configuration.maxQueueWait) }
+        if let first = offlineQueue.first { consider(first.since + configuration.maxQueueWait) }
+        if liveInstanceCount > effectiveMinimum {
+            for instance in instances.values where instance.phase == .ready && instance.inFlight == 0 {
+                consider(instance.idleSince + configuration.keepAlive)
+            }
+        }
+        if startDenied && queuedCount > 0 { consider(now + Self.deniedStartRetry) }
+        if let next { propose(Swift.max(next, now + .milliseconds(1))) }
     }
 
     // MARK: Decisions

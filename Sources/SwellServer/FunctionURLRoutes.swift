@@ -38,10 +38,12 @@ struct FunctionURLRoutes {
         var request = request
         let body = try await JSONBody.collect(&request, limit: Limits.maxPayloadBytes)
         let rest = ctx.parameters.getCatchAll().joined(separator: "/")
-        let event = FunctionURLEvent.encode(request: request, body: body, rawPath: "/" + rest, namespace: ns, remote: ctx.remoteAddress)
+        let event = FunctionURLEvent.encode(
+            request: request, body: body, rawPath: "/" + rest, namespace: ns, remote: ctx.remoteAddress,
+            forwardAuthorization: url.auth == .none)
         let response = try await invoker.invoke(
             namespace: ns, name: name, qualifier: try Qualifier(parsing: url.qualifier), payload: event,
-            traceID: request.headers[HTTPField.Name("X-Amzn-Trace-Id")!])
+            traceID: request.headers[.amznTraceID])
         var headers = InvokeRoutes.headers(for: response)
         switch response.result {
         case .success(let result):
@@ -52,6 +54,10 @@ struct FunctionURLRoutes {
             return Response(status: .badGateway, headers: headers, body: .init(byteBuffer: ByteBuffer(data: (try? JSONBody.encoder.encode(error)) ?? Data())))
         }
     }
+}
+
+extension HTTPField.Name {
+    static let amznTraceID = HTTPField.Name("X-Amzn-Trace-Id")!
 }
 
 /// The function-URL event and response mapping.
@@ -65,106 +71,259 @@ enum FunctionURLEvent {
             || type.hasSuffix("+json") || type.hasSuffix("+xml")
     }
 
-    /// Builds the event JSON by hand: one pass, no intermediate objects.
-    static func encode(request: Request, body: ByteBuffer, rawPath: String, namespace: String, remote: SocketAddress?) -> ByteBuffer {
-        var headerValues: [(String, [String])] = []
-        var index: [String: Int] = [:]
-        var cookies: [String] = []
-        if let authority = request.head.authority {
-            index["host"] = 0
-            headerValues.append(("host", [authority]))
-        }
-        for field in request.headers {
-            let name = field.name.canonicalName
-            if name == "cookie" {
-                cookies += field.value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                continue
-            }
-            if let i = index[name] { headerValues[i].1.append(field.value) } else {
-                index[name] = headerValues.count
-                headerValues.append((name, [field.value]))
-            }
-        }
-        let rawQuery = request.uri.query ?? ""
-        var query: [(String, [String])] = []
-        var qIndex: [String: Int] = [:]
-        for (k, v) in request.uri.queryParameters {
-            let key = String(k), value = String(v)
-            if let i = qIndex[key] { query[i].1.append(value) } else {
-                qIndex[key] = query.count
-                query.append((key, [value]))
+    /// Builds the event JSON straight into bytes: one pass, no intermediate strings or objects.
+    ///
+    /// The caller's `Authorization` never reaches the function when it carries a Swell key (a
+    /// URL with `auth: key` consumes it; on an `auth: none` URL a bearer token of the
+    /// function's own is passed on unless it is a Swell key).
+    static func encode(
+        request: Request, body: ByteBuffer, rawPath: String, namespace: String, remote: SocketAddress?,
+        forwardAuthorization: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()
+    ) -> ByteBuffer {
+        var out = allocator.buffer(capacity: 768 + body.readableBytes * 4 / 3 + rawPath.utf8.count)
+        let epochMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let authority = request.head.authority
+        out.writeStaticString(#"{"version":"2.0","routeKey":"$default","rawPath":"#)
+        out.writeJSONString(rawPath)
+        out.writeStaticString(#","rawQueryString":"#)
+        out.writeJSONString(request.uri.query ?? "")
+
+        // Cookies first (their own list), then the other headers, repeated names joined by commas.
+        var cookies = 0
+        for field in request.headers where field.name == .cookie {
+            for cookie in field.value.split(separator: ";") {
+                let trimmed = cookie.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                out.writeStaticString(cookies == 0 ? #","cookies":["# : ",")
+                out.writeJSONString(trimmed)
+                cookies += 1
             }
         }
-        let now = Date()
-        let epochMs = Int64(now.timeIntervalSince1970 * 1000)
-        let method = request.method.rawValue
-        let text = isText(request.headers[.contentType])
-        var json = "{\"version\":\"2.0\",\"routeKey\":\"$default\",\"rawPath\":" + JSONText.quote(rawPath)
-        json += ",\"rawQueryString\":" + JSONText.quote(rawQuery)
-        if !cookies.isEmpty { json += ",\"cookies\":[" + cookies.map(JSONText.quote).joined(separator: ",") + "]" }
-        json += ",\"headers\":{" + headerValues.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1.joined(separator: ",")) }.joined(separator: ",") + "}"
-        if !query.isEmpty {
-            json += ",\"queryStringParameters\":{" + query.map { JSONText.quote($0.0) + ":" + JSONText.quote($0.1.joined(separator: ",")) }.joined(separator: ",") + "}"
+        if cookies > 0 { out.writeStaticString("]") }
+        out.writeStaticString(#","headers":{"#)
+        var first = true
+        if let authority {
+            out.writeStaticString(#""host":"#)
+            out.writeJSONString(authority)
+            first = false
         }
-        let sourceIP = remote?.ipAddress ?? "127.0.0.1"
-        let requestID = UUID().uuidString.lowercased()
-        json += ",\"requestContext\":{\"accountId\":" + JSONText.quote(namespace) + ",\"apiId\":" + JSONText.quote(namespace)
-        json += ",\"domainName\":" + JSONText.quote(request.head.authority ?? "localhost")
-        json += ",\"http\":{\"method\":" + JSONText.quote(method) + ",\"path\":" + JSONText.quote(rawPath)
-        json += ",\"protocol\":\"HTTP/1.1\",\"sourceIp\":" + JSONText.quote(sourceIP)
-        json += ",\"userAgent\":" + JSONText.quote(request.headers[.userAgent] ?? "") + "}"
-        json += ",\"requestId\":" + JSONText.quote(requestID) + ",\"routeKey\":\"$default\",\"stage\":\"$default\""
-        json += ",\"time\":" + JSONText.quote(Timestamps.iso8601(now)) + ",\"timeEpoch\":\(epochMs)}"
+        var written: Set<HTTPField.Name> = []
+        for field in request.headers where field.name != .cookie && !written.contains(field.name) {
+            if field.name == .authorization && !(forwardAuthorization && !field.value.contains("swk_")) { continue }
+            written.insert(field.name)
+            if !first { out.writeStaticString(",") }
+            first = false
+            out.writeJSONString(field.name.canonicalName)
+            out.writeStaticString(":")
+            let values = request.headers[values: field.name]
+            out.writeJSONString(values.count == 1 ? values[0] : values.joined(separator: ","))
+        }
+        out.writeStaticString("}")
+
+        let parameters = request.uri.queryParameters
+        if !parameters.isEmpty {
+            var keys: [Substring] = []
+            var joined: [Substring: String] = [:]
+            for (k, v) in parameters {
+                if let existing = joined[k] { joined[k] = existing + "," + v } else {
+                    keys.append(k)
+                    joined[k] = String(v)
+                }
+            }
+            out.writeStaticString(#","queryStringParameters":{"#)
+            for (i, k) in keys.enumerated() {
+                if i > 0 { out.writeStaticString(",") }
+                out.writeJSONString(k)
+                out.writeStaticString(":")
+                out.writeJSONString(joined[k]!)
+            }
+            out.writeStaticString("}")
+        }
+        out.writeStaticString(#","requestContext":{"accountId":"#)
+        out.writeJSONString(namespace)
+        out.writeStaticString(#","apiId":"#)
+        out.writeJSONString(namespace)
+        out.writeStaticString(#","domainName":"#)
+        out.writeJSONString(authority ?? "localhost")
+        out.writeStaticString(#","http":{"method":"#)
+        out.writeJSONString(request.method.rawValue)
+        out.writeStaticString(#","path":"#)
+        out.writeJSONString(rawPath)
+        out.writeStaticString(#","protocol":"HTTP/1.1","sourceIp":"#)
+        out.writeJSONString(remote?.ipAddress ?? "127.0.0.1")
+        out.writeStaticString(#","userAgent":"#)
+        out.writeJSONString(request.headers[.userAgent] ?? "")
+        out.writeStaticString(#"},"requestId":""#)
+        out.writeRandomUUID()
+        out.writeStaticString(#"","routeKey":"$default","stage":"$default","time":""#)
+        out.writeISO8601(epochMs: epochMs)
+        out.writeStaticString(#"","timeEpoch":"#)
+        out.writeDecimal(epochMs)
+        out.writeStaticString("}")
         if body.readableBytes > 0 {
-            if text, let s = body.getString(at: body.readerIndex, length: body.readableBytes), s.utf8.count == body.readableBytes {
-                json += ",\"body\":" + JSONText.quote(s) + ",\"isBase64Encoded\":false}"
+            out.writeStaticString(#","body":"#)
+            if isText(request.headers[.contentType]), body.readableBytesView.isValidUTF8 {
+                out.writeJSONString(bytes: body.readableBytesView)
+                out.writeStaticString(#","isBase64Encoded":false}"#)
             } else {
-                json += ",\"body\":\"" + Data(body.readableBytesView).base64EncodedString() + "\",\"isBase64Encoded\":true}"
+                out.writeStaticString("\"")
+                out.writeBase64(body.readableBytesView)
+                out.writeStaticString(#"","isBase64Encoded":true}"#)
             }
         } else {
-            json += ",\"isBase64Encoded\":false}"
+            out.writeStaticString(#","isBase64Encoded":false}"#)
         }
-        return ByteBuffer(string: json)
+        return out
+    }
+
+    /// Headers a function may not set: the platform's own, and those that frame the message or
+    /// the connection (hop-by-hop), which would let a response desync the client's connection.
+    static func isReserved(_ lowercasedName: String) -> Bool {
+        switch lowercasedName {
+        case "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+            "date", "server":
+            return true
+        default:
+            return lowercasedName.hasPrefix("x-swell-")
+        }
     }
 
     /// Maps a handler's return value back to HTTP: `{statusCode, headers, cookies, body,
     /// isBase64Encoded}` when it has a `statusCode`, otherwise the value itself as a JSON body.
+    /// The value is scanned in place, not decoded into a tree and encoded again.
     static func decodeResponse(_ result: ByteBuffer, headers: inout HTTPFields) -> Response {
-        let data = Data(result.readableBytesView)
-        guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any],
-            let status = (object["statusCode"] as? NSNumber)?.intValue ?? (object["statusCode"] as? String).flatMap({ Int($0) }),
-            (100...599).contains(status)
-        else {
+        guard let mapped = try? MappedResponse(result) else {
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: result))
         }
-        if let h = object["headers"] as? [String: Any] {
-            for (k, v) in h {
-                // The platform's own headers cannot be overridden by the function.
-                guard let name = HTTPField.Name(k), !k.lowercased().hasPrefix("x-swell-") else { continue }
-                let value: String
-                switch v {
-                case let s as String: value = s
-                case let b as Bool: value = b ? "true" : "false"
-                default: value = "\(v)"
-                }
-                headers[name] = value
-            }
+        for (name, value) in mapped.headers {
+            guard let fieldName = HTTPField.Name(name), !isReserved(fieldName.canonicalName) else { continue }
+            headers[fieldName] = value
         }
-        if let cookies = object["cookies"] as? [String] {
-            for c in cookies { headers.append(HTTPField(name: .setCookie, value: c)) }
-        }
-        var body = ByteBuffer()
-        if let s = object["body"] as? String {
-            if (object["isBase64Encoded"] as? Bool) == true, let decoded = Data(base64Encoded: s) {
-                body = ByteBuffer(data: decoded)
-            } else {
-                body = ByteBuffer(string: s)
-            }
-        } else if let b = object["body"], !(b is NSNull) {
-            body = ByteBuffer(data: (try? JSONSerialization.data(withJSONObject: b, options: [.fragmentsAllowed])) ?? Data())
-        }
+        for cookie in mapped.cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
         if headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: body))
+        return Response(status: .init(code: mapped.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: mapped.body)))
+    }
+
+    /// The parts of a function-URL response object that Swell reads.
+    struct MappedResponse {
+        var status: Int
+        var headers: [(String, String)] = []
+        var cookies: [String] = []
+        var body: [UInt8] = []
+
+        enum Failure: Error { case notAResponseObject }
+
+        /// Throws when `result` is not an object with a `statusCode` in 100...599.
+        init(_ result: ByteBuffer) throws {
+            let bytes = Array(result.readableBytesView)
+            var scanner = JSONScanner(bytes)
+            guard scanner.peek() == UInt8(ascii: "{") else { throw Failure.notAResponseObject }
+            var status: Int?
+            var headers: [(String, String)] = []
+            var cookies: [String] = []
+            var body: [UInt8] = []
+            var base64 = false
+            try scanner.object { key, s throws(SwellError) in
+                switch key {
+                case "statusCode":
+                    if s.peek() == UInt8(ascii: "\"") {
+                        status = Int(try s.string())
+                    } else {
+                        let r = try s.value()
+                        status = Int(String(decoding: bytes[r], as: UTF8.self))
+                            ?? Double(String(decoding: bytes[r], as: UTF8.self)).flatMap { $0 == $0.rounded() ? Int(exactly: $0) : nil }
+                    }
+                case "headers":
+                    guard s.peek() == UInt8(ascii: "{") else {
+                        _ = try s.value()
+                        return
+                    }
+                    try s.object { name, s throws(SwellError) in
+                        switch s.peek() {
+                        case UInt8(ascii: "\""): headers.append((name, try s.string()))
+                        case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "n"): _ = try s.value()
+                        default: headers.append((name, String(decoding: bytes[try s.value()], as: UTF8.self)))
+                        }
+                    }
+                case "cookies":
+                    guard s.peek() == UInt8(ascii: "[") else {
+                        _ = try s.value()
+                        return
+                    }
+                    try s.array { _, s throws(SwellError) in
+                        if s.peek() == UInt8(ascii: "\"") { cookies.append(try s.string()) } else { _ = try s.value() }
+                    }
+                case "body":
+                    switch s.peek() {
+                    case UInt8(ascii: "\""): body = try s.stringBytes()
+                    case UInt8(ascii: "n"): _ = try s.value()
+                    default: body = Array(bytes[try s.value()])
+                    }
+                case "isBase64Encoded":
+                    base64 = s.peek() == UInt8(ascii: "t")
+                    _ = try s.value()
+                default:
+                    _ = try s.value()
+                }
+            }
+            scanner.skipSpace()
+            guard scanner.atEnd, let status, (100...599).contains(status) else { throw Failure.notAResponseObject }
+            if base64, let decoded = Data(base64Encoded: Data(body)) { body = Array(decoded) }
+            self.status = status
+            self.headers = headers
+            self.cookies = cookies
+            self.body = body
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `epochMs` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), without a formatter.
+    mutating func writeISO8601(epochMs: Int64) {
+        let ms = Int(epochMs % 1000)
+        let secs = epochMs / 1000
+        let days = Int(secs / 86400)
+        let rem = Int(secs % 86400)
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ v: Int) -> [UInt8] { [UInt8(ascii: "0") + UInt8(v / 10), UInt8(ascii: "0") + UInt8(v % 10)] }
+        writeDecimal(year)
+        writeInteger(UInt8(ascii: "-")); writeBytes(two(month))
+        writeInteger(UInt8(ascii: "-")); writeBytes(two(day))
+        writeInteger(UInt8(ascii: "T")); writeBytes(two(rem / 3600))
+        writeInteger(UInt8(ascii: ":")); writeBytes(two(rem / 60 % 60))
+        writeInteger(UInt8(ascii: ":")); writeBytes(two(rem % 60))
+        writeInteger(UInt8(ascii: "."))
+        writeBytes([UInt8(ascii: "0") + UInt8(ms / 100), UInt8(ascii: "0") + UInt8(ms / 10 % 10), UInt8(ascii: "0") + UInt8(ms % 10)])
+        writeInteger(UInt8(ascii: "Z"))
+    }
+
+    /// Writes a random (version 4) UUID in lower case.
+    mutating func writeRandomUUID() {
+        writeBytes(RandomID.uuidBytes())
+    }
+}
+
+extension ByteBufferView {
+    /// Whether the bytes are well-formed UTF-8.
+    var isValidUTF8: Bool {
+        var iterator = makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 }

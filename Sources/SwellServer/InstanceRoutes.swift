@@ -19,7 +19,7 @@ struct InstanceRoutes {
             _ = try ctx.authorize(ns, .developer)
             guard catalog.function(ns, name) != nil else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
             var instances: [InstanceSnapshot] = []
-            for pool in runtime.pools(namespace: ns, name: name) { instances += await pool.snapshot() }
+            for pool in runtime.pools(namespace: ns, name: name) { instances += pool.snapshot() }
             return try JSONBody.response(["instances": instances])
         }
         group.get("metrics") { _, ctx in
@@ -58,7 +58,7 @@ struct InstanceRoutes {
 
         var gauges: [RuntimeMetrics.Function: (instances: Int, inFlight: Int, queued: Int)] = [:]
         for pool in runtime.allPools() {
-            let load = await pool.load()
+            let load = pool.load()
             let name = RuntimeMetrics.Function(namespace: pool.key.namespace, name: pool.key.name)
             gauges[name, default: (0, 0, 0)].instances += load.instances
             gauges[name, default: (0, 0, 0)].inFlight += load.inFlight

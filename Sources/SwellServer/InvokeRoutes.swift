@@ -36,13 +36,13 @@ struct InvokeRoutes {
             var payload = try await JSONBody.collect(&request, limit: Limits.maxPayloadBytes)
             if payload.readableBytes == 0 {
                 payload = ByteBuffer(string: "{}")
-            } else if (try? JSONSerialization.jsonObject(with: Data(payload.readableBytesView), options: [.fragmentsAllowed])) == nil {
+            } else if !JSONScanner.isValid(Array(payload.readableBytesView)) {
                 throw SwellError(.invalidJSON, "the invocation payload must be valid JSON")
             }
             let tail = request.headers[.swellLogType]?.lowercased() == "tail"
             let response = try await invoker.invoke(
                 namespace: ns, name: name, qualifier: qualifier, payload: payload, captureLogs: tail,
-                traceID: request.headers[HTTPField.Name("X-Amzn-Trace-Id")!])
+                traceID: request.headers[.amznTraceID])
             var headers = Self.headers(for: response)
             headers[.contentType] = "application/json"
             let body: ByteBuffer

@@ -201,7 +201,7 @@ public actor TaskService: Service {
             entry.running = running
             live[id] = entry
             for pool in invoker.runtime.pools(namespace: namespace, name: entry.record.function) {
-                if await pool.interrupt(running.attempt.requestID) { break }
+                if pool.interrupt(running.attempt.requestID) { break }
             }
             return .running
         }

@@ -298,3 +298,79 @@ import Testing
         #expect(n.instances(in: "x") == 1)
     }
 }
+
+extension PoolStateMachineTests {
+    // MARK: Timers as outputs
+
+    @Test func aWaitingRequestAsksForItsQueueTimeout() {
+        var m = machine(queueWait: .seconds(10))
+        #expect(m.takeTimerRequest() == nil)
+        _ = m.requestArrived(1, now: .seconds(1))
+        #expect(m.takeTimerRequest() == .seconds(11))
+        #expect(m.takeTimerRequest() == nil)  // asked once
+        // A later waiter does not ask for a later timer: the armed one comes first.
+        _ = m.requestArrived(2, now: .seconds(2))
+        #expect(m.takeTimerRequest() == nil)
+        // The timer fires: request 1 is rejected and the next due instant (request 2's) is asked for.
+        #expect(m.tick(now: .seconds(11)) == [.reject(1, .queueTimeout)])
+        #expect(m.takeTimerRequest() == .seconds(12))
+        #expect(m.tick(now: .seconds(12)) == [.reject(2, .queueTimeout)])
+        #expect(m.takeTimerRequest() == nil)
+        #expect(m.nextTimer == nil)
+    }
+
+    @Test func anIdleInstanceAsksForItsKeepAliveAndABusyPoolForNothing() {
+        var m = machine(keepAlive: .seconds(60))
+        _ = m.requestArrived(1, now: .zero)
+        #expect(m.takeTimerRequest() == .seconds(10))
+        _ = m.instanceReady(1, now: .seconds(1))
+        #expect(m.requestFinished(1, on: 1, now: .seconds(5)) == [])
+        // The queue timer (10 s) comes first; when it fires, the keep-alive (idle from 5 s) is asked for.
+        #expect(m.takeTimerRequest() == nil)
+        #expect(m.tick(now: .seconds(10)) == [])
+        #expect(m.takeTimerRequest() == .seconds(65))
+        // Busy again and idle again later: when the armed timer fires, the next one is asked for.
+        #expect(m.requestArrived(2, now: .seconds(30)) == [.route(2, to: 1, coldStart: false)])
+        #expect(m.requestFinished(2, on: 1, now: .seconds(40)) == [])
+        #expect(m.takeTimerRequest() == nil)
+        #expect(m.tick(now: .seconds(65)) == [])
+        #expect(m.takeTimerRequest() == .seconds(100))
+        #expect(m.tick(now: .seconds(100)) == [.stopInstance(1)])
+        #expect(m.takeTimerRequest() == nil)
+    }
+
+    @Test func instancesKeptForTheMinimumAskForNoKeepAlive() {
+        var m = machine(minInstances: 1, keepAlive: .seconds(60))
+        #expect(m.tick(now: .zero) == [.startInstance(1)])
+        _ = m.instanceReady(1, now: .seconds(1))
+        #expect(m.takeTimerRequest() == nil)
+        _ = m.requestArrived(1, now: .seconds(2))
+        _ = m.requestFinished(1, on: 1, now: .seconds(3))
+        #expect(m.takeTimerRequest() == nil)
+    }
+
+    @Test func aDeniedStartIsRetriedASecondLater() {
+        var m = machine(queueWait: .seconds(10))
+        #expect(m.requestArrived(1, now: .zero) == [.startInstance(1)])
+        #expect(m.takeTimerRequest() == .seconds(10))
+        m.instanceStartDenied(1, now: .seconds(0.5))
+        #expect(m.takeTimerRequest() == .seconds(1.5))
+        // The retry tick starts a new instance.
+        #expect(m.tick(now: .seconds(1.5)) == [.startInstance(2)])
+        #expect(m.takeTimerRequest() == .seconds(10))
+    }
+
+    @Test func aStaleEarlyTimerDoesNotMultiplyTimers() {
+        var m = machine(keepAlive: .seconds(60))
+        _ = m.requestArrived(1, now: .zero)
+        _ = m.instanceReady(1, now: .zero)
+        _ = m.requestFinished(1, on: 1, now: .zero)
+        _ = m.takeTimerRequest()  // 10 s (queue), then keep-alive at 60 s is later
+        // The queue timer (armed for 10 s) fires: the keep-alive is asked for once.
+        _ = m.tick(now: .seconds(10))
+        #expect(m.takeTimerRequest() == .seconds(60))
+        // An older timer firing again before 60 s asks for nothing new.
+        _ = m.tick(now: .seconds(20))
+        #expect(m.takeTimerRequest() == nil)
+    }
+}

@@ -41,4 +41,10 @@ int swell_set_cloexec(int fd);
 /// Creates a pipe whose both ends are close-on-exec.
 int swell_pipe(int fds[2]);
 
+/// The uid that owns the local TCP socket connected from 127.0.0.1:`peer_port` to
+/// 127.0.0.1:`local_port` (a loopback peer of one of our listeners), asked of the kernel
+/// through NETLINK_SOCK_DIAG. Returns 0 and stores the uid, or an errno value.
+int swell_loopback_peer_uid(unsigned int peer_addr_be, unsigned short peer_port,
+                            unsigned int local_addr_be, unsigned short local_port, unsigned int *uid);
+
 #endif

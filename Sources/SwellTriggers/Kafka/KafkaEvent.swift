@@ -13,53 +13,56 @@ import SwellRuntime
 ///   "timestampType":"CREATE_TIME","key":"c3R1ZGVudC0x","value":"eyJpZCI6MX0=","headers":[{"trace":[97,98]}]}]}}
 /// ```
 enum KafkaEvent {
+    /// Encodes the batch in one pass straight into bytes (base64 and numbers written in place).
     static func encode(_ batch: KafkaBatch, bootstrapServers: String) -> ByteBuffer {
         var out = ByteBuffer()
         out.reserveCapacity(160 + batch.records.reduce(0) { $0 + 200 + ($1.value?.count ?? 0) * 4 / 3 + ($1.key?.count ?? 0) * 4 / 3 })
-        out.writeString(#"{"eventSource":"SelfManagedKafka","bootstrapServers":"#)
-        writeJSONString(bootstrapServers, to: &out)
-        out.writeString(#","records":{""#)
-        // Topic names are limited to a-z A-Z 0-9 . _ - and need no escaping.
-        out.writeString("\(batch.source.topic)-\(batch.source.partition)\":[")
+        out.writeStaticString(#"{"eventSource":"SelfManagedKafka","bootstrapServers":"#)
+        out.writeJSONString(bootstrapServers)
+        out.writeStaticString(#","records":{"#)
+        out.writeJSONString("\(batch.source.topic)-\(batch.source.partition)")
+        out.writeStaticString(":[")
         for (i, r) in batch.records.enumerated() {
-            if i > 0 { out.writeString(",") }
-            out.writeString(#"{"topic":""#)
-            out.writeString(batch.source.topic)
-            out.writeString(#"","partition":"#)
-            out.writeString(String(batch.source.partition))
-            out.writeString(#","offset":"#)
-            out.writeString(String(r.offset))
-            out.writeString(#","timestamp":"#)
-            out.writeString(String(r.timestamp))
-            out.writeString(#","timestampType":"CREATE_TIME""#)
+            if i > 0 { out.writeStaticString(",") }
+            out.writeStaticString(#"{"topic":"#)
+            out.writeJSONString(batch.source.topic)
+            out.writeStaticString(#","partition":"#)
+            out.writeDecimal(batch.source.partition)
+            out.writeStaticString(#","offset":"#)
+            out.writeDecimal(r.offset)
+            out.writeStaticString(#","timestamp":"#)
+            if r.timestamp < 0 { out.writeStaticString("-") }
+            out.writeDecimal(r.timestamp.magnitude)
+            out.writeStaticString(#","timestampType":"CREATE_TIME""#)
             if let key = r.key {
-                out.writeString(#","key":""#)
-                out.writeString(Data(key).base64EncodedString())
-                out.writeString("\"")
+                out.writeStaticString(#","key":""#)
+                out.writeBase64(key)
+                out.writeStaticString("\"")
             }
             if let value = r.value {
-                out.writeString(#","value":""#)
-                out.writeString(Data(value).base64EncodedString())
-                out.writeString("\"")
+                out.writeStaticString(#","value":""#)
+                out.writeBase64(value)
+                out.writeStaticString("\"")
             } else {
-                out.writeString(#","value":null"#)
+                out.writeStaticString(#","value":null"#)
             }
-            out.writeString(#","headers":["#)
+            out.writeStaticString(#","headers":["#)
             for (j, h) in r.headers.enumerated() {
-                if j > 0 { out.writeString(",") }
-                out.writeString("{")
-                writeJSONString(h.key, to: &out)
-                out.writeString(":[")
-                if let v = h.value { out.writeString(v.map { String($0) }.joined(separator: ",")) }
-                out.writeString("]}")
+                if j > 0 { out.writeStaticString(",") }
+                out.writeStaticString("{")
+                out.writeJSONString(h.key)
+                out.writeStaticString(":[")
+                if let v = h.value {
+                    for (k, byte) in v.enumerated() {
+                        if k > 0 { out.writeStaticString(",") }
+                        out.writeDecimal(byte)
+                    }
+                }
+                out.writeStaticString("]}")
             }
-            out.writeString("]}")
+            out.writeStaticString("]}")
         }
-        out.writeString("]}}")
+        out.writeStaticString("]}}")
         return out
-    }
-
-    static func writeJSONString(_ s: String, to out: inout ByteBuffer) {
-        out.writeString(JSONText.quote(s))
     }
 }

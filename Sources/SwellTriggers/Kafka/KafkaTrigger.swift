@@ -302,12 +302,10 @@ public actor KafkaTrigger: TriggerRunner {
     private func produceResults(_ bytes: ByteBuffer, of batch: KafkaBatch, to topic: String) async -> Bool {
         var records: [KafkaProducerRecord] = []
         let whole = Array(bytes.readableBytesView)
-        if batch.records.count > 1, let array = try? JSONSerialization.jsonObject(with: Data(whole), options: [.fragmentsAllowed]) as? [Any],
-            array.count == batch.records.count
-        {
-            for (r, element) in zip(batch.records, array) {
-                let value = (try? JSONSerialization.data(withJSONObject: element, options: [.fragmentsAllowed])) ?? Data()
-                records.append(KafkaProducerRecord(key: r.key, value: Array(value), headers: sourceHeaders(batch.source, r)))
+        if batch.records.count > 1, let elements = Self.arrayElements(whole), elements.count == batch.records.count {
+            // Each element's JSON text as the function wrote it: split, not decoded and encoded again.
+            for (r, element) in zip(batch.records, elements) {
+                records.append(KafkaProducerRecord(key: r.key, value: Array(whole[element]), headers: sourceHeaders(batch.source, r)))
             }
         } else {
             records.append(KafkaProducerRecord(key: batch.records[0].key, value: whole, headers: sourceHeaders(batch.source, batch.records[0])))
@@ -315,6 +313,20 @@ public actor KafkaTrigger: TriggerRunner {
         guard await produceUntilAcknowledged(topic: topic, records) else { return false }
         counters.results += records.count
         return true
+    }
+
+    /// The byte ranges of the elements when `bytes` are exactly one JSON array.
+    static func arrayElements(_ bytes: [UInt8]) -> [Range<Int>]? {
+        var scanner = JSONScanner(bytes)
+        guard scanner.peek() == UInt8(ascii: "[") else { return nil }
+        var ranges: [Range<Int>] = []
+        do {
+            try scanner.array { _, s throws(SwellError) in ranges.append(try s.value()) }
+        } catch {
+            return nil
+        }
+        scanner.skipSpace()
+        return scanner.atEnd ? ranges : nil
     }
 
     private func deadLetter(_ batch: KafkaBatch, failure: (type: String, message: String), to topic: String) async -> Bool {

@@ -1,27 +1,26 @@
 import Foundation
-import SwellModel
 
 /// A strict, non-allocating walk over a JSON text that hands out the byte ranges of values
 /// instead of decoding them. The batch enqueue uses it to take each event's bytes as they
 /// came (as the single async invoke stores its body) without decoding megabytes of events
 /// into a tree and encoding them again.
-struct JSONScanner {
-    let bytes: [UInt8]
-    private(set) var index = 0
+public struct JSONScanner {
+    public let bytes: [UInt8]
+    public private(set) var index = 0
     /// Nesting allowed inside one value (deeper: rejected, as a guard for the stack).
-    static let maxDepth = 512
+    public static let maxDepth = 512
 
-    init(_ bytes: [UInt8]) {
+    public init(_ bytes: [UInt8]) {
         self.bytes = bytes
     }
 
-    var atEnd: Bool { index >= bytes.count }
+    public var atEnd: Bool { index >= bytes.count }
 
     private func fail(_ what: String) -> SwellError {
         SwellError(.invalidJSON, "the request body is not valid JSON: \(what) at byte \(index)")
     }
 
-    mutating func skipSpace() {
+    public mutating func skipSpace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -31,18 +30,18 @@ struct JSONScanner {
     }
 
     /// The next byte after white space, without taking it.
-    mutating func peek() -> UInt8? {
+    public mutating func peek() -> UInt8? {
         skipSpace()
         return index < bytes.count ? bytes[index] : nil
     }
 
-    mutating func expect(_ byte: UInt8) throws(SwellError) {
+    public mutating func expect(_ byte: UInt8) throws(SwellError) {
         guard peek() == byte else { throw fail("expected '\(Character(UnicodeScalar(byte)))'") }
         index += 1
     }
 
     /// Walks the members of an object, calling `member` with each key; `member` must take the value.
-    mutating func object(_ member: (String, inout JSONScanner) throws(SwellError) -> Void) throws(SwellError) {
+    public mutating func object(_ member: (String, inout JSONScanner) throws(SwellError) -> Void) throws(SwellError) {
         try expect(UInt8(ascii: "{"))
         if peek() == UInt8(ascii: "}") {
             index += 1
@@ -64,7 +63,7 @@ struct JSONScanner {
     }
 
     /// Walks the elements of an array, calling `element` with each position; `element` must take the value.
-    mutating func array(_ element: (Int, inout JSONScanner) throws(SwellError) -> Void) throws(SwellError) {
+    public mutating func array(_ element: (Int, inout JSONScanner) throws(SwellError) -> Void) throws(SwellError) {
         try expect(UInt8(ascii: "["))
         if peek() == UInt8(ascii: "]") {
             index += 1
@@ -85,7 +84,7 @@ struct JSONScanner {
     }
 
     /// Takes one value and returns its bytes' range (checked against the JSON grammar).
-    mutating func value() throws(SwellError) -> Range<Int> {
+    public mutating func value() throws(SwellError) -> Range<Int> {
         skipSpace()
         let start = index
         try skipValue(depth: 0)
@@ -93,7 +92,7 @@ struct JSONScanner {
     }
 
     /// Takes one value, decoded (for the small option fields; nested values through `JSONDecoder`).
-    mutating func configValue() throws(SwellError) -> ConfigValue {
+    public mutating func configValue() throws(SwellError) -> ConfigValue {
         switch peek() {
         case UInt8(ascii: "\""):
             return .string(try string())
@@ -120,16 +119,76 @@ struct JSONScanner {
     }
 
     /// Takes a string and decodes it.
-    mutating func string() throws(SwellError) -> String {
+    public mutating func string() throws(SwellError) -> String {
+        String(decoding: try stringBytes(), as: UTF8.self)
+    }
+
+    /// Takes a string and returns its decoded UTF-8 bytes (escapes resolved; a lone
+    /// surrogate becomes U+FFFD).
+    public mutating func stringBytes() throws(SwellError) -> [UInt8] {
         skipSpace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string") }
         let start = index
         let escaped = try skipString()
         let inner = bytes[(start + 1)..<(index - 1)]
-        if !escaped { return String(decoding: inner, as: UTF8.self) }
-        guard let decoded = try? JSONDecoder().decode(String.self, from: Data(bytes[start..<index])) else {
-            throw fail("bad string")
+        if !escaped { return Array(inner) }
+        var out: [UInt8] = []
+        out.reserveCapacity(inner.count)
+        var i = inner.startIndex
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in at..<(at + 4) {
+                let c = bytes[k]
+                let d: UInt8 = c <= UInt8(ascii: "9") ? c - UInt8(ascii: "0") : (c | 0x20) - UInt8(ascii: "a") + 10
+                v = v << 4 | UInt32(d)
+            }
+            return v
         }
-        return decoded
+        while i < inner.endIndex {
+            let c = bytes[i]
+            guard c == UInt8(ascii: "\\") else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(i)
+                i += 4
+                if (0xD800..<0xDC00).contains(scalar), i + 6 <= inner.endIndex, bytes[i] == UInt8(ascii: "\\"),
+                   bytes[i + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(i + 2)
+                    if (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                let s = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: UTF8.encode(s)!)
+            default: out.append(e)  // \" \\ \/
+            }
+        }
+        return out
+    }
+
+    /// Whether `bytes` hold exactly one JSON value (white space around it allowed).
+    public static func isValid(_ bytes: [UInt8]) -> Bool {
+        var scanner = JSONScanner(bytes)
+        do {
+            _ = try scanner.value()
+        } catch {
+            return false
+        }
+        scanner.skipSpace()
+        return scanner.atEnd
     }
 
     private mutating func skipValue(depth: Int) throws(SwellError) {
