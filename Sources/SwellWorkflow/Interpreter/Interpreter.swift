@@ -381,10 +381,8 @@ extension ExecutionState {
             }
             return
         }
-        guard let parentRun = runs[parent.run], case .children(var children) = parentRun.waiting,
-            let state = state(of: parentRun, ctx)
-        else { return }
-        runs[parent.run]!.waiting = .nothing  // take the bookkeeping out (no copy-on-write of its arrays)
+        guard let state = runs[parent.run].flatMap({ state(of: $0, ctx) }), case .children(var children)? = runs[parent.run]?.waiting else { return }
+        runs[parent.run]!.waiting = .nothing  // take the bookkeeping out, so that it is changed in place (no copy of its arrays)
         children.running.remove(runID)
         children.done += 1
         if children.isMap {
