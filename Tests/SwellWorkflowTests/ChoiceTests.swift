@@ -12,7 +12,7 @@ struct ChoiceTests {
     func holds(_ rule: String) throws -> Bool {
         let machine = try StateMachine(parsing: """
             {"StartAt": "C", "States": {
-              "C": {"Type": "Choice", "Choices": [\(rule.dropLast())"Next": "Y"}], "Default": "N"},
+              "C": {"Type": "Choice", "Choices": [\(rule.dropLast()), "Next": "Y"}], "Default": "N"},
               "Y": {"Type": "Succeed"}, "N": {"Type": "Succeed"}}}
             """)
         guard case .choice(let rules, _) = machine["C"]!.body else { throw StatesError("test") }

@@ -48,7 +48,8 @@ struct InterpreterTests {
         let definition = """
             {"StartAt": "C", "States": {"C": {"Type": "Choice", "OutputPath": "$.v", "Choices": [
                 {"Variable": "$.v", "NumericGreaterThan": 10, "Next": "Big"},
-                {"Variable": "$.v", "NumericGreaterThan": 5, "Next": "Medium"}]\\(DEFAULT)},
+                {"Variable": "$.v", "NumericGreaterThan": 5, "Next": "Medium"},
+                {"Variable": "$.v", "NumericLessThan": -1000, "Next": "Small"}]\\(DEFAULT)},
               "Big": {"Type": "Pass", "Result": "big", "End": true},
               "Medium": {"Type": "Pass", "Result": "medium", "End": true},
               "Small": {"Type": "Pass", "Result": "small", "End": true}}}
@@ -75,7 +76,7 @@ struct InterpreterTests {
     @Test func waitStatesSetTimers() throws {
         var seconds = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}"#, now: t0)
         seconds.apply(.started(input: ["a": 1]))
-        #expect(seconds.timerRequests.map(\.1) == [Timestamp(seconds: t0.seconds + 3600)])
+        #expect(seconds.timerRequests.map { $0.1 } == [Timestamp(seconds: t0.seconds + 3600)])
         #expect(seconds.end == nil)
         seconds.settle()
         #expect(seconds.output == ["a": 1])
@@ -83,7 +84,7 @@ struct InterpreterTests {
 
         var timestamp = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2030-01-01T00:00:00Z", "End": true}}}"#, now: t0)
         timestamp.run()
-        #expect(timestamp.timerRequests.map(\.1) == [Timestamp(parsing: "2030-01-01T00:00:00Z")!])
+        #expect(timestamp.timerRequests.map { $0.1 } == [Timestamp(parsing: "2030-01-01T00:00:00Z")!])
 
         var past = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2001-01-01T00:00:00Z", "End": true}}}"#, now: t0)
         past.run()
@@ -92,10 +93,10 @@ struct InterpreterTests {
 
         var secondsPath = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}"#, now: t0)
         secondsPath.run(["s": 10])
-        #expect(secondsPath.timerRequests.map(\.1) == [Timestamp(seconds: t0.seconds + 10)])
+        #expect(secondsPath.timerRequests.map { $0.1 } == [Timestamp(seconds: t0.seconds + 10)])
         var timestampPath = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "TimestampPath": "$.t", "End": true}}}"#, now: t0)
         timestampPath.run(["t": "2031-05-06T07:08:09.5+02:00"])
-        #expect(timestampPath.timerRequests.map(\.1) == [Timestamp(parsing: "2031-05-06T05:08:09.500Z")!])
+        #expect(timestampPath.timerRequests.map { $0.1 } == [Timestamp(parsing: "2031-05-06T05:08:09.500Z")!])
 
         for bad: JSON in [["s": -1], ["s": "10"], ["s": 1.5], [:]] {
             var d = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}"#)

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// Where one execution of a state machine stands: every run that is under way (the top-level
 /// one, each Parallel branch and Map iteration), the invocations and timers it waits for, and
 /// its random number generator. A value: `Codable` so that it can be journaled, and nothing in
@@ -24,6 +27,9 @@ public struct ExecutionState: Sendable, Codable {
     public internal(set) var transitions = 0
 
     var random: SplitMix64
+    /// The secret task tokens are made from (derived from the seed by SHA-256, so that random
+    /// numbers a workflow sees reveal neither the seed nor other tasks' tokens).
+    var tokenKey: String
     var nextID = 1
     var runs: [Int: Run] = [:]
     var tasks: [Int: PendingTask] = [:]
@@ -34,7 +40,9 @@ public struct ExecutionState: Sendable, Codable {
     /// - Parameter seed: the seed of the execution's random numbers (jitter, MathRandom, UUID, task tokens).
     public init(info: ExecutionInfo, seed: UInt64) {
         self.info = info
-        self.random = SplitMix64(seed: seed)
+        let randomSeed = SHA256.hash(data: Array("random:\(seed)".utf8)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        self.random = SplitMix64(seed: randomSeed)
+        self.tokenKey = SHA256.hash(data: Array("task-token:\(seed)".utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The invocations the execution waits for.

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// The interpreter of the States Language as a pure step function: an execution's state and
 /// one event in, the new state and the actions to carry out (history to record, invocations to
 /// make, timers to set, the execution's end) out. No clock, no I/O, no randomness of its own:
@@ -475,7 +478,8 @@ extension ExecutionState {
             callback = wait
             resourceText = wait ? "arn:aws:states:::lambda:invoke.waitForTaskToken" : "arn:aws:states:::lambda:invoke"
         }
-        let token = callback ? taskToken() : nil
+        let id = newID()
+        let token = callback ? taskToken(for: id) : nil
         let context = contextObject(runID, state, ctx, token: token)
         var payload = effective
         if let parameters = state.parameters {
@@ -496,7 +500,6 @@ extension ExecutionState {
             function = ref
             event = p["Payload"] ?? .object(JSONObject())
         }
-        let id = newID()
         var task = PendingTask(run: runID, token: token, timeoutTimer: nil, heartbeatTimer: nil, heartbeatSeconds: heartbeat, lambdaInvoke: lambdaInvoke, resource: resourceText)
         record(runID, .taskScheduled, HistoryDetails(name: state.name, resource: resourceText, parameters: payload, timeoutSeconds: timeout, heartbeatSeconds: heartbeat), &ctx)
         ctx.actions.append(.invokeTask(TaskInvocation(id: TaskID(id), stateName: state.name, function: function, payload: event, timeoutSeconds: timeout, heartbeatSeconds: heartbeat, taskToken: token)))
@@ -517,13 +520,9 @@ extension ExecutionState {
         runs[runID]!.waiting = .task(id)
     }
 
-    mutating func taskToken() -> String {
-        var hex = ""
-        for _ in 0..<4 {
-            let s = String(random.next(), radix: 16)
-            hex += String(repeating: "0", count: 16 - s.count) + s
-        }
-        return hex
+    /// An unguessable token for a callback task: SHA-256 of the execution's token key and the task id.
+    func taskToken(for id: Int) -> String {
+        SHA256.hash(data: Array("\(tokenKey):\(id)".utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     // MARK: Map

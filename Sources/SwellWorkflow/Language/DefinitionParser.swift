@@ -190,7 +190,7 @@ struct DefinitionReader {
             name: name, comment: string(o, "Comment", path),
             inputPath: optionalPath(o, "InputPath", path), outputPath: optionalPath(o, "OutputPath", path),
             resultPath: optionalPath(o, "ResultPath", path, reference: true),
-            parameters: o["Parameters"].map { template($0, at: "\(path).Parameters") },
+            parameters: type == "Map" ? nil : o["Parameters"].map { template($0, at: "\(path).Parameters") },  // a Map's Parameters is its legacy ItemSelector
             resultSelector: o["ResultSelector"].map { template($0, at: "\(path).ResultSelector") },
             transition: nil, retry: [], catchers: [], body: .succeed)
         if allowed.contains("Next") {
