@@ -140,3 +140,25 @@ struct IntrinsicTests {
         #expect(failure("States.ArrayLength('x')")?.name == ErrorName.intrinsicFailure)
     }
 }
+
+struct HostileInputTests {
+    @Test func extremeNumbersDoNotTrap() throws {
+        var rng = SplitMix64(seed: 1)
+        let range = try IntrinsicCall(parsing: "States.ArrayRange(9223372036854775806, 9223372036854775807, 1000)")
+        #expect(try range.evaluate(input: [:], context: [:], random: &rng) == [.int(9223372036854775806)])
+        #expect(try JSONPath("$[0:10:9223372036854775807]").select(in: [1, 2, 3]) == [1])
+        #expect(try JSONPath("$[-9223372036854775808:]").select(in: [1, 2]) == [1, 2])
+        #expect(Timestamp(seconds: 0).adding(seconds: 1e300) > Timestamp(seconds: 0))
+        #expect(Timestamp(seconds: 0).adding(seconds: .infinity) > Timestamp(seconds: 0))
+        let r = Retrier(errorEquals: ["X"], intervalSeconds: 99_999_999, maxAttempts: 99_999_999, backoffRate: 1000)
+        #expect(r.delay(afterAttempt: 5000, random: &rng) > 0)
+    }
+
+    @Test func hugeWaitsAndDeepFiltersAreHandled() throws {
+        var d = try Driver(#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}"#)
+        d.apply(.started(input: ["s": .int(Int.max)]))
+        #expect(d.timers.count == 1)
+        let deep = "$[?(" + String(repeating: "(", count: 10_000) + "@.a" + String(repeating: ")", count: 10_000) + ")]"
+        #expect(throws: JSONPathError.self) { try JSONPath(deep) }
+    }
+}

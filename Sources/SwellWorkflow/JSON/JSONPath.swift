@@ -125,7 +125,9 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
             let e = clamp(end, n)
             while i < e {
                 out.append(a[i])
-                i += step
+                let (next, overflow) = i.addingReportingOverflow(step)
+                if overflow { break }
+                i = next
             }
             return out
         case .descendant(let inner):
@@ -264,6 +266,7 @@ struct JSONPathParser {
     let chars: [Character]
     let text: String
     var i = 0
+    var depth = 0
 
     init(text: String) {
         self.text = text
@@ -469,6 +472,9 @@ struct JSONPathParser {
     }
 
     mutating func parseUnary() throws(JSONPathError) -> FilterExpression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= 64 else { throw fail("filter nested too deeply") }
         skipSpaces()
         if peek() == "!", peek(1) != "=" {
             i += 1

@@ -269,7 +269,9 @@ extension IntrinsicCall {
             while step > 0 ? v <= end : v >= end {
                 out.append(.int(v))
                 guard out.count <= IntrinsicCall.maxRangeItems else { throw fail("the range has more than \(IntrinsicCall.maxRangeItems) items") }
-                v += step
+                let (next, overflow) = v.addingReportingOverflow(step)
+                if overflow { break }
+                v = next
             }
             return .array(out)
         case .arrayGetItem:

@@ -30,8 +30,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     }
 
     /// This instant plus a (possibly fractional) number of seconds, to the millisecond.
+    /// Offsets beyond ±10,000 years are clamped (a `Wait` of `Int.max` seconds must not trap).
     public func adding(seconds delta: Double) -> Timestamp {
-        Timestamp(milliseconds: milliseconds + Int64((delta * 1000).rounded()))
+        let limit = 315_576_000_000.0
+        let clamped = delta.isNaN ? 0 : min(max(delta, -limit), limit)
+        return Timestamp(milliseconds: milliseconds + Int64((clamped * 1000).rounded()))
     }
 
     /// Parses an RFC 3339 timestamp as the States Language accepts it; nil if it is not one.
