@@ -515,3 +515,66 @@ struct InterpreterTests {
         print("1,000-state Pass chain: \(chainTime); Map of 10,000 Pass items in one step: \(mapTime) (debug build)")
     }
 }
+
+struct RecoveryTests {
+    static let definition = """
+        {"StartAt": "Pages", "States": {
+          "Pages": {"Type": "Map", "ItemsPath": "$.pages", "MaxConcurrency": 100, "ResultPath": "$.graded",
+            "ItemProcessor": {"StartAt": "Grade", "States": {
+              "Grade": {"Type": "Task", "Resource": "swell:function:grade", "Parameters": {"page.$": "$.page", "attempt.$": "$$.State.RetryCount"},
+                        "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2}], "Next": "Pause"},
+              "Pause": {"Type": "Wait", "Seconds": 30, "End": true}}}, "Next": "Done"},
+          "Done": {"Type": "Pass", "Parameters": {"count.$": "States.ArrayLength($.graded)"}, "End": true}}}
+        """
+
+    static func executor(_ task: TaskInvocation) -> Driver.Outcome {
+        let page = task.payload["page"]!.intValue!
+        // Every 7th page fails on its first attempt.
+        return page % 7 == 0 && task.payload["attempt"] == 0 ? .fail(StatesError("Flaky")) : .succeed(["page": .int(page), "score": .int(page % 10)])
+    }
+
+    /// A Map with waits and retries, journaled and restored every `every` events, ends with the
+    /// same output and the same history as one that never stopped.
+    @Test(arguments: [(items: 60, every: 1), (items: 2000, every: 250), (items: 2000, every: 1500)])
+    func aLargeMapSurvivesRestoresAtAnyPoint(items: Int, every: Int) throws {
+        let input: JSON = ["pages": .array((0..<items).map { ["page": .int($0)] })]
+        var straight = try Driver(Self.definition)
+        straight.run(input, executor: Self.executor)
+        #expect(straight.output?["count"] == .int(items))
+
+        var restored = try Driver(Self.definition)
+        restored.apply(.started(input: input))
+        var events = 0
+        while restored.end == nil {
+            if events % every == 0 {
+                let data = try JSONEncoder().encode(restored.state)
+                restored.state = try JSONDecoder().decode(ExecutionState.self, from: data)
+            }
+            events += 1
+            if !restored.queued.isEmpty {
+                let task = restored.queued.removeFirst()
+                switch Self.executor(task) {
+                case .succeed(let o, _): restored.apply(.taskSucceeded(task.id, TaskResult(output: o)))
+                case .fail(let e): restored.apply(.taskFailed(task.id, e))
+                case .hang: break
+                }
+            } else if let (id, at) = restored.timers.min(by: { ($0.value, $0.key.rawValue) < ($1.value, $1.key.rawValue) }) {
+                if at > restored.now { restored.now = at }
+                restored.timers[id] = nil
+                restored.apply(.timerFired(id))
+            } else {
+                break
+            }
+        }
+        #expect(restored.output == straight.output)
+        #expect(restored.history == straight.history)
+        // The history is complete: every iteration started and succeeded, every task scheduled has an outcome.
+        let count = { (type: HistoryEventType) in restored.history.filter { $0.type == type }.count }
+        #expect(count(.mapIterationStarted) == items)
+        #expect(count(.mapIterationSucceeded) == items)
+        #expect(count(.taskScheduled) == count(.taskSucceeded) + count(.taskFailed))
+        #expect(count(.taskFailed) > 0)
+        #expect(restored.history.last?.type == .executionSucceeded)
+        #expect(restored.history.map(\.id) == Array(1...restored.history.count))
+    }
+}

@@ -584,8 +584,13 @@ extension ExecutionState {
             record(child, .mapIterationStarted, HistoryDetails(name: state.name, index: index), &ctx)
             ctx.queue.append(.enter(run: child, state: spec.processor.startAt, input: input))
         }
-        // Items are not needed once started; drop them so the state does not carry them.
-        if children.nextItem == children.items.count, !children.items.isEmpty { children.items = [] ; children.nextItem = 0 }
+        // Items and the input are not needed once every iteration started: drop them, so that
+        // the state (and its journal) does not carry them.
+        if children.nextItem == children.items.count, !children.items.isEmpty {
+            children.items = []
+            children.nextItem = 0
+            children.effectiveInput = .null
+        }
     }
 
     // MARK: Input and output
