@@ -115,6 +115,9 @@ struct InterpreterTests {
         d.run(["page": 3, "limit": 30]) { .succeed(["graded": $0.payload["page"]!]) }
         #expect(d.invocations.count == 1)
         let call = d.invocations[0]
+        // The owner may report that the invocation started; a report for an unknown task changes nothing.
+        d.apply(.taskStarted(TaskID(999)))
+        #expect(!d.types.contains("TaskStarted"))
         #expect(call.function == FunctionReference(name: "grade", qualifier: "live"))
         #expect(call.payload == ["page": 3])
         #expect(call.timeoutSeconds == 30)
@@ -124,6 +127,15 @@ struct InterpreterTests {
         #expect(d.history[2].details.parameters == ["page": 3])
         // The timeout timer is cancelled when the task finishes.
         #expect(d.cancelledTimers.count == 1)
+    }
+
+    @Test func taskStartedIsRecordedWhenReported() throws {
+        var d = try Driver(#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "swell:function:f", "End": true}}}"#)
+        d.apply(.started(input: [:]))
+        let task = d.queued.removeFirst()
+        d.apply(.taskStarted(task.id))
+        d.apply(.taskSucceeded(task.id, TaskResult(output: 1)))
+        #expect(d.types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"])
     }
 
     @Test func lambdaInvokeHasTheAWSResultShape() throws {

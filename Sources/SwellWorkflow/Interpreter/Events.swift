@@ -46,6 +46,8 @@ public struct TaskResult: Sendable, Hashable, Codable {
 public enum WorkflowEvent: Sendable, Hashable, Codable {
     /// The execution starts with this input.
     case started(input: JSON)
+    /// An invocation asked for by `invokeTask` began to run (history: `TaskStarted`; optional).
+    case taskStarted(TaskID)
     /// An invocation asked for by `invokeTask` returned. For a `.waitForTaskToken` task this only
     /// means the function was called (history: `TaskSubmitted`); the task waits for its callback.
     case taskSucceeded(TaskID, TaskResult)
@@ -176,6 +178,7 @@ public enum HistoryEventType: String, Sendable, Hashable, Codable, CaseIterable 
     case mapIterationFailed = "MapIterationFailed"
     case mapIterationAborted = "MapIterationAborted"
     case taskScheduled = "TaskScheduled"
+    case taskStarted = "TaskStarted"
     case taskSubmitted = "TaskSubmitted"
     case taskSucceeded = "TaskSucceeded"
     case taskFailed = "TaskFailed"

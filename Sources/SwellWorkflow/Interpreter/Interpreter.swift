@@ -71,6 +71,9 @@ extension ExecutionState {
         switch event {
         case .started:
             break
+        case .taskStarted(let id):
+            guard let task = tasks[id.rawValue] else { return }
+            record(task.run, .taskStarted, HistoryDetails(name: runs[task.run]?.stateName, resource: task.resource), &ctx)
         case .taskSucceeded(let id, let result):
             guard let task = tasks[id.rawValue] else { return }
             if task.token != nil {
