@@ -176,6 +176,21 @@ struct DefinitionTests {
         #expect(faults(#"{"States": {}}"#) == ["StartAt: is required", "States: must hold at least one state"])
     }
 
+    @Test func functionReferencesListEveryStaticallyNamedFunction() throws {
+        let m = try StateMachine(parsing: """
+            {"StartAt": "A", "States": {
+              "A": {"Type": "Task", "Resource": "swell:function:grade:live", "Next": "P"},
+              "P": {"Type": "Parallel", "Branches": [
+                  {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "notify", "Payload.$": "$"}, "End": true}}},
+                  {"StartAt": "C", "States": {"C": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName.$": "$.fn"}, "End": true}}}], "Next": "M"},
+              "M": {"Type": "Map", "ItemProcessor": {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:grade:live", "Next": "E"},
+                  "E": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "summary:2"}, "End": true}}}, "End": true}}}
+            """)
+        #expect(m.functionReferences == [
+            FunctionReference(name: "grade", qualifier: "live"), FunctionReference(name: "notify"), FunctionReference(name: "summary", qualifier: "2"),
+        ])
+    }
+
     @Test func resources() {
         #expect(TaskResource.parse("swell:function:f") == .function(FunctionReference(name: "f")))
         #expect(TaskResource.parse("swell:function:f:3") == .function(FunctionReference(name: "f", qualifier: "3")))

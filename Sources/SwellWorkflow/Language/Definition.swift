@@ -153,3 +153,39 @@ private func pow(_ base: Double, _ exponent: Double) -> Double {
     }
     return result
 }
+
+extension StateMachine {
+    /// The functions the definition names statically (Task `Resource`s and constant
+    /// `lambda:invoke` `FunctionName`s), in branches and Map processors too, each once, in the
+    /// order of the definition: what a deploy can check exists.
+    public var functionReferences: [FunctionReference] {
+        var seen: Set<FunctionReference> = []
+        var out: [FunctionReference] = []
+        func visit(_ machine: StateMachine) {
+            for name in machine.stateNames {
+                guard let state = machine.states[name] else { continue }
+                switch state.body {
+                case .task(let spec):
+                    var ref: FunctionReference?
+                    switch spec.resource {
+                    case .function(let r): ref = r
+                    case .lambdaInvoke:
+                        if case .object(let members)? = state.parameters, let member = members.first(where: { $0.name == "FunctionName" }),
+                            case .literal(.string(let text)) = member.value
+                        {
+                            ref = FunctionReference.parse(text)
+                        } else if case .literal(let value)? = state.parameters, let text = value["FunctionName"]?.stringValue {
+                            ref = FunctionReference.parse(text)
+                        }
+                    }
+                    if let ref, seen.insert(ref).inserted { out.append(ref) }
+                case .parallel(let branches): branches.forEach(visit)
+                case .map(let spec): visit(spec.processor)
+                default: break
+                }
+            }
+        }
+        visit(self)
+        return out
+    }
+}
