@@ -134,6 +134,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Workflows: the Amazon States Language as pure values (definitions, validation,
+        // input/output processing, the interpreter's step function). No I/O.
+        .target(
+            name: "SwellWorkflow",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SwellServer",
             dependencies: [
@@ -170,6 +179,7 @@ let package = Package(
         .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellWorkflowTests", dependencies: ["SwellWorkflow"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SwellRuntimeTests",
