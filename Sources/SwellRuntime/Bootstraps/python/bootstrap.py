@@ -894,6 +894,12 @@ def main():
         _log_error("swell-runtime: %s" % exc)
         os._exit(1)
 
+    for client in clients:  # connected before the import; a failure here is retried by the loop
+        try:
+            client.connect()
+        except OSError:
+            client.close()
+
     own_dir = os.path.dirname(_BOOTSTRAP_FILE)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != own_dir]
     sys.path.insert(0, config.task_root)
