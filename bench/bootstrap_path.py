@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -72,6 +73,11 @@ net.createServer({ noDelay: true }, (s) => {
 """
 
 
+def drain(stream) -> None:
+    while stream.read(65536):
+        pass
+
+
 def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rfind(")") + 2:].split()
@@ -93,7 +99,8 @@ def cpu_per_invoke(runtime: str, bootstrap: Path, task_root: Path, stand_in: Pat
     server = subprocess.Popen([NODE_BIN, str(stand_in), str(invokes), str(hold), str(port)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
     proc = subprocess.Popen(command(runtime, bootstrap), env=function_env(runtime, task_root, port),
-                            cwd=str(task_root), stdout=subprocess.DEVNULL)
+                            cwd=str(task_root), stdout=subprocess.PIPE)  # a pipe, as under Swell
+    threading.Thread(target=drain, args=(proc.stdout,), daemon=True).start()
     try:
         time.sleep(hold / 1000 * 0.8)  # booted, its first next held by the stand-in
         c0 = cpu_seconds(proc.pid)

@@ -278,7 +278,9 @@ function applyPrewarm() {
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEAD_BYTES = 64 * 1024;
-const READ_BUFFER_BYTES = 64 * 1024;
+// One read buffer for every connection of the process: each read is parsed (and what is
+// kept copied) inside its callback, on the one JavaScript thread, before the next read.
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 // Parser states.
 const S_HEAD = 0;     // reading the status line and headers
@@ -480,7 +482,7 @@ function connectionError(message, code) {
 /**
  * One kept-alive TCP connection to the Runtime API, used by one invocation loop: one
  * request at a time, each written with a single `write` (request line, headers and body
- * in one string) on a TCP_NODELAY socket; responses read into one reused buffer.
+ * in one string) on a TCP_NODELAY socket; responses read into the process's one read buffer.
  * A request that fails on a connection that had served earlier requests, before any byte
  * of its response arrived, is retried once on a new connection (the server may have
  * closed the idle one).
@@ -498,7 +500,6 @@ class RuntimeConnection {
     this.parser = new ResponseParser();
     this.resolve = null;   // the request in flight
     this.reject = null;
-    this.readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   }
 
   /** Opens the connection now (it is otherwise opened by the first request). */
@@ -507,7 +508,7 @@ class RuntimeConnection {
       host: this.host,
       port: this.port,
       noDelay: true,
-      onread: { buffer: this.readBuffer, callback: (n, buf) => this.onRead(socket, n, buf) },
+      onread: { buffer: readBuffer, callback: (n, buf) => this.onRead(socket, n, buf) },
     });
     socket.setNoDelay(true);
     socket.on('error', (err) => this.onClose(socket, err));
