@@ -88,7 +88,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def wrk(url: str, connections: int, duration: float, script: Path | None = None) -> dict:
-    cmd = ["wrk", "-t", "1" if connections == 1 else "2", "-c", str(connections), "-d", f"{duration}s", "--latency"]
+    cmd = ["wrk", "-t", "1" if connections == 1 else "2", "-c", str(connections), "-d", f"{max(1, round(duration))}s", "--latency"]
     if script:
         cmd += ["-s", str(script)]
     out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
