@@ -26,7 +26,8 @@
  * with AsyncLocalStorage) output is split into lines and attributed; outside (module
  * init, stray timers after the invocation ended) it goes unchanged to its own stream.
  *
- * Prewarm: with SWELL_PREWARM=1 the bootstrap does its set-up, then reads ONE JSON line
+ * Prewarm: with SWELL_PREWARM=1 the bootstrap does its set-up (including one pass over its
+ * invocation path against a loopback stand-in, see warmUp), then reads ONE JSON line
  * from stdin {"env": {...}, "cwd": "...", "uid": n?, "gid": n?}, applies it (gid, uid,
  * cwd, whole environment replaced) and continues like a normal start.
  */
@@ -932,6 +933,17 @@ function warmUp() {
   const accepted = 'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"OK"}';
   const chunked = 'HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n';
   return new Promise((resolve) => {
+    let conn = null;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (conn !== null) conn.close();
+      server.close();
+      resolve();
+    };
+    const timer = setTimeout(finish, 2000); // never let a stuck warm-up hold the cold start
     const server = net.createServer({ noDelay: true }, (peer) => {
       let seen = 0;
       peer.on('data', (data) => {
@@ -947,9 +959,9 @@ function warmUp() {
       });
       peer.on('error', () => {});
     });
-    server.on('error', () => resolve());
+    server.on('error', finish);
     server.listen(0, '127.0.0.1', async () => {
-      const conn = new RuntimeConnection('127.0.0.1:' + server.address().port);
+      conn = new RuntimeConnection('127.0.0.1:' + server.address().port);
       try {
         for (let i = 0; i < 3; i++) {
           const res = await conn.next();
@@ -965,9 +977,7 @@ function warmUp() {
       } catch (_) {
         // a warm-up that fails costs nothing but the warmth
       }
-      conn.close();
-      server.close();
-      resolve();
+      finish();
     });
   });
 }

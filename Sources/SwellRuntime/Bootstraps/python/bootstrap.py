@@ -855,6 +855,8 @@ def _warm_up():
     accepted = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
     chunked = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"
     ours, theirs = socket.socketpair()
+    ours.settimeout(1.0)  # never let a stuck warm-up hold the cold start
+    theirs.settimeout(1.0)
     try:
         client = RuntimeClient("127.0.0.1:9")
         client._sock = ours
