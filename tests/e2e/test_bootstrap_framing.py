@@ -456,3 +456,19 @@ def test_prewarm_then_specialize_as_an_unprivileged_uid(harness, runtime):
         assert out["uid"] == 65534
     # Nothing of the warm-up reaches stdout (the log pump would read it as the function's).
     assert boot.stdout.startswith(b"\x1e" + rid.encode()) or boot.stdout.startswith(b"\x1f"), bytes(boot.stdout[:200])
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_no_runtime_api_retries_then_exits_1(runtime):
+    port = socket.create_server(("127.0.0.1", 0))
+    endpoint = f"127.0.0.1:{port.getsockname()[1]}"
+    port.close()  # nothing listens there any more
+    boot = Bootstrap(runtime, endpoint)
+    try:
+        t0 = time.monotonic()
+        assert boot.proc.wait(timeout=30) == 1
+        elapsed = time.monotonic() - t0
+        assert 3.5 < elapsed < 20, f"eight retries take 4.55 s of back-off, took {elapsed:.1f}s"
+        assert wait_until(lambda: b"cannot get the next invocation" in boot.stderr), boot.stderr.decode()
+    finally:
+        boot.stop()

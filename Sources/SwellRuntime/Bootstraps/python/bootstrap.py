@@ -384,7 +384,6 @@ class RuntimeClient:
         self._next_request = b"GET " + API_PREFIX.encode() + b"/invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
         self._post_tail = b" HTTP/1.1\r\n" + host_line + b"Content-Type: application/json\r\nContent-Length: "
         self._sock = None
-        self._rest = b""       # bytes received after the last response (none, from Swell)
         self._exchanges = 0    # completed exchanges on the current socket
         self._started = False  # any byte of the current response received
 
@@ -393,7 +392,6 @@ class RuntimeClient:
         sock = socket.create_connection((self._host, self._port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
-        self._rest = b""
         self._exchanges = 0
 
     def close(self):
@@ -424,9 +422,8 @@ class RuntimeClient:
 
     def _read_response(self):
         """Reads one response. Raises ConnectionResetError on EOF before its first byte."""
-        buf = self._rest
-        self._rest = b""
-        started = bool(buf)
+        buf = b""
+        started = False
         recv = self._sock.recv
         while True:
             end = buf.find(b"\r\n\r\n")
