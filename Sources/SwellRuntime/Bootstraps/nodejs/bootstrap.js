@@ -866,7 +866,7 @@ async function invocationLoop(client, handler, config) {
 // ---------------------------------------------------------------------------
 
 let initialized = false;
-let client = null;
+let runtimeApi = null; // the endpoint, once known to be well-formed
 let fatalStarted = false;
 
 function formatError(payload) {
@@ -879,12 +879,14 @@ function formatError(payload) {
 
 async function reportInitError(payload) {
   logError(`ERROR\tInit Error\t${formatError(payload)}`);
-  if (client !== null) {
+  if (runtimeApi !== null) {
+    const conn = new RuntimeConnection(runtimeApi); // its own: never shares a loop's connection
     try {
-      await client.postInitError(payload);
+      await conn.postInitError(payload);
     } catch (err) {
       logError(`swell-runtime: could not post the init error: ${err.message}`);
     }
+    conn.close();
   }
 }
 
@@ -1002,7 +1004,7 @@ async function main() {
     exitAfterFlush(1);
     return;
   }
-  client = connections[0];
+  runtimeApi = config.runtimeApi;
   for (const conn of connections) conn.connect(); // the handshakes overlap the handler's import
 
   let handler;
