@@ -12,7 +12,10 @@
  *   POST /2018-06-01/runtime/init/error               -> same body, when the handler cannot be loaded
  *   (errors also carry the header Lambda-Runtime-Function-Error-Type: <errorType>)
  * SWELL_CONCURRENCY (default 1) independent loops run next -> handler -> response in
- * this one process, over a keep-alive agent.
+ * this one process, each over its own kept-alive TCP connection with hand-written HTTP/1.1
+ * framing (no `http` module): one `write` per request, a minimal response parser (status,
+ * headers, Content-Length body; chunked and close-delimited bodies are tolerated, though
+ * Swell always sends Content-Length).
  *
  * Log lines (fd 1 -> Swell):
  *   "\x1f" + requestId + "\x1f" + text + "\n"   a line written while that invocation ran
@@ -23,15 +26,15 @@
  * with AsyncLocalStorage) output is split into lines and attributed; outside (module
  * init, stray timers after the invocation ended) it goes unchanged to its own stream.
  *
- * Prewarm: with SWELL_PREWARM=1 the bootstrap does its set-up, then reads ONE JSON line
+ * Prewarm: with SWELL_PREWARM=1 the bootstrap does its set-up (including one pass over its
+ * invocation path against a loopback stand-in, see warmUp), then reads ONE JSON line
  * from stdin {"env": {...}, "cwd": "...", "uid": n?, "gid": n?}, applies it (gid, uid,
  * cwd, whole environment replaced) and continues like a normal start.
  */
 
-const http = require('http');
 const fs = require('fs');
+const net = require('net');
 const path = require('path');
-const { pathToFileURL } = require('url');
 const { AsyncLocalStorage } = require('async_hooks');
 const { StringDecoder } = require('string_decoder');
 
@@ -135,15 +138,23 @@ function patchedWriteFor(stream, rawWrite) {
 stdout.write = patchedWriteFor(stdout, rawStdoutWrite);
 stderr.write = patchedWriteFor(stderr, rawStderrWrite);
 
-/** Writes raw text to fd 1 and resolves once the stream has handed it to the OS. */
+/**
+ * Writes raw text to fd 1. Returns null when the stream has handed everything to the OS
+ * already (stdout to a pipe is synchronous on Linux), else a promise resolved once it has.
+ */
 function writeStdoutFlushed(text) {
-  return new Promise((resolve) => {
-    try {
-      rawStdoutWrite.call(stdout, text, () => resolve());
-    } catch (_) {
-      resolve();
-    }
-  });
+  let flushed = false;
+  let resolveFlushed = null;
+  try {
+    rawStdoutWrite.call(stdout, text, () => {
+      flushed = true;
+      if (resolveFlushed !== null) resolveFlushed();
+    });
+  } catch (_) {
+    return null;
+  }
+  if (flushed || stdout.writableLength === 0) return null;
+  return new Promise((resolve) => { resolveFlushed = resolve; });
 }
 
 /** Writes an unattributed message to stderr. */
@@ -263,14 +274,193 @@ function applyPrewarm() {
 }
 
 // ---------------------------------------------------------------------------
-// Runtime API client
+// Runtime API client: hand-written HTTP/1.1 over one kept-alive TCP connection per loop
 // ---------------------------------------------------------------------------
 
-class RuntimeAgent extends http.Agent {
-  createConnection(options, callback) {
-    const socket = super.createConnection(options, callback);
-    socket.setNoDelay(true);
-    return socket;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const MAX_HEAD_BYTES = 64 * 1024;
+// One read buffer for every connection of the process: each read is parsed (and what is
+// kept copied) inside its callback, on the one JavaScript thread, before the next read.
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
+// Parser states.
+const S_HEAD = 0;     // reading the status line and headers
+const S_LENGTH = 1;   // reading a body of Content-Length bytes
+const S_CHUNKED = 2;  // reading a chunked body (Swell never sends one; tolerated)
+const S_EOF = 3;      // reading a body delimited by the end of the connection
+
+function protocolError(message) {
+  return Object.assign(new Error(`Runtime API response: ${message}`), { code: 'EPROTO' });
+}
+
+/**
+ * Parses "HTTP/1.1 200 OK\r\nName: value\r\n…" (without the blank line) into
+ * {status, headers} with lower-cased header names; repeated headers are joined with ", ".
+ */
+function parseHead(text) {
+  if (text.length < 12 || !text.startsWith('HTTP/1.')) throw protocolError(`bad status line "${text.slice(0, 40)}"`);
+  const status = (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
+  if (!(status >= 100 && status <= 999)) throw protocolError(`bad status line "${text.slice(0, 40)}"`);
+  const headers = {};
+  let pos = text.indexOf('\r\n');
+  while (pos !== -1) {
+    const start = pos + 2;
+    pos = text.indexOf('\r\n', start);
+    const end = pos === -1 ? text.length : pos;
+    const colon = text.indexOf(':', start);
+    if (colon === -1 || colon > end) continue;
+    const name = text.slice(start, colon).trim().toLowerCase();
+    const value = text.slice(colon + 1, end).trim();
+    const seen = headers[name];
+    headers[name] = seen === undefined ? value : seen + ', ' + value;
+  }
+  return { status, headers };
+}
+
+/**
+ * An incremental HTTP/1.1 response parser. `feed` takes bytes that may be a transient
+ * view (the socket's read buffer): whatever it keeps it copies. A response is
+ * {status, headers, body (UTF-8 string)}.
+ */
+class ResponseParser {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.state = S_HEAD;
+    this.rest = null;      // unparsed bytes kept between reads (owned)
+    this.head = null;
+    this.length = 0;       // S_LENGTH: body bytes expected
+    this.got = 0;          // S_LENGTH: body bytes copied into `body`
+    this.body = null;      // S_LENGTH: the body, once it spans reads
+    this.parts = null;     // S_CHUNKED / S_EOF: body pieces (owned)
+    this.chunkLeft = -1;   // S_CHUNKED: bytes left in the current chunk, -1 = at a size line
+    this.started = false;  // any byte of this response seen
+  }
+
+  /** Adds bytes; returns the response once complete, else null. Throws on malformed input. */
+  feed(view) {
+    this.started = true;
+    let data = view;
+    let owned = false;
+    if (this.rest !== null) {
+      data = Buffer.concat([this.rest, view]);
+      owned = true;
+      this.rest = null;
+    }
+    let pos = 0;
+    for (;;) {
+      switch (this.state) {
+        case S_HEAD: {
+          const end = data.indexOf(HEAD_END, pos);
+          if (end === -1) {
+            if (data.length - pos > MAX_HEAD_BYTES) throw protocolError('header block too large');
+            this.keep(data, pos, owned);
+            return null;
+          }
+          const head = parseHead(data.latin1Slice(pos, end));
+          pos = end + 4;
+          if (head.status < 200) continue; // an interim response (100 Continue): skip it
+          this.head = head;
+          const h = head.headers;
+          const te = h['transfer-encoding'];
+          if (te !== undefined && te.toLowerCase().includes('chunked')) {
+            this.state = S_CHUNKED;
+            this.parts = [];
+          } else if (h['content-length'] !== undefined) {
+            const length = Number(h['content-length']);
+            if (!Number.isSafeInteger(length) || length < 0) throw protocolError(`bad Content-Length "${h['content-length']}"`);
+            this.length = length;
+            this.state = S_LENGTH;
+          } else if (head.status === 204 || head.status === 304) {
+            return this.complete('', data, pos);
+          } else {
+            this.state = S_EOF;
+            this.parts = [];
+          }
+          break;
+        }
+        case S_LENGTH: {
+          const avail = data.length - pos;
+          if (this.body === null) {
+            if (avail >= this.length) { // the common case: the whole body in this read
+              return this.complete(data.utf8Slice(pos, pos + this.length), data, pos + this.length);
+            }
+            this.body = Buffer.allocUnsafe(this.length);
+          }
+          const n = Math.min(this.length - this.got, avail);
+          data.copy(this.body, this.got, pos, pos + n);
+          this.got += n;
+          pos += n;
+          if (this.got < this.length) return null;
+          return this.complete(this.body.utf8Slice(0, this.length), data, pos);
+        }
+        case S_CHUNKED: {
+          if (this.chunkLeft === -1) {
+            const nl = data.indexOf(10, pos);
+            if (nl === -1) {
+              this.keep(data, pos, owned);
+              return null;
+            }
+            const size = parseInt(data.latin1Slice(pos, nl), 16); // "1a;ext=…\r" parses as 0x1a
+            if (!Number.isSafeInteger(size) || size < 0) throw protocolError('bad chunk size');
+            if (size === 0) { // last chunk: skip trailers up to the blank line
+              const blank = data[nl + 1] === 13 && data[nl + 2] === 10 ? nl + 3 : (() => {
+                const e = data.indexOf(HEAD_END, nl - 1);
+                return e === -1 ? -1 : e + 4;
+              })();
+              if (blank === -1) {
+                this.keep(data, pos, owned);
+                return null;
+              }
+              return this.complete(Buffer.concat(this.parts).utf8Slice(), data, blank);
+            }
+            this.chunkLeft = size;
+            pos = nl + 1;
+          }
+          if (this.chunkLeft > 0) {
+            const n = Math.min(this.chunkLeft, data.length - pos);
+            if (n > 0) this.parts.push(Buffer.from(data.subarray(pos, pos + n)));
+            this.chunkLeft -= n;
+            pos += n;
+            if (this.chunkLeft > 0) return null;
+          }
+          // the CRLF after the chunk's data
+          if (data.length - pos < 2) {
+            this.keep(data, pos, owned);
+            return null;
+          }
+          pos += 2;
+          this.chunkLeft = -1;
+          break;
+        }
+        case S_EOF: {
+          if (pos < data.length) this.parts.push(Buffer.from(data.subarray(pos)));
+          return null;
+        }
+      }
+    }
+  }
+
+  /** The connection ended: returns the response when its body runs to the end, else null. */
+  end() {
+    if (this.state !== S_EOF) return null;
+    const res = { status: this.head.status, headers: this.head.headers, body: Buffer.concat(this.parts).utf8Slice() };
+    this.reset();
+    return res;
+  }
+
+  keep(data, pos, owned) {
+    if (pos >= data.length) return;
+    this.rest = owned ? data.subarray(pos) : Buffer.from(data.subarray(pos));
+  }
+
+  complete(body, data, pos) {
+    if (pos < data.length) throw protocolError(`${data.length - pos} bytes after the response`);
+    const res = { status: this.head.status, headers: this.head.headers, body };
+    this.reset();
+    return res;
   }
 }
 
@@ -286,74 +476,148 @@ function parseHostPort(value) {
   return { host, port };
 }
 
-class RuntimeClient {
-  constructor(endpoint, sockets) {
+function connectionError(message, code) {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * One kept-alive TCP connection to the Runtime API, used by one invocation loop: one
+ * request at a time, each written with a single `write` (request line, headers and body
+ * in one string) on a TCP_NODELAY socket; responses read into the process's one read buffer.
+ * A request that fails on a connection that had served earlier requests, before any byte
+ * of its response arrived, is retried once on a new connection (the server may have
+ * closed the idle one).
+ */
+class RuntimeConnection {
+  constructor(endpoint) {
     const { host, port } = parseHostPort(endpoint);
     this.host = host;
     this.port = port;
-    this.agent = new RuntimeAgent({
-      keepAlive: true, keepAliveMsecs: 30000, maxSockets: sockets, maxFreeSockets: sockets,
-    });
+    const hostLine = 'Host: ' + endpoint + '\r\n';
+    this.nextRequest = 'GET ' + API_PREFIX + '/invocation/next HTTP/1.1\r\n' + hostLine + '\r\n';
+    this.postTail = ' HTTP/1.1\r\n' + hostLine + 'Content-Type: application/json\r\nContent-Length: ';
+    this.socket = null;
+    this.exchanges = 0;    // completed exchanges on the current socket
+    this.parser = new ResponseParser();
+    this.resolve = null;   // the request in flight
+    this.reject = null;
   }
 
-  /** One HTTP exchange; resolves {status, headers, body(string)}. The body goes out in one write. */
-  request(method, urlPath, body, headers) {
-    return new Promise((resolve, reject) => {
-      const req = http.request({
-        agent: this.agent,
-        host: this.host,
-        port: this.port,
-        method,
-        path: urlPath,
-        headers,
-      }, (res) => {
-        res.setEncoding('utf8');
-        let data = '';
-        res.on('data', (chunk) => { data += chunk; });
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
-        res.on('error', reject);
-        res.on('close', () => {
-          if (!res.complete) reject(Object.assign(new Error('connection closed mid-response'), { code: 'ECONNRESET' }));
-        });
-      });
-      req.on('error', (err) => {
-        err.reusedSocket = req.reusedSocket;
-        reject(err);
-      });
-      if (body === undefined) req.end();
-      else req.end(body);
+  /** Opens the connection now (it is otherwise opened by the first request). */
+  connect() {
+    const socket = net.connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      onread: { buffer: readBuffer, callback: (n, buf) => this.onRead(socket, n, buf) },
     });
+    socket.setNoDelay(true);
+    socket.on('error', (err) => this.onClose(socket, err));
+    socket.on('end', () => this.onClose(socket, null));
+    socket.on('close', () => this.onClose(socket, null));
+    this.socket = socket;
+    this.exchanges = 0;
+    this.parser.reset();
+    return socket;
   }
 
-  /** POST with one retry when a kept-alive socket turned out to be closed by the server. */
-  async post(urlPath, body, headers) {
+  onRead(socket, n, buf) {
+    if (socket !== this.socket) return false;
+    if (this.resolve === null) {
+      this.drop(socket); // bytes nobody asked for
+      return false;
+    }
+    let res;
     try {
-      return await this.request('POST', urlPath, body, headers);
+      res = this.parser.feed(buf.subarray(0, n));
     } catch (err) {
-      if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-        return this.request('POST', urlPath, body, headers);
-      }
+      this.drop(socket);
+      this.settle(null, err);
+      return false;
+    }
+    if (res !== null) {
+      this.exchanges++;
+      const close = res.headers.connection;
+      if (close !== undefined && close.toLowerCase() === 'close') this.drop(socket);
+      this.settle(res, null);
+    }
+    return true;
+  }
+
+  onClose(socket, err) {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    socket.destroy();
+    if (this.resolve === null) return;
+    const res = this.parser.end();
+    if (res !== null) {
+      this.settle(res, null);
+      return;
+    }
+    const e = err || connectionError('the Runtime API closed the connection', 'ECONNRESET');
+    e.retryable = this.exchanges > 0 && !this.parser.started;
+    this.settle(null, e);
+  }
+
+  drop(socket) {
+    if (socket === this.socket) this.socket = null;
+    socket.destroy();
+  }
+
+  settle(res, err) {
+    const resolve = this.resolve;
+    const reject = this.reject;
+    this.resolve = null;
+    this.reject = null;
+    if (err === null) resolve(res);
+    else reject(err);
+  }
+
+  /** One exchange: writes `text` (a whole request) and resolves the response. */
+  send(text) {
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      const socket = this.socket === null ? this.connect() : this.socket;
+      this.parser.reset();
+      socket.write(text);
+    });
+  }
+
+  /** `send`, once more on a new connection when a reused one turned out to be closed. */
+  async request(text) {
+    try {
+      return await this.send(text);
+    } catch (err) {
+      if (err.retryable) return this.send(text);
       throw err;
     }
   }
 
+  post(urlPath, body, extraHeaders) {
+    return this.request('POST ' + urlPath + this.postTail + Buffer.byteLength(body) + '\r\n' + extraHeaders + '\r\n' + body);
+  }
+
   next() {
-    return this.request('GET', API_PREFIX + '/invocation/next');
+    return this.request(this.nextRequest);
   }
 
   postResponse(requestId, payload) {
-    return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, payload,
-      { 'Content-Type': 'application/json' });
+    return this.post(API_PREFIX + '/invocation/' + encodeURIComponent(requestId) + '/response', payload, '');
   }
 
   postError(requestId, error) {
-    return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(error),
-      { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': headerSafe(error.errorType) });
+    return this.post(API_PREFIX + '/invocation/' + encodeURIComponent(requestId) + '/error', JSON.stringify(error),
+      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n');
   }
 
   postInitError(error) {
-    return this.post(`${API_PREFIX}/init/error`, JSON.stringify(error),
-      { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': headerSafe(error.errorType) });
+    return this.post(API_PREFIX + '/init/error', JSON.stringify(error),
+      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n');
+  }
+
+  close() {
+    if (this.socket !== null) this.drop(this.socket);
   }
 }
 
@@ -396,7 +660,7 @@ function inModuleScope(file) {
 }
 
 function importModule(file) {
-  return import(pathToFileURL(file).href);
+  return import(require('url').pathToFileURL(file).href);
 }
 
 async function loadModule(file) {
@@ -554,7 +818,8 @@ async function handleInvocation(client, handler, config, res) {
   }
 
   const errorLine = error === undefined ? '' : 'ERROR\tInvoke Error\t' + JSON.stringify(error) + '\n';
-  await writeStdoutFlushed(state.finish(errorLine));
+  const flushing = writeStdoutFlushed(state.finish(errorLine));
+  if (flushing !== null) await flushing;
 
   const reply = error === undefined
     ? await client.postResponse(requestId, payload)
@@ -601,7 +866,7 @@ async function invocationLoop(client, handler, config) {
 // ---------------------------------------------------------------------------
 
 let initialized = false;
-let client = null;
+let runtimeApi = null; // the endpoint, once known to be well-formed
 let fatalStarted = false;
 
 function formatError(payload) {
@@ -614,12 +879,14 @@ function formatError(payload) {
 
 async function reportInitError(payload) {
   logError(`ERROR\tInit Error\t${formatError(payload)}`);
-  if (client !== null) {
+  if (runtimeApi !== null) {
+    const conn = new RuntimeConnection(runtimeApi); // its own: never shares a loop's connection
     try {
-      await client.postInitError(payload);
+      await conn.postInitError(payload);
     } catch (err) {
       logError(`swell-runtime: could not post the init error: ${err.message}`);
     }
+    conn.close();
   }
 }
 
@@ -655,23 +922,71 @@ function readConfig() {
 }
 
 /**
- * Runs the HTTP client's connect path once (against a closed loopback port), so that a
- * pre-booted process has compiled it before its first real `next`.
+ * Runs the invocation path once against a loopback stand-in for the Runtime API (a next
+ * split over two reads, a response post, an error post, a chunked reply), so that a
+ * pre-booted process has loaded and compiled all of it before its function arrives: the
+ * cold start then pays the hand-over and the handler's import only.
  */
-function warmUpHttpClient() {
+function warmUp() {
+  const event = '{"warm":"up","ü":[1,2,3]}';
+  const nextReply = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ' + Buffer.byteLength(event) +
+    '\r\nLambda-Runtime-Aws-Request-Id: warm-up\r\nLambda-Runtime-Deadline-Ms: 0\r\n' +
+    'Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:swell:warm:function:up\r\nLambda-Runtime-Trace-Id: Root=warm-up\r\n\r\n' + event;
+  const accepted = 'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"OK"}';
+  const chunked = 'HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n';
   return new Promise((resolve) => {
-    const req = http.request({
-      host: '127.0.0.1', port: 9, path: '/2018-06-01/runtime/invocation/next',
-      agent: new http.Agent({ keepAlive: true }),
-    }, (res) => { res.resume(); res.on('end', resolve); });
-    req.on('error', () => resolve());
-    req.end();
+    let conn = null;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (conn !== null) conn.close();
+      server.close();
+      resolve();
+    };
+    const timer = setTimeout(finish, 2000); // never let a stuck warm-up hold the cold start
+    const server = net.createServer({ noDelay: true }, (peer) => {
+      let seen = 0;
+      peer.on('data', (data) => {
+        for (let i = data.indexOf('HTTP/1.1\r\n'); i !== -1; i = data.indexOf('HTTP/1.1\r\n', i + 1)) {
+          seen++;
+          if (seen % 4 === 1) {
+            peer.write(nextReply.slice(0, 40));
+            setImmediate(() => peer.write(nextReply.slice(40)));
+          } else {
+            peer.write(seen % 4 === 0 ? chunked : accepted);
+          }
+        }
+      });
+      peer.on('error', () => {});
+    });
+    server.on('error', finish);
+    server.listen(0, '127.0.0.1', async () => {
+      conn = new RuntimeConnection('127.0.0.1:' + server.address().port);
+      try {
+        for (let i = 0; i < 3; i++) {
+          const res = await conn.next();
+          const state = new LogState(res.headers['lambda-runtime-aws-request-id']);
+          const result = await invocationStore.run(state, runHandler, (e) => e, JSON.parse(res.body), readConfig(),
+            'warm-up', 0, res.headers);
+          state.feed('line\n');
+          state.finish('');
+          await conn.postResponse('warm-up', JSON.stringify(result));
+          await conn.postError('warm-up', errorPayload(new Error('warm-up')));
+          await conn.postInitError(errorPayload(new TypeError('warm-up')));
+        }
+      } catch (_) {
+        // a warm-up that fails costs nothing but the warmth
+      }
+      finish();
+    });
   });
 }
 
 async function main() {
   if (process.env.SWELL_PREWARM === '1') {
-    await warmUpHttpClient();
+    await warmUp();
     try {
       applyPrewarm();
     } catch (err) {
@@ -681,13 +996,16 @@ async function main() {
     }
   }
   const config = readConfig();
+  const connections = [];
   try {
-    client = new RuntimeClient(config.runtimeApi, config.concurrency);
+    for (let i = 0; i < config.concurrency; i++) connections.push(new RuntimeConnection(config.runtimeApi));
   } catch (err) {
     logError(`swell-runtime: ${err.message}`);
     exitAfterFlush(1);
     return;
   }
+  runtimeApi = config.runtimeApi;
+  for (const conn of connections) conn.connect(); // the handshakes overlap the handler's import
 
   let handler;
   try {
@@ -704,8 +1022,8 @@ async function main() {
   }
   initialized = true;
 
-  for (let i = 0; i < config.concurrency; i++) {
-    invocationLoop(client, handler, config).catch((err) => fatal('Runtime Loop Error', err));
+  for (const conn of connections) {
+    invocationLoop(conn, handler, config).catch((err) => fatal('Runtime Loop Error', err));
   }
 }
 

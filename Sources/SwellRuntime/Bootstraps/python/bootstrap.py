@@ -11,7 +11,10 @@ Runtime API (AWS Lambda Runtime API 2018-06-01, at http://$AWS_LAMBDA_RUNTIME_AP
   POST /2018-06-01/runtime/init/error               -> same body, when the handler cannot be loaded
   (errors also carry the header Lambda-Runtime-Function-Error-Type: <errorType>)
 SWELL_CONCURRENCY (default 1) threads each run next -> handler -> response over their
-own keep-alive connection.
+own kept-alive TCP connection, with hand-written HTTP/1.1 framing (no http.client or
+urllib): one sendall per request, a minimal response parser (status, headers, a
+Content-Length body; chunked and close-delimited bodies are tolerated, though Swell
+always sends Content-Length).
 
 Log lines (fd 1 -> Swell):
   "\\x1f" + requestId + "\\x1f" + text + "\\n"   a line written while that invocation ran
@@ -28,7 +31,6 @@ from stdin {"env": {...}, "cwd": "...", "uid": n?, "gid": n?}, applies it (gid, 
 cwd, whole environment replaced) and continues like a normal start.
 """
 
-import http.client
 import importlib
 import io
 import json
@@ -311,37 +313,49 @@ def _apply_prewarm():
 
 
 # ---------------------------------------------------------------------------
-# Runtime API client
+# Runtime API client: hand-written HTTP/1.1 over one kept-alive TCP connection per loop
 # ---------------------------------------------------------------------------
 
+_MAX_HEAD_BYTES = 64 * 1024
+_RECV_BYTES = 64 * 1024
 
-class _Connection(http.client.HTTPConnection):
-    """Keep-alive connection with TCP_NODELAY that sends each request in one call."""
 
-    def connect(self):
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class ProtocolError(Exception):
+    """The Runtime API sent something that is not an HTTP/1.1 response."""
 
-    def _send_output(self, message_body=None, encode_chunked=False):
-        self._buffer.extend((b"", b""))
-        head = b"\r\n".join(self._buffer)
-        del self._buffer[:]
-        if self.sock is None:
-            self.connect()
-        if not message_body:
-            self.sock.sendall(head)
-            return
-        buffers = [memoryview(head), memoryview(message_body)]
-        while buffers:  # scatter/gather: headers and body in one sendmsg, no copy
-            sent = self.sock.sendmsg(buffers)
-            while sent:
-                first = len(buffers[0])
-                if sent >= first:
-                    sent -= first
-                    buffers.pop(0)
-                else:
-                    buffers[0] = buffers[0][sent:]
-                    sent = 0
+
+class RetryableError(ConnectionError):
+    """A kept-alive connection was found closed before any byte of the response."""
+
+
+class Response:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-cased names
+        self.body = body        # bytes
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+
+def _parse_head(head):
+    """(status, headers) of 'HTTP/1.1 200 OK\\r\\nName: value…' (latin-1 str, no blank line)."""
+    lines = head.split("\r\n")
+    status_line = lines[0]
+    if not status_line.startswith("HTTP/1.") or len(status_line) < 12 or not status_line[9:12].isdigit():
+        raise ProtocolError("bad status line %r" % status_line[:40])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        name = name.strip().lower()
+        value = value.strip()
+        seen = headers.get(name)
+        headers[name] = value if seen is None else seen + ", " + value
+    return int(status_line[9:12]), headers
 
 
 def _parse_host_port(value):
@@ -354,60 +368,192 @@ def _parse_host_port(value):
 
 
 class RuntimeClient:
-    """One per loop thread."""
+    """One kept-alive TCP connection to the Runtime API, used by one loop thread.
 
-    def __init__(self, host, port):
-        self._conn = _Connection(host, port, timeout=None)
+    Each request goes out in one `sendall` (request line, headers and body in one bytes
+    object) on a TCP_NODELAY socket; the response is read by a minimal parser: status,
+    headers, a Content-Length body (chunked and close-delimited bodies are tolerated,
+    though Swell always sends Content-Length). A request that fails on a connection that
+    had served earlier requests, before any byte of its response, is retried once on a
+    new connection (the server may have closed the idle one).
+    """
+
+    def __init__(self, endpoint):
+        self._host, self._port = _parse_host_port(endpoint)
+        host_line = b"Host: " + endpoint.encode("latin-1") + b"\r\n"
+        self._next_request = b"GET " + API_PREFIX.encode() + b"/invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
+        self._post_tail = b" HTTP/1.1\r\n" + host_line + b"Content-Type: application/json\r\nContent-Length: "
+        self._sock = None
+        self._exchanges = 0    # completed exchanges on the current socket
+        self._started = False  # any byte of the current response received
+
+    def connect(self):
+        """Opens the connection now (it is otherwise opened by the first request)."""
+        sock = socket.create_connection((self._host, self._port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._exchanges = 0
 
     def close(self):
-        self._conn.close()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
-    def _exchange(self, method, path, body=None, headers=None):
-        conn = self._conn
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        if headers:
-            for name, value in headers:
-                conn.putheader(name, value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp, data
-
-    def _post(self, path, body, headers):
-        reused = self._conn.sock is not None
+    def _send(self, data):
+        if self._sock is None:
+            self.connect()
+        reused = self._exchanges > 0
+        self._started = False
         try:
-            return self._exchange("POST", path, body, headers)
-        except (ConnectionError, http.client.HTTPException, OSError):
-            self._conn.close()
-            if not reused:
-                raise
-            return self._exchange("POST", path, body, headers)  # the kept-alive socket was stale
+            self._sock.sendall(data)
+            resp = self._read_response()
+        except (OSError, ProtocolError) as exc:
+            self.close()
+            if reused and not self._started and isinstance(exc, ConnectionError):
+                raise RetryableError(str(exc)) from exc
+            raise
+        self._exchanges += 1
+        if resp.headers.get("connection", "").lower() == "close":
+            self.close()
+        return resp
+
+    def _read_response(self):
+        """Reads one response. Raises ConnectionResetError on EOF before its first byte."""
+        buf = b""
+        started = False
+        recv = self._sock.recv
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            while end < 0:
+                if len(buf) > _MAX_HEAD_BYTES:
+                    raise ProtocolError("header block too large")
+                chunk = recv(_RECV_BYTES)
+                if not chunk:
+                    if started:
+                        raise ProtocolError("connection closed mid-response")
+                    raise ConnectionResetError("the Runtime API closed the connection")
+                started = self._started = True
+                buf += chunk
+                end = buf.find(b"\r\n\r\n")
+            status, headers = _parse_head(buf[:end].decode("latin-1"))
+            buf = buf[end + 4:]
+            if status >= 200:
+                break  # else an interim response (100 Continue): skip it
+        te = headers.get("transfer-encoding")
+        length = headers.get("content-length")
+        if te is not None and "chunked" in te.lower():
+            body, buf = self._read_chunked(buf)
+        elif length is not None:
+            if not length.isdigit():
+                raise ProtocolError("bad Content-Length %r" % length)
+            length = int(length)
+            if len(buf) < length:
+                parts = [buf]
+                have = len(buf)
+                while have < length:
+                    chunk = recv(min(length - have, 1 << 20) if length - have > _RECV_BYTES else _RECV_BYTES)
+                    if not chunk:
+                        raise ProtocolError("connection closed mid-response")
+                    parts.append(chunk)
+                    have += len(chunk)
+                buf = b"".join(parts)
+            body = buf[:length]
+            buf = buf[length:]
+        elif status in (204, 304):
+            body = b""
+        else:  # the body runs to the end of the connection
+            parts = [buf]
+            while True:
+                chunk = recv(_RECV_BYTES)
+                if not chunk:
+                    break
+                parts.append(chunk)
+            body, buf = b"".join(parts), b""
+            self.close()
+        if buf:
+            raise ProtocolError("%d bytes after the response" % len(buf))
+        return Response(status, headers, body)
+
+    def _read_chunked(self, buf):
+        recv = self._sock.recv
+        parts = []
+        pos = 0
+        while True:
+            nl = buf.find(b"\n", pos)
+            while nl < 0:
+                chunk = recv(_RECV_BYTES)
+                if not chunk:
+                    raise ProtocolError("connection closed mid-response")
+                buf = buf[pos:] + chunk
+                pos = 0
+                nl = buf.find(b"\n")
+            try:
+                size = int(buf[pos:nl].split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise ProtocolError("bad chunk size") from None
+            pos = nl + 1
+            if size == 0:
+                # trailers, up to the blank line
+                while True:
+                    if buf[pos:pos + 2] == b"\r\n":
+                        return b"".join(parts), buf[pos + 2:]
+                    end = buf.find(b"\r\n\r\n", pos)
+                    if end >= 0:
+                        return b"".join(parts), buf[end + 4:]
+                    chunk = recv(_RECV_BYTES)
+                    if not chunk:
+                        raise ProtocolError("connection closed mid-response")
+                    buf += chunk
+            while len(buf) - pos < size + 2:
+                chunk = recv(_RECV_BYTES)
+                if not chunk:
+                    raise ProtocolError("connection closed mid-response")
+                buf = buf[pos:] + chunk
+                pos = 0
+            parts.append(buf[pos:pos + size])
+            pos += size + 2
+
+    def _request(self, data):
+        try:
+            return self._send(data)
+        except RetryableError:
+            return self._send(data)
+
+    def _post(self, path, body, extra_headers=b""):
+        return self._request(b"POST " + path + self._post_tail + str(len(body)).encode() + b"\r\n"
+                             + extra_headers + b"\r\n" + body)
 
     def next(self):
-        try:
-            resp, data = self._exchange("GET", API_PREFIX + "/invocation/next")
-        except BaseException:
-            self._conn.close()
-            raise
+        resp = self._request(self._next_request)
         if resp.status != 200:
-            raise RuntimeError("HTTP %d: %s" % (resp.status, data[:200].decode("utf-8", "replace")))
-        return resp, data
+            raise RuntimeError("HTTP %d: %s" % (resp.status, resp.body[:200].decode("utf-8", "replace")))
+        return resp
 
     def post_response(self, request_id, payload):
-        return self._post(API_PREFIX + "/invocation/" + request_id + "/response", payload,
-                          (("Content-Type", "application/json"),))
+        return self._post(_PREFIX_BYTES + _path_id(request_id) + b"/response", payload)
 
     def post_error(self, request_id, error):
-        return self._post(API_PREFIX + "/invocation/" + request_id + "/error", _error_body(error),
-                          (("Content-Type", "application/json"),
-                           ("Lambda-Runtime-Function-Error-Type", _header_safe(error["errorType"]))))
+        return self._post(_PREFIX_BYTES + _path_id(request_id) + b"/error", _error_body(error),
+                          b"Lambda-Runtime-Function-Error-Type: " + _header_safe(error["errorType"]).encode() + b"\r\n")
 
     def post_init_error(self, error):
-        return self._post(API_PREFIX + "/init/error", _error_body(error),
-                          (("Content-Type", "application/json"),
-                           ("Lambda-Runtime-Function-Error-Type", _header_safe(error["errorType"]))))
+        return self._post(API_PREFIX.encode() + b"/init/error", _error_body(error),
+                          b"Lambda-Runtime-Function-Error-Type: " + _header_safe(error["errorType"]).encode() + b"\r\n")
+
+
+_PREFIX_BYTES = API_PREFIX.encode() + b"/invocation/"
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _path_id(request_id):
+    """The request id as a URL path segment (percent-encoded unless it is plain, as Swell's are)."""
+    raw = request_id.encode("utf-8", "surrogatepass")
+    if raw.replace(b"-", b"").isalnum():
+        return raw
+    return b"".join(bytes((c,)) if c in _UNRESERVED else b"%%%02X" % c for c in raw)
 
 
 # ---------------------------------------------------------------------------
@@ -602,13 +748,15 @@ def _exit_code(exc):
     return 1
 
 
-def _handle(client, handler, config, resp, body):
-    request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
+def _handle(client, handler, config, resp):
+    headers = resp.headers
+    body = resp.body
+    request_id = headers["lambda-runtime-aws-request-id"]
     try:
-        deadline_ms = int(resp.getheader("Lambda-Runtime-Deadline-Ms") or 0)
+        deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
     except ValueError:
         deadline_ms = 0
-    trace_id = resp.getheader("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -618,9 +766,9 @@ def _handle(client, handler, config, resp, body):
     except ValueError:
         event = body.decode("utf-8", "replace")
     context = LambdaContext(config, request_id, deadline_ms,
-                            resp.getheader("Lambda-Runtime-Invoked-Function-Arn"),
-                            _json_header(resp.getheader("Lambda-Runtime-Cognito-Identity")),
-                            _json_header(resp.getheader("Lambda-Runtime-Client-Context")))
+                            headers.get("lambda-runtime-invoked-function-arn"),
+                            _json_header(headers.get("lambda-runtime-cognito-identity")),
+                            _json_header(headers.get("lambda-runtime-client-context")))
 
     inv = _InvocationLog(request_id)
     error = None
@@ -649,24 +797,24 @@ def _handle(client, handler, config, resp, body):
     _write_fd(1, _encode(inv.finish(_format_error(error) if error is not None else "")))
 
     if error is None:
-        resp, data = client.post_response(request_id, payload)
+        reply = client.post_response(request_id, payload)
     else:
-        resp, data = client.post_error(request_id, error)
-    if resp.status == 413:
+        reply = client.post_error(request_id, error)
+    status = reply.status
+    if status == 413:
         _log_error("swell-runtime: response of invocation %s is too large (413): %s"
-                   % (request_id, data.decode("utf-8", "replace")))
-    elif not 200 <= resp.status < 300:
+                   % (request_id, reply.body.decode("utf-8", "replace")))
+    elif not 200 <= status < 300:
         _log_error("swell-runtime: posting the outcome of %s failed with HTTP %d: %s"
-                   % (request_id, resp.status, data.decode("utf-8", "replace")))
+                   % (request_id, status, reply.body.decode("utf-8", "replace")))
 
 
-def _loop(host, port, handler, config):
-    client = RuntimeClient(host, port)
+def _loop(client, handler, config):
     failures = 0
     while True:
         try:
-            resp, body = client.next()
-            if not resp.getheader("Lambda-Runtime-Aws-Request-Id"):
+            resp = client.next()
+            if not resp.headers.get("lambda-runtime-aws-request-id"):
                 raise RuntimeError("next invocation without a request id")
             failures = 0
         except Exception as exc:
@@ -678,11 +826,11 @@ def _loop(host, port, handler, config):
             failures += 1
             continue
         try:
-            _handle(client, handler, config, resp, body)
+            _handle(client, handler, config, resp)
         except Exception as exc:
             client.close()
             _log_error("swell-runtime: invocation %s failed: %s"
-                       % (resp.getheader("Lambda-Runtime-Aws-Request-Id"), _safe_str(exc)))
+                       % (resp.headers.get("lambda-runtime-aws-request-id"), _safe_str(exc)))
 
 
 def _loop_thread(*args):
@@ -693,10 +841,44 @@ def _loop_thread(*args):
         os._exit(1)
 
 
+def _warm_up():
+    """Runs the client's request and response paths over a socket pair with canned replies
+    (a next split across sends, a response post, a chunked error reply), so that a
+    pre-booted process has everything loaded before its function arrives."""
+    event = '{"warm":"up","\u00fc":[1,2,3]}'.encode()
+    next_reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                  b"Lambda-Runtime-Aws-Request-Id: warm-up\r\nLambda-Runtime-Deadline-Ms: 0\r\n"
+                  b"Lambda-Runtime-Trace-Id: Root=warm-up\r\n\r\n" % len(event)) + event
+    accepted = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
+    chunked = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"
+    ours, theirs = socket.socketpair()
+    ours.settimeout(1.0)  # never let a stuck warm-up hold the cold start
+    theirs.settimeout(1.0)
+    try:
+        client = RuntimeClient("127.0.0.1:9")
+        client._sock = ours
+        for _ in range(2):
+            theirs.sendall(next_reply)
+            resp = client.next()
+            json.loads(resp.body)
+            _InvocationLog(resp.headers["lambda-runtime-aws-request-id"]).finish("line\n")
+            theirs.sendall(accepted)
+            client.post_response("warm-up", _to_json({"warm": "up"}))
+            theirs.sendall(chunked)
+            client.post_error("warm-up", _error_payload(ValueError("warm-up")))
+            theirs.recv(1 << 16)
+    except Exception:
+        pass  # a warm-up that fails costs nothing but the warmth
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def main():
     _install_streams()
     _install_logging()
     if os.environ.get("SWELL_PREWARM") == "1":
+        _warm_up()
         try:
             _apply_prewarm()
         except Exception as exc:
@@ -706,10 +888,16 @@ def main():
     config = Config(os.environ)
     _configure_log_level()
     try:
-        host, port = _parse_host_port(config.runtime_api)
+        clients = [RuntimeClient(config.runtime_api) for _ in range(config.concurrency)]
     except ValueError as exc:
         _log_error("swell-runtime: %s" % exc)
         os._exit(1)
+
+    for client in clients:  # connected before the import; a failure here is retried by the loop
+        try:
+            client.connect()
+        except OSError:
+            client.close()
 
     own_dir = os.path.dirname(_BOOTSTRAP_FILE)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != own_dir]
@@ -720,16 +908,15 @@ def main():
     except InitError as exc:
         error = exc.error
         _log_error(_format_error(error))
-        client = RuntimeClient(host, port)
         try:
-            client.post_init_error(error)
+            clients[0].post_init_error(error)
         except Exception as post_exc:
             _log_error("swell-runtime: could not post the init error: %s" % _safe_str(post_exc))
         os._exit(1)
 
-    for _ in range(config.concurrency - 1):
-        threading.Thread(target=_loop_thread, args=(host, port, handler, config), daemon=True).start()
-    _loop_thread(host, port, handler, config)
+    for client in clients[1:]:
+        threading.Thread(target=_loop_thread, args=(client, handler, config), daemon=True).start()
+    _loop_thread(clients[0], handler, config)
 
 
 if __name__ == "__main__":
