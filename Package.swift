@@ -38,6 +38,7 @@ let package = Package(
             name: "SwellStore",
             dependencies: [
                 "SwellModel",
+                "CSwellSpawn",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,6 +145,7 @@ let package = Package(
                 "SwellTasks",
                 "SwellTriggers",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),

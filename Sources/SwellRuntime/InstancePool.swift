@@ -246,13 +246,8 @@ public actor InstancePool {
         do {
             let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: instance.mailbox, group: group)
             instance.endpoint = endpoint
-            let uid = sandbox.uid(for: key)
-            try FileManager.default.createDirectory(
-                atPath: instance.tempDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            if let uid {
-                chown((instance.tempDirectory as NSString).deletingLastPathComponent, uid_t(uid), gid_t(uid))
-                chown(instance.tempDirectory, uid_t(uid), gid_t(uid))
-            }
+            let uid = try sandbox.uid(for: key)
+            try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
             let cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory)
             instance.cgroup = cgroup
             let id = instance.id

@@ -4,36 +4,88 @@ import SwellStore
 import Testing
 
 @Suite struct CodeStoreTests {
-    @Test func storesOncePerDigestAndUnpacks() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swell-code-\(UUID().uuidString)").path
-        let store = try CodeStore(directory: dir)
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("swell-code-\(UUID().uuidString)").path
+
+    func makeStore() throws -> CodeStore {
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        return try CodeStore(directory: "\(base)/data-code", unpackDirectory: "\(base)/run-code")
+    }
+
+    @Test func storesPerNamespaceAndUnpacksPerFunction() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let store = try makeStore()
         let archive = try TarArchive.write([
             .init(path: "index.js", mode: 0o644, kind: .file(Data("x".utf8))),
             .init(path: "bootstrap", mode: 0o755, kind: .file(Data("#!/bin/sh\n".utf8))),
+            .init(path: "lib/link.js", mode: 0o777, kind: .symlink("../index.js")),
         ])
-        let sha = "0" + String(repeating: "1", count: 63)
-        #expect(throws: SwellError.self) { try store.put(archive, sha256: sha) }
-        #expect(!store.has(sha))
-        let real = try realDigest(archive)
-        try store.put(archive, sha256: real)
-        #expect(store.has(real))
-        let code = try store.codeDirectory(real)
+        let wrong = "0" + String(repeating: "1", count: 63)
+        #expect(throws: SwellError.self) { try store.put(archive, namespace: "a", sha256: wrong) }
+        let sha = CodeDigest.of(archive)
+        try store.put(archive, namespace: "a", sha256: sha)
+        #expect(store.has(namespace: "a", sha256: sha))
+        // Another namespace does not see it.
+        #expect(!store.has(namespace: "b", sha256: sha))
+        #expect(throws: (any Error).self) { try store.prepare(namespace: "b", function: "f", sha256: sha, owner: nil) }
+
+        let code = try store.prepare(namespace: "a", function: "f", sha256: sha, owner: nil)
+        #expect(code == CodeStore.functionDirectory(root: "\(base)/run-code", namespace: "a", function: "f", sha256: sha))
         #expect(FileManager.default.isExecutableFile(atPath: "\(code)/bootstrap"))
-        #expect(FileManager.default.contents(atPath: "\(code)/index.js") == Data("x".utf8))
-        // Unpacked trees that vanish are rebuilt from the archive.
-        try FileManager.default.removeItem(atPath: code)
-        #expect(FileManager.default.fileExists(atPath: "\(try store.codeDirectory(real))/index.js"))
+        #expect(FileManager.default.contents(atPath: "\(code)/lib/link.js") == Data("x".utf8))
+        #expect(mode("\(code)/index.js") == 0o640)
+        #expect(mode("\(code)/bootstrap") == 0o750)
+        #expect(mode(code) == 0o750)
+        #expect(mode("\(base)/run-code/a/f") == 0o750)
+        #expect(mode("\(base)/data-code") == 0o700)
+        #expect(mode("\(base)/data-code/a/\(sha).tar") == 0o600)
+        // Prepared once; a second call finds it.
+        #expect(try store.prepare(namespace: "a", function: "f", sha256: sha, owner: nil) == code)
     }
 
-    func realDigest(_ data: Data) throws -> String {
+    @Test func refusesHostilePackagesAndWritesNothingOutside() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let store = try makeStore()
+        let chain = try TarArchive.write([
+            .init(path: "a", mode: 0o777, kind: .symlink(".")),
+            .init(path: "l1", mode: 0o777, kind: .symlink("a/..")),
+            .init(path: "l2", mode: 0o777, kind: .symlink("l1/..")),
+            .init(path: "l3", mode: 0o777, kind: .symlink("l2/..")),
+        ])
+        #expect(throws: TarArchive.FormatError.self) { try store.put(chain, namespace: "a", sha256: CodeDigest.of(chain)) }
+        #expect(!store.has(namespace: "a", sha256: CodeDigest.of(chain)))
+        // Nothing but the store's own directories exists.
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: base)) == ["data-code", "run-code"])
+    }
+
+    @Test func adoptsPackagesStoredBeforeNamespaces() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let store = try makeStore()
+        let archive = try TarArchive.write([.init(path: "index.js", mode: 0o644, kind: .file(Data("y".utf8)))])
+        let sha = CodeDigest.of(archive)
+        try archive.write(to: URL(fileURLWithPath: "\(base)/data-code/\(sha).tar"))
+        #expect(!store.has(namespace: "n", sha256: sha))
+        #expect(store.adoptLegacy(namespace: "n", sha256: sha))
+        #expect(store.has(namespace: "n", sha256: sha))
+        #expect(!store.has(namespace: "other", sha256: sha))
+    }
+
+    func mode(_ path: String) -> mode_t {
+        var st = stat()
+        lstat(path, &st)
+        return st.st_mode & 0o7777
+    }
+}
+
+enum CodeDigest {
+    static func of(_ data: Data) -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
         let input = Pipe(), output = Pipe()
         p.standardInput = input
         p.standardOutput = output
-        try p.run()
+        try! p.run()
         input.fileHandleForWriting.write(data)
-        try input.fileHandleForWriting.close()
+        try! input.fileHandleForWriting.close()
         let out = output.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return String(String(decoding: out, as: UTF8.self).prefix(64))

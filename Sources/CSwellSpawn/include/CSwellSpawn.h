@@ -41,4 +41,10 @@ int swell_set_cloexec(int fd);
 /// Creates a pipe whose both ends are close-on-exec.
 int swell_pipe(int fds[2]);
 
+/// Sets the calling thread's filesystem uid and gid (Linux setfsuid/setfsgid: per thread,
+/// unlike setuid). With a non-zero fsuid, root's file capabilities (DAC override, chown, ...)
+/// are dropped for that thread until the fsuid is 0 again. Returns 0, or EPERM if either did
+/// not take effect.
+int swell_set_fs_ids(int uid, int gid);
+
 #endif
