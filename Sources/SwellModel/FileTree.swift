@@ -37,8 +37,10 @@ public enum FileTree {
     /// The names in a directory (without `.` and `..`); `fd` stays open and owned by the caller.
     public static func names(in fd: Int32, path: String) throws(Failure) -> [String] {
         let copy = dup(fd)
-        guard copy >= 0, let dir = fdopendir(copy) else {
+        guard copy >= 0 else { throw Failure("read", path, errno: errno) }
+        guard let dir = fdopendir(copy) else {
             let e = errno
+            close(copy)
             throw Failure("read", path, errno: e)
         }
         defer { closedir(dir) }

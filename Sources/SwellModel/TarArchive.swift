@@ -171,7 +171,9 @@ public enum TarArchive {
             }
             kinds[entry.path] = kind
         }
-        // Parents: implicit directories, never a link or a file.
+        // Parents: implicit directories, never a link or a file (reported after the links, so
+        // that a link that leaves the package is named rather than an entry below it).
+        var misplaced: FormatError?
         for entry in entries.sorted(by: { $0.path < $1.path }) {
             let parts = entry.path.split(separator: "/")
             var prefix = ""
@@ -180,15 +182,16 @@ public enum TarArchive {
                 switch kinds[prefix] {
                 case nil: kinds[prefix] = .directory
                 case .directory?: break
-                case .symlink?: throw FormatError(description: "\(entry.path): lies below the symbolic link \(prefix)")
-                case .file?: throw FormatError(description: "\(entry.path): lies below the file \(prefix)")
+                case .symlink?: misplaced = misplaced ?? FormatError(description: "\(entry.path): lies below the symbolic link \(prefix)")
+                case .file?: misplaced = misplaced ?? FormatError(description: "\(entry.path): lies below the file \(prefix)")
                 }
             }
         }
-        for entry in entries {
+        for entry in entries.sorted(by: { $0.path < $1.path }) {
             guard case .symlink(let target) = entry.kind else { continue }
             try resolveLink(entry.path, target: target, in: kinds)
         }
+        if let misplaced { throw misplaced }
     }
 
     /// What a path of the unpacked tree is.

@@ -34,7 +34,7 @@ public final class ControlPlane: Sendable {
 
     /// Unpacks the function's own copy of its code, group-owned by its gid when Swell is root.
     func prepareCode(namespace: String, name: String, sha256: String, field: String) throws {
-        let uid = try uid(namespace: namespace, name: name)
+        let uid = try self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? CodeStore.Owner(uid: uid, gid: uid) : nil
         do {
             try code.prepare(namespace: namespace, function: name, sha256: sha256, owner: owner)

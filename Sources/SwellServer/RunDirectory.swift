@@ -84,7 +84,7 @@ struct RunDirectory: Sendable {
         guard created != nil else {
             throw DirectoryError(description: "cannot create a run directory in \(parent): \(String(cString: strerror(errno)))")
         }
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw DirectoryError(description: "cannot open the run directory \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -128,7 +128,7 @@ struct RunDirectory: Sendable {
         guard let parentFD = try? FileTree.openDirectory(parent) else { return [] }
         defer { close(parentFD) }
         var removed: [String] = []
-        var cwds: [String]?
+        var legacyInUse: (names: Set<String>, directories: [String])?
         for name in (try? FileTree.names(in: parentFD, path: parent)) ?? [] where name.hasPrefix(prefix) {
             let path = "\(parent)/\(name)"
             guard let st = try? FileTree.status(name, in: parentFD, path: path), FileTree.isDirectory(st),
@@ -138,8 +138,10 @@ struct RunDirectory: Sendable {
             if let owner = readMarker(path) {
                 stale = !isRunning(pid: owner.pid, startTime: owner.startTime)
             } else {
-                if cwds == nil { cwds = processDirectories() }
-                stale = !(cwds ?? []).contains { $0 == path || $0.hasPrefix(path + "/") }
+                // Older servers named it after their data directory and wrote no marker.
+                let inUse = legacyInUse ?? legacyDirectoriesInUse()
+                legacyInUse = inUse
+                stale = !inUse.names.contains(name) && !inUse.directories.contains { $0 == path || $0.hasPrefix(path + "/") }
             }
             guard stale else { continue }
             do {
@@ -177,19 +179,46 @@ struct RunDirectory: Sendable {
     /// Field 22 of `/proc/PID/stat` (clock ticks since boot).
     static func processStartTime(_ pid: pid_t) -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
+            let paren = text.lastIndex(of: ")")
         else { return nil }
         // Fields after the command name: state is field 3, so start time is index 19 here.
-        let fields = text[text.index(after: close)...].split(separator: " ")
+        let fields = text[text.index(after: paren)...].split(separator: " ")
         return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 
-    /// The working directories of every process that can be read.
-    static func processDirectories() -> [String] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry in
-            guard Int(entry) != nil else { return nil }
-            return try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd")
+    /// What marker-less run directories running servers may use: the names older versions
+    /// derived from each running `swell serve`'s data directory, and every process's working
+    /// directory (instances and pre-booted runtimes work inside theirs).
+    static func legacyDirectoriesInUse() -> (names: Set<String>, directories: [String]) {
+        var names: Set<String> = []
+        var directories: [String] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
+            guard let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd") else { continue }
+            directories.append(cwd)
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let args = raw.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            if let data = serveDataDirectory(args) {
+                let absolute = URL(fileURLWithPath: data, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+                names.insert(legacyName(absolute))
+            }
         }
+        return (names, directories)
+    }
+
+    /// The data directory of a `swell serve` command line, or nil for another command.
+    static func serveDataDirectory(_ args: [String]) -> String? {
+        guard let program = args.first, (program as NSString).lastPathComponent == "swell", args.contains("serve") else { return nil }
+        for (i, arg) in args.enumerated() {
+            if arg == "--data-dir", i + 1 < args.count { return args[i + 1] }
+            if arg.hasPrefix("--data-dir=") { return String(arg.dropFirst("--data-dir=".count)) }
+        }
+        return ".swell"
+    }
+
+    /// The run directory name older versions derived from a data directory (FNV-1a, 64 bits).
+    static func legacyName(_ dataDirectory: String) -> String {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in dataDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return prefix + String(hash, radix: 16)
     }
 }

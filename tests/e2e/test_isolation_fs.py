@@ -162,7 +162,7 @@ def hostile_packages(marker: str, victim) -> dict[str, tuple[list[tuple], str]]:
         "dotdot-name": ([("file", f"../{marker}", pwn)], marker),
         "dotdot-deep": ([("file", f"x/../../{marker}", pwn)], marker),
         "absolute-name": ([("file", f"/tmp/{marker}", pwn)], marker),
-        "escaping-link": ([("dir", "d"), ("sym", "d/up", "../.."), ("file", f"d/up/{marker}", pwn)], "d/up"),
+        "escaping-link": ([("dir", "d"), ("sym", "d/up", "../.."), ("file", f"d/up/{marker}", pwn)], "d/up:"),
         "relative-link-to-victim": ([("sym", "v", target)], "v"),
         "hard-link": ([("hard", "shadow", "/etc/shadow")], "shadow"),
         "hard-link-relative": ([("file", "a", b"x"), ("hard", "b", "a")], "b"),
