@@ -116,13 +116,9 @@ public final class Sandbox: Sendable {
             try Self.write("\(p)/pids.max", String(Self.pidsLimit))
             return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m)
         case .cgroupV2(let base):
-            let functionGroup = "\(base)/\(fn)"
-            if !FileManager.default.fileExists(atPath: functionGroup) {
-                try Self.mkdir(functionGroup)
+            let dir = try Self.makeGroup(base, fn, instance) { functionGroup in
                 try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
             }
-            let dir = "\(functionGroup)/\(instance)"
-            try Self.mkdir(dir)
             try Self.write("\(dir)/memory.max", String(memoryBytes))
             try? Self.write("\(dir)/memory.swap.max", "0")
             try Self.write("\(dir)/cpu.weight", String(max(1, min(10_000, share * 100 / 1024))))
@@ -212,12 +208,23 @@ public final class Sandbox: Sendable {
         return String(raw.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
     }
 
-    static func makeGroup(_ base: String, _ function: String, _ instance: String) throws -> String {
+    /// Creates `base/function/instance`. The function's group may vanish between the two
+    /// mkdirs (its last instance removes it when it stops): then it is made again.
+    static func makeGroup(
+        _ base: String, _ function: String, _ instance: String, configure: (String) -> Void = { _ in }
+    ) throws -> String {
         let functionGroup = "\(base)/\(function)"
-        if !FileManager.default.fileExists(atPath: functionGroup) { try mkdir(functionGroup) }
         let dir = "\(functionGroup)/\(instance)"
-        try mkdir(dir)
-        return dir
+        for _ in 0..<10 {
+            if Foundation.mkdir(functionGroup, 0o755) == 0 {
+                configure(functionGroup)
+            } else if errno != EEXIST {
+                throw SandboxError.cgroup(path: functionGroup, errno: errno)
+            }
+            if Foundation.mkdir(dir, 0o755) == 0 { return dir }
+            guard errno == ENOENT else { throw SandboxError.cgroup(path: dir, errno: errno) }
+        }
+        throw SandboxError.cgroup(path: dir, errno: ENOENT)
     }
 
     static func mkdir(_ path: String) throws {
