@@ -503,3 +503,37 @@ def test_last_platform_admin_key_cannot_be_revoked(make_server, tmp_path):
     # A namespace's own admin keys are not the platform's: the last one may go.
     ns_admin = c2.api("POST", "/v1/namespaces/team/keys", json_body={"role": "admin"}).json()
     assert c2.api("DELETE", f"/v1/namespaces/team/keys/{ns_admin['id']}").status_code == 204
+
+
+# ---- upgrade ---------------------------------------------------------------------------
+
+
+def test_functions_stored_in_the_older_layout_keep_working(make_server, tmp_path, app_dir, unique):
+    import sqlite3
+
+    data = tmp_path / "upgrade-data"
+    srv = make_server(data)
+    c = srv.client()
+    ns = unique("old")
+    whoami = "import os\ndef handler(e, c):\n    return {'uid': os.getuid()}\n"
+    c.deploy(app_dir, {"f": python_fn(whoami)}, namespace=ns)
+    before = c.invoke_ok("f", {}, ns=ns)
+    srv.stop()
+    # The layout of older versions: one archive for every namespace, no stored uids.
+    for tar in list((data / "code" / ns).glob("*.tar")):
+        tar.rename(data / "code" / tar.name)
+    (data / "code" / ns).rmdir()
+    db = sqlite3.connect(data / "swell.db")
+    db.execute("DELETE FROM function_uids")
+    db.commit()
+    db.close()
+    srv.start()
+    c = srv.client()
+    after = c.invoke_ok("f", {}, ns=ns)
+    if ROOT:
+        assert after["uid"] >= 200000
+    sha = c.api("GET", f"/v1/namespaces/{ns}/functions/f").json()["function"]["codeSha256"]
+    assert c.api("HEAD", f"/v1/namespaces/{ns}/code/{sha}").status_code == 200
+    assert c.api("HEAD", f"/v1/namespaces/{unique('other')}/code/{sha}").status_code == 404
+    # The uid is allocated afresh (the old hashed one was never stored), and it is no longer root's.
+    assert not ROOT or (before["uid"] != 0 and after["uid"] != 0)
