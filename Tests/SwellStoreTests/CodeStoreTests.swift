@@ -1,3 +1,4 @@
+import CSwellSpawn
 import Foundation
 import SwellModel
 import SwellStore
@@ -69,6 +70,39 @@ import Testing
         #expect(!store.has(namespace: "other", sha256: sha))
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root"))
+    func unpacksAsTheFunctionsUIDAndHandsTheTreeToRoot() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let store = try makeStore()
+        // The mechanism: with a non-zero filesystem uid, root's thread loses its file powers.
+        let privateDir = "\(base)/root-only"
+        try FileManager.default.createDirectory(atPath: privateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let blocked = Thread.detachAndWait {
+            guard swell_set_fs_ids(4242, 4242) == 0 else { return false }
+            defer { _ = swell_set_fs_ids(0, 0) }
+            return !FileManager.default.createFile(atPath: "\(privateDir)/x", contents: Data())
+        }
+        #expect(blocked)
+        #expect(FileManager.default.createFile(atPath: "\(privateDir)/y", contents: Data()))
+
+        let archive = try TarArchive.write([
+            .init(path: "app.py", mode: 0o644, kind: .file(Data("x".utf8))),
+            .init(path: "bin/run", mode: 0o755, kind: .file(Data("#!/bin/sh\n".utf8))),
+            .init(path: "link", mode: 0o777, kind: .symlink("app.py")),
+        ])
+        let sha = CodeDigest.of(archive)
+        try store.put(archive, namespace: "ns", sha256: sha)
+        let code = try store.prepare(namespace: "ns", function: "f", sha256: sha, owner: .init(uid: 4242, gid: 4343))
+        for path in [code, "\(code)/app.py", "\(code)/bin", "\(code)/bin/run", "\(code)/link", "\(base)/run-code/ns/f"] {
+            var st = stat()
+            lstat(path, &st)
+            #expect(st.st_uid == 0 && st.st_gid == 4343, "\(path): \(st.st_uid):\(st.st_gid)")
+        }
+        #expect(mode("\(code)/bin/run") == 0o750 && mode("\(code)/app.py") == 0o640)
+        // Staging is empty again.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(base)/run-code/.staging").isEmpty)
+    }
+
     func mode(_ path: String) -> mode_t {
         var st = stat()
         lstat(path, &st)
@@ -90,4 +124,23 @@ enum CodeDigest {
         p.waitUntilExit()
         return String(String(decoding: out, as: UTF8.self).prefix(64))
     }
+}
+
+extension Thread {
+    /// Runs `body` on a thread of its own (per-thread credentials must not touch the test's).
+    static func detachAndWait(_ body: @escaping @Sendable () -> Bool) -> Bool {
+        let result = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            result.value = body()
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return result.value
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    var value = false
 }
