@@ -556,3 +556,31 @@ def test_run_directory_of_a_killed_server_is_reclaimed_by_the_next(make_server, 
     second = run_directory(srv)
     assert second != first and not first.exists()
     assert srv.client().invoke_ok("f", {}, ns=ns) == {"ok": 1}
+
+
+DAEMON_PY = """
+import os, subprocess
+def handler(event, context):
+    # A process that leaves the instance's process group, as a daemon would.
+    p = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    return {"daemon": p.pid}
+"""
+
+
+def test_processes_that_left_the_process_group_die_with_their_instance(server, swell, app_dir, unique):
+    if "rlimits only" in server.log() or "cgroup" not in server.log():
+        pytest.skip("only the cgroup modes kill what escaped the process group")
+    ns = unique("daemon")
+    swell.deploy(app_dir, {"d": python_fn(DAEMON_PY)}, namespace=ns)
+    pid = swell.invoke_ok("d", {}, ns=ns)["daemon"]
+    assert Path(f"/proc/{pid}").exists()
+    # A configuration change retires the instance.
+    spec = swell.api("GET", f"/v1/namespaces/{ns}/functions/d").json()["function"]
+    r = swell.api("PUT", f"/v1/namespaces/{ns}/functions/d", json_body={
+        "runtime": spec["runtime"], "handler": spec["handler"], "codeSha256": spec["codeSha256"], "memory": 256})
+    assert r.status_code == 200, r.text
+    deadline = time.time() + 15
+    while time.time() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "gone"
+    assert state in ("gone", "Z"), f"the daemon {pid} outlived its instance ({state})"
