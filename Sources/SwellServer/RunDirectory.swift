@@ -66,7 +66,7 @@ enum DataDirectory {
 /// Where the files instances use (unpacked code, bootstraps, temp directories) live while a
 /// server runs: a directory of its own, made fresh at every start and removed at shutdown.
 ///
-/// `/tmp/swell-run-XXXXXXXX` with a random name (`mkdtemp`: created, never reused, so a
+/// `/tmp/swell-run-PID.XXXXXXXX` with a random part (`mkdtemp`: created, never reused, so a
 /// directory someone else made in advance is never used), owned by Swell, mode 0711
 /// (others may traverse, not list), checked after creation through a descriptor. A marker
 /// `.swell-owner` (0600) records the server's pid and start time, so that the next server
@@ -76,10 +76,21 @@ struct RunDirectory: Sendable {
     static let prefix = "swell-run-"
     static let marker = ".swell-owner"
 
+    /// The directory run directories are made in: `SWELL_RUN_DIR_PARENT` or `/tmp`.
+    static var defaultParent: String {
+        let given = ProcessInfo.processInfo.environment["SWELL_RUN_DIR_PARENT"] ?? ""
+        return given.isEmpty ? "/tmp" : given
+    }
+
     /// Creates a fresh run directory in `parent`.
-    static func create(in parent: String = "/tmp", dataDirectory: String) throws -> RunDirectory {
+    /// - Parameter reachableByOthers: instances run under other uids and must get in.
+    static func create(in parent: String = defaultParent, dataDirectory: String, reachableByOthers: Bool) throws -> RunDirectory {
         try checkParent(parent)
-        var template = Array("\(parent)/\(prefix)XXXXXXXX".utf8CString)
+        if reachableByOthers && !traversableByOthers(parent) {
+            throw DirectoryError(description:
+                "functions' uids cannot reach \(parent) (some directory on the way has no x for others); set SWELL_RUN_DIR_PARENT to a directory they can traverse")
+        }
+        var template = Array("\(parent)/\(prefix)\(getpid()).XXXXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buf in mkdtemp(buf.baseAddress!) }
         guard created != nil else {
             throw DirectoryError(description: "cannot create a run directory in \(parent): \(String(cString: strerror(errno)))")
@@ -114,17 +125,30 @@ struct RunDirectory: Sendable {
         }
     }
 
+    /// Whether every directory from `/` down to `path` lets others through (x for "other").
+    static func traversableByOthers(_ path: String) -> Bool {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/\(part)"
+            var st = stat()
+            guard stat(current, &st) == 0, st.st_mode & S_IXOTH != 0 else { return false }
+        }
+        return true
+    }
+
     /// Removes the directory and everything in it (at shutdown), never following a link.
     func remove() throws {
         try FileTree.remove(path)
     }
 
     /// Removes the run directories of servers that are gone: Swell's own (owner and mode
-    /// checked), with a marker whose process no longer runs, or, left by versions that wrote
-    /// no marker, with no process working inside. Directories of other uids are left alone.
+    /// checked), with a marker whose process no longer runs; left by versions that wrote no
+    /// marker (`swell-run-HEX`), when no running server derives that name and no process
+    /// works inside; without a marker otherwise (a server that died while creating it), when
+    /// older than a minute. Directories of other uids are left alone.
     /// - Returns: the paths removed.
     @discardableResult
-    static func reclaimStale(in parent: String = "/tmp", logger: Logger) -> [String] {
+    static func reclaimStale(in parent: String = defaultParent, logger: Logger) -> [String] {
         guard let parentFD = try? FileTree.openDirectory(parent) else { return [] }
         defer { close(parentFD) }
         var removed: [String] = []
@@ -137,11 +161,14 @@ struct RunDirectory: Sendable {
             let stale: Bool
             if let owner = readMarker(path) {
                 stale = !isRunning(pid: owner.pid, startTime: owner.startTime)
-            } else {
+            } else if isLegacyName(name) {
                 // Older servers named it after their data directory and wrote no marker.
                 let inUse = legacyInUse ?? legacyDirectoriesInUse()
                 legacyInUse = inUse
                 stale = !inUse.names.contains(name) && !inUse.directories.contains { $0 == path || $0.hasPrefix(path + "/") }
+            } else {
+                // Being created right now (the marker follows mkdtemp), or left by a crash in between.
+                stale = Date().timeIntervalSince1970 - Double(st.st_mtim.tv_sec) > 60
             }
             guard stale else { continue }
             do {
@@ -213,6 +240,12 @@ struct RunDirectory: Sendable {
             if arg.hasPrefix("--data-dir=") { return String(arg.dropFirst("--data-dir=".count)) }
         }
         return ".swell"
+    }
+
+    /// Whether a name is one older versions used: `swell-run-` and up to 16 lowercase hex digits.
+    static func isLegacyName(_ name: String) -> Bool {
+        let hex = name.dropFirst(prefix.count)
+        return name.hasPrefix(prefix) && (1...16).contains(hex.count) && hex.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 
     /// The run directory name older versions derived from a data directory (FNV-1a, 64 bits).

@@ -61,7 +61,7 @@ public enum SwellServer {
         // What instances see (code, bootstraps, temp dirs) lives in a fresh run directory,
         // removed at shutdown; those of servers that are gone are reclaimed first.
         RunDirectory.reclaimStale(logger: logger)
-        let runDirectory = try RunDirectory.create(dataDirectory: data)
+        let runDirectory = try RunDirectory.create(dataDirectory: data, reachableByOthers: sandbox.switchesUID)
         defer {
             do { try runDirectory.remove() } catch { logger.warning("cannot remove the run directory", metadata: ["error": "\(error)"]) }
         }

@@ -584,3 +584,29 @@ def test_processes_that_left_the_process_group_die_with_their_instance(server, s
         time.sleep(0.1)
     state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() else "gone"
     assert state in ("gone", "Z"), f"the daemon {pid} outlived its instance ({state})"
+
+
+def test_legacy_run_directories_are_reclaimed_unless_a_running_server_uses_them(make_server, tmp_path):
+    import subprocess
+
+    in_use_data = tmp_path / "old-server-data"
+    in_use = Path(legacy_run_name(in_use_data))
+    unused = Path("/tmp/swell-run-" + uuid.uuid4().hex[:16])
+    for d in (in_use, unused):
+        (d / "instances").mkdir(parents=True)
+        os.chmod(d, 0o711)
+    # An older `swell serve` still running on its data directory (its command line is what counts).
+    old = subprocess.Popen(["swell", "-f", "--", "/dev/null", "serve", "--data-dir", str(in_use_data)],
+                           executable="/usr/bin/tail", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)
+        srv = make_server(tmp_path / "legacy-reclaim-data")
+        assert not unused.exists()
+        assert in_use.exists()
+        srv.stop()
+    finally:
+        old.kill()
+        old.wait()
+        import shutil
+        shutil.rmtree(in_use, ignore_errors=True)
+        shutil.rmtree(unused, ignore_errors=True)
