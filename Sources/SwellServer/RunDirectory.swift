@@ -66,7 +66,7 @@ enum DataDirectory {
 /// Where the files instances use (unpacked code, bootstraps, temp directories) live while a
 /// server runs: a directory of its own, made fresh at every start and removed at shutdown.
 ///
-/// `/tmp/swell-run-PID.XXXXXXXX` with a random part (`mkdtemp`: created, never reused, so a
+/// `/tmp/swell-run-PID.XXXXXX` with a random part (`mkdtemp`: created, never reused, so a
 /// directory someone else made in advance is never used), owned by Swell, mode 0711
 /// (others may traverse, not list), checked after creation through a descriptor. A marker
 /// `.swell-owner` (0600) records the server's pid and start time, so that the next server
@@ -90,7 +90,7 @@ struct RunDirectory: Sendable {
             throw DirectoryError(description:
                 "functions' uids cannot reach \(parent) (some directory on the way has no x for others); set SWELL_RUN_DIR_PARENT to a directory they can traverse")
         }
-        var template = Array("\(parent)/\(prefix)\(getpid()).XXXXXXXX".utf8CString)
+        var template = Array("\(parent)/\(prefix)\(getpid()).XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { buf in mkdtemp(buf.baseAddress!) }
         guard created != nil else {
             throw DirectoryError(description: "cannot create a run directory in \(parent): \(String(cString: strerror(errno)))")
