@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <sys/fsuid.h>
 
 static void close_from(int lowest, int keep) {
     /* close_range(2) where available, else a bounded loop. */
@@ -134,4 +135,12 @@ int swell_set_cloexec(int fd) {
 
 int swell_pipe(int fds[2]) {
     return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
+}
+
+int swell_set_fs_ids(int uid, int gid) {
+    /* Going down: group first (the uid change drops nothing needed for it, but keep one order). */
+    setfsgid((gid_t)gid);
+    setfsuid((uid_t)uid);
+    if (setfsuid((uid_t)-1) != uid || setfsgid((gid_t)-1) != gid) return EPERM;
+    return 0;
 }

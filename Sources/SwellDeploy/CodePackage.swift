@@ -24,6 +24,8 @@ public struct CodePackage: Sendable {
         let entries = isDir.boolValue ? try directoryEntries(path) : try zipEntries(path)
         let data: Data
         do {
+            // The server refuses what cannot be unpacked safely: say so before uploading.
+            try TarArchive.checkLayout(entries)
             data = try TarArchive.write(entries)
         } catch let error as TarArchive.FormatError {
             throw PackError(description: error.description)

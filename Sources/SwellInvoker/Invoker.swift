@@ -45,7 +45,7 @@ public final class Invoker: Sendable {
         let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
         let pool = runtime.pool(
             for: resolved.key, revision: resolved.revision, config: resolved.config,
-            codeDirectory: "\(codeDirectory)/\(resolved.config.codeSha256)")
+            codeDirectory: CodeStore.functionDirectory(root: codeDirectory, namespace: resolved.key.namespace, function: resolved.key.name, sha256: resolved.config.codeSha256))
         let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }
         let startedAt = Date()

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SwellModel
 import SwellRuntime
+import SwellStore
 
 /// Keeps provisioned instances running: every second it makes sure each function with a
 /// `scaling` minimum or schedule has its pools, and tells each pool the minimum its
@@ -34,7 +35,7 @@ public final class Provisioner: Service, Sendable {
         for target in catalog.provisionTargets() {
             let pool = runtime.pool(
                 for: target.key, revision: target.revision, config: target.config,
-                codeDirectory: "\(codeDirectory)/\(target.config.codeSha256)")
+                codeDirectory: CodeStore.functionDirectory(root: codeDirectory, namespace: target.key.namespace, function: target.key.name, sha256: target.config.codeSha256))
             let scheduled = target.config.scaling.scheduledMinimum(at: now)
             pool.setScheduledMinimum(scheduled)
             pool.tick()

@@ -87,14 +87,19 @@ public enum TarArchive {
 
     // MARK: Reading
 
-    /// Reads an archive, rejecting unsafe paths, links that leave the tree and unknown entry types.
+    /// Reads an archive, rejecting unsafe paths, links that leave the tree (however they are
+    /// chained), entries below a link or a file, duplicates and unknown entry types (hard links,
+    /// devices, FIFOs): see `checkLayout`.
     public static func read(_ data: Data) throws -> [Entry] {
         let bytes = [UInt8](data)
         var entries: [Entry] = []
         var offset = 0
         while offset + 512 <= bytes.count {
             let header = Array(bytes[offset..<(offset + 512)])
-            if header.allSatisfy({ $0 == 0 }) { return entries }
+            if header.allSatisfy({ $0 == 0 }) {
+                try checkLayout(entries)
+                return entries
+            }
             let stored = parseOctal(header[148..<156])
             var sum = 0
             for (i, b) in header.enumerated() { sum += (148..<156).contains(i) ? 32 : Int(b) }
@@ -121,8 +126,9 @@ public enum TarArchive {
                 entries.append(Entry(path: path, mode: mode, kind: .directory))
             case UInt8(ascii: "2"):
                 let target = string(header[157..<257])
-                try checkLink(target, from: path)
                 entries.append(Entry(path: path, mode: mode, kind: .symlink(target)))
+            case UInt8(ascii: "1"):
+                throw FormatError(description: "\(path): hard links are not allowed in a package")
             default:
                 throw FormatError(description: "\(path): unsupported entry type \(Character(UnicodeScalar(type)))")
             }
@@ -131,20 +137,96 @@ public enum TarArchive {
         throw FormatError(description: "corrupt archive: missing end-of-archive marker")
     }
 
-    /// Rejects absolute paths and `..` components.
+    /// Rejects absolute paths, `.`, `..` and empty components.
     public static func checkPath(_ path: String) throws {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !path.hasPrefix("/"), !parts.contains(".."), !parts.contains(""), !path.utf8.contains(0) else {
+        guard !path.hasPrefix("/"), !parts.contains(".."), !parts.contains("."), !parts.contains(""), !path.utf8.contains(0) else {
             throw FormatError(description: "unsafe path in package: \(path)")
         }
     }
 
-    static func checkLink(_ target: String, from path: String) throws {
-        guard !target.hasPrefix("/") else { throw FormatError(description: "\(path): symlink to an absolute path (\(target))") }
-        var depth = path.split(separator: "/").count - 1
-        for part in target.split(separator: "/") {
-            if part == ".." { depth -= 1 } else if part != "." { depth += 1 }
-            if depth < 0 { throw FormatError(description: "\(path): symlink leaves the package (\(target))") }
+    /// Checks a whole package as the tree it unpacks to, so that unpacking can never write
+    /// or point outside its directory whatever the links:
+    /// - every path is relative, without `.`, `..` or empty components, and appears once;
+    /// - no entry lies below a symbolic link or a file (so creating entries never follows a link);
+    /// - every symbolic link, resolved the way the kernel walks a path through the finished
+    ///   tree (links followed, `..` applied to where a link led), stays inside the package at
+    ///   every step; absolute targets are refused; more than 40 links in a row is a loop.
+    /// Links to paths that do not exist are allowed (the kernel stops at the missing component).
+    public static func checkLayout(_ entries: [Entry]) throws {
+        var kinds: [String: LayoutKind] = [:]
+        for entry in entries {
+            try checkPath(entry.path)
+            let kind: LayoutKind
+            switch entry.kind {
+            case .file: kind = .file
+            case .directory: kind = .directory
+            case .symlink(let target): kind = .symlink(target)
+            }
+            if let existing = kinds[entry.path] {
+                // A directory named both explicitly and by an entry below it is one directory.
+                guard existing == .directory && kind == .directory else {
+                    throw FormatError(description: "\(entry.path): appears more than once in the package")
+                }
+            }
+            kinds[entry.path] = kind
+        }
+        // Parents: implicit directories, never a link or a file (reported after the links, so
+        // that a link that leaves the package is named rather than an entry below it).
+        var misplaced: FormatError?
+        for entry in entries.sorted(by: { $0.path < $1.path }) {
+            let parts = entry.path.split(separator: "/")
+            var prefix = ""
+            for part in parts.dropLast() {
+                prefix += prefix.isEmpty ? String(part) : "/\(part)"
+                switch kinds[prefix] {
+                case nil: kinds[prefix] = .directory
+                case .directory?: break
+                case .symlink?: misplaced = misplaced ?? FormatError(description: "\(entry.path): lies below the symbolic link \(prefix)")
+                case .file?: misplaced = misplaced ?? FormatError(description: "\(entry.path): lies below the file \(prefix)")
+                }
+            }
+        }
+        for entry in entries.sorted(by: { $0.path < $1.path }) {
+            guard case .symlink(let target) = entry.kind else { continue }
+            try resolveLink(entry.path, target: target, in: kinds)
+        }
+        if let misplaced { throw misplaced }
+    }
+
+    /// What a path of the unpacked tree is.
+    enum LayoutKind: Equatable {
+        case file, directory, symlink(String)
+    }
+
+    /// Walks a link's target as the kernel would and throws if any step leaves the package.
+    static func resolveLink(_ path: String, target: String, in kinds: [String: LayoutKind]) throws {
+        guard !target.isEmpty, !target.utf8.contains(0) else { throw FormatError(description: "\(path): symbolic link with an empty target") }
+        var directory = path.split(separator: "/").dropLast().map(String.init)
+        var pending = target.split(separator: "/", omittingEmptySubsequences: true).map(String.init)[...]
+        if target.hasPrefix("/") { throw FormatError(description: "\(path): symbolic link to an absolute path (\(target))") }
+        var hops = 0
+        while let part = pending.popFirst() {
+            if part == "." { continue }
+            if part == ".." {
+                guard !directory.isEmpty else { throw FormatError(description: "\(path): symbolic link leaves the package (\(target))") }
+                directory.removeLast()
+                continue
+            }
+            let candidate = (directory + [part]).joined(separator: "/")
+            switch kinds[candidate] {
+            case .directory?:
+                directory.append(part)
+            case .symlink(let next)?:
+                hops += 1
+                guard hops <= 40 else { throw FormatError(description: "\(path): symbolic link loop (\(target))") }
+                guard !next.hasPrefix("/") else { throw FormatError(description: "\(path): symbolic link leaves the package through \(candidate) (\(target))") }
+                // The next link's target is relative to the directory it lies in: `directory`.
+                pending = (next.split(separator: "/", omittingEmptySubsequences: true).map(String.init) + pending)[...]
+            case .file?, nil:
+                // A file ends the walk (ENOTDIR below it); a missing component ends it too (ENOENT).
+                return
+            }
         }
     }
 

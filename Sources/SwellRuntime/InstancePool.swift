@@ -361,17 +361,12 @@ public final class InstancePool: Sendable {
 
     private func launch(_ instance: RuntimeInstance) async {
         do {
-            let uid = sandbox.uid(for: key)
+            let uid = try sandbox.uid(for: key)
             // Only the instance's own processes may use its Runtime API: its uid, or Swell's when it has none of its own.
             let endpoint = try await RuntimeAPIEndpoint.bind(
                 mailbox: instance.mailbox, peerUID: uid.map { uid_t($0) } ?? geteuid(), maxConnections: config.concurrency + 8)
             instance.endpoint = endpoint
-            try FileManager.default.createDirectory(
-                atPath: instance.tempDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            if let uid {
-                chown((instance.tempDirectory as NSString).deletingLastPathComponent, uid_t(uid), gid_t(uid))
-                chown(instance.tempDirectory, uid_t(uid), gid_t(uid))
-            }
+            try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
             let cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory)
             instance.cgroup = cgroup
             let id = instance.id

@@ -124,6 +124,7 @@ final class RuntimeInstance: Sendable {
         endpoint?.close()
         cgroup?.remove()
         for channel in pumps.withLock({ $0 }) { channel.close(promise: nil) }
-        try? FileManager.default.removeItem(atPath: (tempDirectory as NSString).deletingLastPathComponent)
+        // The function's uid owns what is inside: remove without ever following its links.
+        try? FileTree.remove((tempDirectory as NSString).deletingLastPathComponent)
     }
 }

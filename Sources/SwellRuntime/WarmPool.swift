@@ -106,13 +106,16 @@ public actor WarmPool: Service {
     let runtime: RuntimeConfiguration
     let configuration: Configuration
     let logger: Logger
+    /// Whether the processes will run under functions' own uids (for their process limit).
+    let switchesUID: Bool
     private var idle: [RuntimeKind: Deque<PrebootedProcess>] = [:]
     private var booting: [RuntimeKind: Int] = [:]
     private var recentStarts: [RuntimeKind: Deque<ContinuousClock.Instant>] = [:]
     private var running = false
     private var wake: AsyncStream<Void>.Continuation?
 
-    public init(runtime: RuntimeConfiguration, configuration: Configuration = Configuration(), logger: Logger) {
+    public init(runtime: RuntimeConfiguration, configuration: Configuration = Configuration(), logger: Logger, sandbox: Sandbox = .rlimitsOnly) {
+        self.switchesUID = sandbox.switchesUID
         self.runtime = runtime
         self.configuration = configuration
         self.logger = logger
@@ -191,7 +194,9 @@ public actor WarmPool: Service {
     }
 
     private func boot(_ kind: RuntimeKind) async throws -> PrebootedProcess {
-        let request = InstanceLauncher.prebootRequest(kind, runtime: runtime)
+        var request = InstanceLauncher.prebootRequest(kind, runtime: runtime)
+        // The limits of an instance from the start: they carry over the uid switch at specialization.
+        Sandbox.limits.apply(to: &request, switchingUID: switchesUID)
         // The reaper may report an exit before the process object exists: meet under one lock.
         let meeting = Mutex<(process: PrebootedProcess?, code: Int32?)>((nil, nil))
         let child = try await ChildProcesses.shared.spawn(request, stdinPipe: true) { code in

@@ -4,6 +4,7 @@ import SwellInvoker
 import SwellModel
 import SwellRuntime
 import SwellStore
+import Synchronization
 
 /// Every change to functions, versions, aliases and keys: written to the store first, then
 /// to the in-memory catalog, then running instances of changed code are retired.
@@ -12,6 +13,7 @@ public final class ControlPlane: Sendable {
     let catalog: Catalog
     let runtime: RuntimeManager
     let code: CodeStore
+    private let revocations = Mutex(())
 
     init(store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore) {
         self.store = store
@@ -20,16 +22,38 @@ public final class ControlPlane: Sendable {
         self.code = code
     }
 
+    /// The function's uid, allocated and stored on first use (also when Swell is not root, so
+    /// that the table is complete if it later is).
+    func uid(namespace: String, name: String) throws -> UInt32 {
+        let identities = runtime.sandbox.identities
+        if let uid = identities.uid(namespace: namespace, name: name) { return uid }
+        let uid = try store.allocateUID(namespace: namespace, name: name, range: .standard)
+        identities.set(uid, namespace: namespace, name: name)
+        return uid
+    }
+
+    /// Unpacks the function's own copy of its code, group-owned by its gid when Swell is root.
+    func prepareCode(namespace: String, name: String, sha256: String, field: String) throws {
+        let uid = try self.uid(namespace: namespace, name: name)
+        let owner = runtime.sandbox.switchesUID ? CodeStore.Owner(uid: uid, gid: uid) : nil
+        do {
+            try code.prepare(namespace: namespace, function: name, sha256: sha256, owner: owner)
+        } catch let error as TarArchive.FormatError {
+            throw SwellError.invalid(field, "the code package cannot be unpacked: \(error.description)")
+        }
+    }
+
     /// Validates and stores a function's `$LATEST`; reports what changed.
     func putFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws -> (FunctionRecord, change: String, fields: [String]) {
         guard Names.isFunctionName(name) else {
             throw SwellError.invalid(path.isEmpty ? "name" : path, "function names are 1-64 characters of A-Z a-z 0-9 - _ (got \"\(name)\")")
         }
         var config = try FunctionSpec.parse(spec, path: path)
-        guard code.has(config.codeSha256) else {
-            throw SwellError.invalid(path.isEmpty ? "codeSha256" : "\(path).codeSha256", "no code package \(config.codeSha256) was uploaded (PUT /v1/namespaces/\(namespace)/code/SHA256 first)")
+        let codeField = path.isEmpty ? "codeSha256" : "\(path).codeSha256"
+        guard code.has(namespace: namespace, sha256: config.codeSha256) else {
+            throw SwellError.invalid(codeField, "no code package \(config.codeSha256) was uploaded to namespace \(namespace) (PUT /v1/namespaces/\(namespace)/code/SHA256 first)")
         }
-        config.codeSize = code.size(config.codeSha256)
+        config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
         if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
             throw SwellError.invalid(path.isEmpty ? "url.qualifier" : "\(path).url.qualifier", "alias \(url.qualifier) does not exist")
         }
@@ -45,6 +69,7 @@ public final class ControlPlane: Sendable {
         }
         let old = catalog.function(namespace, name)
         if let old, old.config == config { return (old, "unchanged", []) }
+        try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: codeField)
         let record = try store.putFunction(namespace: namespace, name: name, config: config)
         catalog.put(record)
         if let old {
@@ -110,10 +135,21 @@ public final class ControlPlane: Sendable {
         return (record, key)
     }
 
+    /// Revokes a key, except the last active admin key of `default` (the platform admin's:
+    /// without it nobody could manage the platform any more). One revocation at a time, so
+    /// two concurrent revocations cannot remove the last two admin keys together.
     func revokeKey(namespace: String, id: String) throws {
-        guard try store.revokeKey(namespace: namespace, id: id) else {
-            throw SwellError.notFound("no active key \(id) in namespace \(namespace)")
+        try revocations.withLock { _ in
+            if namespace == "default" {
+                let admins = catalog.keys(namespace: "default").filter { $0.role == .admin && !$0.revoked }
+                if admins.count == 1, admins[0].id == id {
+                    throw SwellError(.conflict, "key \(id) is the last admin key of namespace default (the platform admin); create another admin key before revoking it")
+                }
+            }
+            guard try store.revokeKey(namespace: namespace, id: id) else {
+                throw SwellError.notFound("no active key \(id) in namespace \(namespace)")
+            }
+            catalog.revokeKey(id: id)
         }
-        catalog.revokeKey(id: id)
     }
 }

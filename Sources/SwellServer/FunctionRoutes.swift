@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 import SwellInvoker
 import SwellModel
 import SwellStore
@@ -28,7 +29,10 @@ struct FunctionRoutes {
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
             let body = try await JSONBody.read(request)
-            let (record, change, fields) = try control.putFunction(namespace: ns, name: name, spec: body, path: "")
+            // Unpacking the code is file work: off the cooperative pool.
+            let (record, change, fields) = try await NIOThreadPool.singleton.runIfActive {
+                try control.putFunction(namespace: ns, name: name, spec: body, path: "")
+            }
             return try JSONBody.response(
                 API.PutFunctionResult(function: .init(record), change: change, fields: fields),
                 status: change == "created" ? .created : .ok)
@@ -88,8 +92,8 @@ struct FunctionRoutes {
                     throw SwellError.invalid(functions.field(name), "function names are 1-64 characters of A-Z a-z 0-9 - _")
                 }
                 let config = try FunctionSpec.parse(spec, path: functions.field(name))
-                guard code.has(config.codeSha256) else {
-                    throw SwellError.invalid(functions.field(name) + ".codeSha256", "no code package \(config.codeSha256) was uploaded")
+                guard code.has(namespace: ns, sha256: config.codeSha256) else {
+                    throw SwellError.invalid(functions.field(name) + ".codeSha256", "no code package \(config.codeSha256) was uploaded to namespace \(ns)")
                 }
                 if let url = config.url, url.qualifier != "$LATEST", catalog.alias(ns, name, url.qualifier) == nil {
                     throw SwellError.invalid(functions.field(name) + ".url.qualifier", "alias \(url.qualifier) does not exist")
@@ -97,7 +101,10 @@ struct FunctionRoutes {
             }
             var changes: [API.Change] = []
             for (name, spec) in functions.entries() {
-                let (_, change, fields) = try control.putFunction(namespace: ns, name: name, spec: spec, path: functions.field(name))
+                let path = functions.field(name)
+                let (_, change, fields) = try await NIOThreadPool.singleton.runIfActive {
+                    try control.putFunction(namespace: ns, name: name, spec: spec, path: path)
+                }
                 changes.append(.init(function: name, change: change, fields: fields))
             }
             if prune {
@@ -112,7 +119,7 @@ struct FunctionRoutes {
         group.head("namespaces/:ns/code/:sha") { _, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .developer)
-            return Response(status: code.has(ctx.parameters.get("sha") ?? "") ? .ok : .notFound)
+            return Response(status: code.has(namespace: ns, sha256: ctx.parameters.get("sha") ?? "") ? .ok : .notFound)
         }
         group.put("namespaces/:ns/code/:sha") { request, ctx in
             let ns = try namespace(ctx)
@@ -125,7 +132,8 @@ struct FunctionRoutes {
             let buffer = try await JSONBody.collect(&request, limit: Limits.maxCodeBytes)
             let size: Int
             do {
-                size = try code.put(Data(buffer.readableBytesView), sha256: sha)
+                let data = Data(buffer.readableBytesView)
+                size = try await NIOThreadPool.singleton.runIfActive { try code.put(data, namespace: ns, sha256: sha) }
             } catch let error as TarArchive.FormatError {
                 throw SwellError.invalid("body", "not a valid code package: \(error.description)")
             }

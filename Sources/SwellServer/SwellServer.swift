@@ -50,27 +50,37 @@ public struct ServerConfiguration: Sendable {
 /// invocations finish, instances stop, buffered records are flushed.
 public enum SwellServer {
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
-        let fm = FileManager.default
         // Absolute, because instances run with their code directory as working directory.
-        let data = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
-        try fm.createDirectory(atPath: data, withIntermediateDirectories: true)
+        // Private to Swell (0700, databases 0600): instances never see the data directory.
+        let data = try DataDirectory.prepare(URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path, logger: logger)
         let store = try SQLiteStore(path: "\(data)/swell.db")
-        let sandbox = configuration.sandbox ? Sandbox.detect(logger: logger) : Sandbox.rlimitsOnly
-        // What instances see (code, bootstraps, temp dirs) must be reachable by their uids.
-        let run = try RunDirectory.prepare(data: data, instancesRunAsOtherUids: sandbox.uidBase != nil)
-        if run != data { logger.notice("instances' files live outside the data directory", metadata: ["run": "\(run)"]) }
+        let identities = FunctionIdentities(try store.functionUIDs())
+        let sandbox = configuration.sandbox
+            ? Sandbox.detect(logger: logger, identities: identities)
+            : Sandbox(mode: .rlimits(reason: "disabled"), switchesUID: false, identities: identities)
+        // What instances see (code, bootstraps, temp dirs) lives in a fresh run directory,
+        // removed at shutdown; those of servers that are gone are reclaimed first.
+        RunDirectory.reclaimStale(logger: logger)
+        let runDirectory = try RunDirectory.create(dataDirectory: data, reachableByOthers: sandbox.switchesUID)
+        defer {
+            do { try runDirectory.remove() } catch { logger.warning("cannot remove the run directory", metadata: ["error": "\(error)"]) }
+        }
+        let run = runDirectory.path
+        logger.notice("instances' files live in the run directory", metadata: ["run": "\(run)"])
         let code = try CodeStore(directory: "\(data)/code", unpackDirectory: "\(run)/code")
         let instancesDirectory = "\(run)/instances"
-        try? fm.removeItem(atPath: instancesDirectory)
-        try fm.createDirectory(atPath: instancesDirectory, withIntermediateDirectories: true)
+        guard mkdir(instancesDirectory, 0o711) == 0, chmod(instancesDirectory, 0o711) == 0 else {
+            throw DirectoryError(description: "cannot create \(instancesDirectory): \(String(cString: strerror(errno)))")
+        }
         let bootstraps = try RuntimeConfiguration.installBootstraps(into: "\(run)/runtime")
 
         try store.ensureNamespace("default")
-        let catalog = Catalog(try store.loadCatalog())
+        let snapshot = try store.loadCatalog()
+        let catalog = Catalog(snapshot)
         let writer = RecordWriter(store: store, logger: logger)
         let hub = LogHub(writer: writer)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
-        let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger) : nil
+        let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger, sandbox: sandbox) : nil
         let budget = configuration.memoryBudgetMB ?? Int(ProcessInfo.processInfo.physicalMemory / 1024 / 1024 * 8 / 10)
         let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
         let runtime = RuntimeManager(
@@ -84,8 +94,8 @@ public enum SwellServer {
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
 
-        // Make sure every package in use is unpacked (a data dir copied without its unpacked trees still works).
-        for sha in catalog.codeInUse() { _ = try? code.codeDirectory(sha) }
+        // Every function gets its uid and its own unpacked copy of each package it uses.
+        try prepareFunctions(snapshot, control: control, code: code, logger: logger)
 
         try ensureAdminKey(control: control, catalog: catalog, data: data, given: configuration.adminKey, logger: logger)
 
@@ -123,6 +133,28 @@ public enum SwellServer {
             },
             logger: logger)
         try await app.runService()
+    }
+
+    /// Gives every stored function a uid (functions deployed before uids were stored get one
+    /// now) and unpacks the code of `$LATEST` and every version into the run directory.
+    static func prepareFunctions(_ snapshot: CatalogSnapshot, control: ControlPlane, code: CodeStore, logger: Logger) throws {
+        var uses: Set<[String]> = []
+        for f in snapshot.functions { uses.insert([f.namespace, f.name, f.config.codeSha256]) }
+        for v in snapshot.versions { uses.insert([v.namespace, v.function, v.config.codeSha256]) }
+        for use in uses.sorted(by: { $0.joined(separator: "/") < $1.joined(separator: "/") }) {
+            let (ns, name, sha) = (use[0], use[1], use[2])
+            _ = try control.uid(namespace: ns, name: name)
+            // Packages stored before code was kept per namespace belong to the namespaces that use them.
+            guard code.adoptLegacy(namespace: ns, sha256: sha) else {
+                logger.error("a function's code package is missing", metadata: ["function": "\(ns)/\(name)", "sha256": "\(sha)"])
+                continue
+            }
+            do {
+                try control.prepareCode(namespace: ns, name: name, sha256: sha, field: "codeSha256")
+            } catch {
+                logger.error("cannot unpack a function's code", metadata: ["function": "\(ns)/\(name)", "sha256": "\(sha)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Creates the first admin key (or registers `SWELL_ADMIN_KEY`) and keeps it in `admin.key` (mode 0600).
@@ -167,7 +199,7 @@ public enum SwellServer {
         let manifest = try Manifest.load(directory)
         let ns = manifest.namespace ?? "default"
         for function in manifest.functions {
-            try code.put(function.package.data, sha256: function.package.sha256)
+            try code.put(function.package.data, namespace: ns, sha256: function.package.sha256)
             let (_, change, _) = try control.putFunction(namespace: ns, name: function.name, spec: function.spec, path: "functions.\(function.name)")
             logger.notice("example deployed", metadata: ["function": "\(ns)/\(function.name)", "change": "\(change)"])
         }

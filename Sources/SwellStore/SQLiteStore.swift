@@ -70,7 +70,48 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
                 CREATE INDEX logs_by_request ON logs (request_id);
                 """)
         }
+        m.registerMigration("v2-function-uids") { db in
+            // One uid per function, handed out once and never reused (rows outlive their functions).
+            try db.execute(sql: """
+                CREATE TABLE function_uids (
+                    namespace TEXT NOT NULL, name TEXT NOT NULL, uid INTEGER NOT NULL UNIQUE, PRIMARY KEY (namespace, name));
+                """)
+        }
         return m
+    }
+
+    // MARK: Function uids
+
+    /// Every function's uid, keyed by `namespace/name`.
+    public func functionUIDs() throws -> [String: UInt32] {
+        try db.read { db in
+            var result: [String: UInt32] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT namespace, name, uid FROM function_uids") {
+                let ns: String = row["namespace"]
+                let name: String = row["name"]
+                let uid: Int64 = row["uid"]
+                result["\(ns)/\(name)"] = UInt32(truncatingIfNeeded: uid)
+            }
+            return result
+        }
+    }
+
+    /// The function's uid, allocated (in one transaction, so concurrent callers agree) if it has none.
+    public func allocateUID(namespace: String, name: String, range: UIDRange) throws -> UInt32 {
+        try db.write { db in
+            if let uid = try Int64.fetchOne(db, sql: "SELECT uid FROM function_uids WHERE namespace = ? AND name = ?", arguments: [namespace, name]) {
+                return UInt32(truncatingIfNeeded: uid)
+            }
+            let highest = try Int64.fetchOne(
+                db, sql: "SELECT MAX(uid) FROM function_uids WHERE uid >= ? AND uid < ?",
+                arguments: [Int64(range.first), Int64(range.first) + Int64(range.count)])
+            guard let uid = range.next(afterHighest: highest.map { UInt32(truncatingIfNeeded: $0) }) else {
+                throw IdentityError.exhausted(range)
+            }
+            try db.execute(
+                sql: "INSERT INTO function_uids (namespace, name, uid) VALUES (?, ?, ?)", arguments: [namespace, name, Int64(uid)])
+            return uid
+        }
     }
 
     // MARK: ControlStore

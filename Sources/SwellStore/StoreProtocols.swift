@@ -18,6 +18,10 @@ public protocol ControlStore: Sendable {
     func deleteAlias(namespace: String, function: String, name: String) throws -> Bool
     func createKey(_ key: KeyRecord) throws
     func revokeKey(namespace: String, id: String) throws -> Bool
+    /// Every function's uid, keyed by `namespace/name`.
+    func functionUIDs() throws -> [String: UInt32]
+    /// The function's uid, allocated from `range` if it has none (never reused).
+    func allocateUID(namespace: String, name: String, range: UIDRange) throws -> UInt32
 }
 
 /// Invocation records and log lines, written behind requests in batches.

@@ -222,7 +222,8 @@ public actor TaskService: Service {
 
     /// Runs a finished task again (failed, expired or stopped; a succeeded one too when asked twice).
     public func retry(namespace: String, id: String) async throws(SwellError) -> TaskRecord {
-        if live[id] != nil { throw SwellError(.conflict, "task \(id) is still queued or running") }
+        // Another namespace's task is not there at all for this caller (404 below, never 409).
+        if let entry = live[id], entry.record.namespace == namespace { throw SwellError(.conflict, "task \(id) is still queued or running") }
         guard var record = try? store.task(id: id, namespace: namespace) else {
             throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)")
         }

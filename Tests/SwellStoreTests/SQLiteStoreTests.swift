@@ -13,6 +13,34 @@ import Testing
 
     let config = FunctionConfig(runtime: .nodejs20, handler: "index.handler", codeSha256: String(repeating: "a", count: 64))
 
+    @Test func functionUIDsAreAllocatedOnceDistinctAndKept() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swell-uids-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("swell.db").path
+        let store = try SQLiteStore(path: path)
+        var seen: [String: UInt32] = [:]
+        // Names a hash of the name would have sent to one slot are just names here.
+        for ns in ["a", "b"] {
+            for i in 0..<200 { seen["\(ns)/f\(i)"] = try store.allocateUID(namespace: ns, name: "f\(i)", range: .standard) }
+        }
+        #expect(Set(seen.values).count == seen.count)
+        #expect(seen.values.allSatisfy { UIDRange.standard.contains($0) })
+        // Idempotent, and durable across a reopen.
+        #expect(try store.allocateUID(namespace: "a", name: "f7", range: .standard) == seen["a/f7"])
+        let reopened = try SQLiteStore(path: path)
+        #expect(try reopened.functionUIDs() == seen)
+        // A deleted function's uid is never handed to another one.
+        _ = try reopened.deleteFunction(namespace: "a", name: "f199")
+        let fresh = try reopened.allocateUID(namespace: "c", name: "new", range: .standard)
+        #expect(!seen.values.contains(fresh))
+        // A full range says so.
+        #expect(throws: IdentityError.exhausted(UIDRange(first: 10, count: 1))) {
+            _ = try reopened.allocateUID(namespace: "c", name: "x", range: UIDRange(first: 10, count: 1))
+            _ = try reopened.allocateUID(namespace: "c", name: "y", range: UIDRange(first: 10, count: 1))
+        }
+    }
+
     @Test func functionsRevisionsOnlyMoveOnChange() throws {
         for store in try Self.makeStores() {
             let a = try store.putFunction(namespace: "default", name: "f", config: config)

@@ -47,4 +47,10 @@ int swell_pipe(int fds[2]);
 int swell_loopback_peer_uid(unsigned int peer_addr_be, unsigned short peer_port,
                             unsigned int local_addr_be, unsigned short local_port, unsigned int *uid);
 
+/// Sets the calling thread's filesystem uid and gid (Linux setfsuid/setfsgid: per thread,
+/// unlike setuid). With a non-zero fsuid, root's file capabilities (DAC override, chown, ...)
+/// are dropped for that thread until the fsuid is 0 again. Returns 0, or EPERM if either did
+/// not take effect.
+int swell_set_fs_ids(int uid, int gid);
+
 #endif

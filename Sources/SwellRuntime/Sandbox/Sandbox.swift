@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwellModel
+import Synchronization
 
 /// How instances are confined on this node, decided once at start-up.
 ///
@@ -13,9 +14,11 @@ import SwellModel
 ///   limited, Node.js's heap is capped by `--max-old-space-size`, and CPU is not shared fairly.
 ///   A log line at start-up says which mode is in force, and why.
 ///
-/// When Swell runs as root, every function runs under an unprivileged uid of its own
-/// (from `uidBase`, derived from the function's name), so functions cannot read each
-/// other's temp directories or signal each other's processes.
+/// When Swell runs as root, every function runs under an unprivileged uid (and gid) of its
+/// own, allocated once per function and stored (`identities`), so functions cannot read each
+/// other's code or temp directories or signal each other's processes.
+///
+/// Every instance, spawned cold or pre-booted, gets the same rlimits (`limits`).
 public final class Sandbox: Sendable {
     public enum Mode: Sendable, Equatable {
         case cgroupV2(base: String)
@@ -32,24 +35,28 @@ public final class Sandbox: Sendable {
     }
 
     public let mode: Mode
-    /// First uid handed to functions when running as root; nil when not root (no uid switch).
-    public let uidBase: Int32?
-    public static let uidSpan: UInt32 = 50_000
+    /// Whether functions run under uids of their own (Swell is root).
+    public let switchesUID: Bool
+    /// The uid of every function (loaded at start, extended at deploy).
+    public let identities: FunctionIdentities
     /// Processes (threads included) one instance may hold.
     public static let pidsLimit = 1024
+    /// The rlimits of every instance.
+    public static let limits = InstanceLimits(openFiles: 4096, processes: Int64(pidsLimit))
 
-    public init(mode: Mode, uidBase: Int32?) {
+    public init(mode: Mode, switchesUID: Bool, identities: FunctionIdentities = FunctionIdentities()) {
         self.mode = mode
-        self.uidBase = uidBase
+        self.switchesUID = switchesUID
+        self.identities = identities
     }
 
     /// No confinement beyond rlimits, no uid switch (for tests and non-root development).
-    public static let rlimitsOnly = Sandbox(mode: .rlimits(reason: "disabled"), uidBase: nil)
+    public static let rlimitsOnly = Sandbox(mode: .rlimits(reason: "disabled"), switchesUID: false)
 
     /// Finds a writable cgroup hierarchy below this process's own groups and creates
     /// `swell-PID` in it; logs the mode chosen.
-    public static func detect(logger: Logger, uidBase: Int32 = 200_000) -> Sandbox {
-        let uid: Int32? = geteuid() == 0 ? uidBase : nil
+    public static func detect(logger: Logger, identities: FunctionIdentities = FunctionIdentities()) -> Sandbox {
+        let root = geteuid() == 0
         let mode = detectMode()
         switch mode {
         case .cgroupV1(let memory, let cpu, let pids):
@@ -59,18 +66,31 @@ public final class Sandbox: Sendable {
         case .rlimits(let reason):
             logger.warning("sandbox: rlimits only; memory is capped by the runtime's heap limit and CPU is not shared fairly", metadata: ["reason": "\(reason)"])
         }
-        if uid == nil { logger.notice("sandbox: not running as root; functions run under Swell's own uid") }
-        return Sandbox(mode: mode, uidBase: uid)
+        if !root { logger.notice("sandbox: not running as root; functions run under Swell's own uid") }
+        return Sandbox(mode: mode, switchesUID: root, identities: identities)
     }
 
-    /// The uid (and gid) a function runs as, or nil when Swell is not root.
-    public func uid(for key: FunctionKey) -> Int32? {
-        guard let uidBase else { return nil }
-        var hash: UInt32 = 2_166_136_261
-        for byte in "\(key.namespace)/\(key.name)".utf8 {
-            hash = (hash ^ UInt32(byte)) &* 16_777_619
+    /// The uid (and gid) a function runs as, or nil when Swell is not root. Throws when the
+    /// function has no uid (never run a function as root, nor under a guessed uid).
+    public func uid(for key: FunctionKey) throws(IdentityError) -> Int32? {
+        guard switchesUID else { return nil }
+        guard let uid = identities.uid(namespace: key.namespace, name: key.name) else {
+            throw .unassigned(namespace: key.namespace, name: key.name)
         }
-        return uidBase + Int32(hash % Self.uidSpan)
+        return Int32(bitPattern: uid)
+    }
+
+    /// Creates an instance's private temp directory `.../NAME/tmp`: both levels new (never an
+    /// existing directory), owned by the function's uid, mode 0700.
+    public func createTempDirectory(_ path: String, uid: Int32?) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        for dir in [parent, path] {
+            guard Foundation.mkdir(dir, 0o700) == 0 else { throw FileTree.Failure("mkdir", dir, errno: errno) }
+            let fd = try FileTree.openDirectory(dir)
+            defer { close(fd) }
+            if let uid { guard fchown(fd, uid_t(bitPattern: uid), gid_t(bitPattern: uid)) == 0 else { throw FileTree.Failure("chown", dir, errno: errno) } }
+            guard fchmod(fd, 0o700) == 0 else { throw FileTree.Failure("chmod", dir, errno: errno) }
+        }
     }
 
     /// Creates the groups of one instance and applies its limits.
@@ -96,13 +116,9 @@ public final class Sandbox: Sendable {
             try Self.write("\(p)/pids.max", String(Self.pidsLimit))
             return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m)
         case .cgroupV2(let base):
-            let functionGroup = "\(base)/\(fn)"
-            if !FileManager.default.fileExists(atPath: functionGroup) {
-                try Self.mkdir(functionGroup)
+            let dir = try Self.makeGroup(base, fn, instance) { functionGroup in
                 try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
             }
-            let dir = "\(functionGroup)/\(instance)"
-            try Self.mkdir(dir)
             try Self.write("\(dir)/memory.max", String(memoryBytes))
             try? Self.write("\(dir)/memory.swap.max", "0")
             try Self.write("\(dir)/cpu.weight", String(max(1, min(10_000, share * 100 / 1024))))
@@ -192,12 +208,23 @@ public final class Sandbox: Sendable {
         return String(raw.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
     }
 
-    static func makeGroup(_ base: String, _ function: String, _ instance: String) throws -> String {
+    /// Creates `base/function/instance`. The function's group may vanish between the two
+    /// mkdirs (its last instance removes it when it stops): then it is made again.
+    static func makeGroup(
+        _ base: String, _ function: String, _ instance: String, configure: (String) -> Void = { _ in }
+    ) throws -> String {
         let functionGroup = "\(base)/\(function)"
-        if !FileManager.default.fileExists(atPath: functionGroup) { try mkdir(functionGroup) }
         let dir = "\(functionGroup)/\(instance)"
-        try mkdir(dir)
-        return dir
+        for _ in 0..<10 {
+            if Foundation.mkdir(functionGroup, 0o755) == 0 {
+                configure(functionGroup)
+            } else if errno != EEXIST {
+                throw SandboxError.cgroup(path: functionGroup, errno: errno)
+            }
+            if Foundation.mkdir(dir, 0o755) == 0 { return dir }
+            guard errno == ENOENT else { throw SandboxError.cgroup(path: dir, errno: errno) }
+        }
+        throw SandboxError.cgroup(path: dir, errno: ENOENT)
     }
 
     static func mkdir(_ path: String) throws {
@@ -258,8 +285,23 @@ struct InstanceCgroup: Sendable {
         return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    /// Removes the groups (after the processes are gone), and the function's group when it is empty.
+    /// Kills every process still in the groups (a function's daemon that left its process group).
+    func killAll() {
+        if version == 2, FileManager.default.fileExists(atPath: "\(memoryDirectory)/cgroup.kill") {
+            try? Sandbox.write("\(memoryDirectory)/cgroup.kill", "1")
+            return
+        }
+        for file in procsFiles {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                if let pid = pid_t(line), pid > 1 { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// Removes the groups (after killing what is left in them), and the function's group when it is empty.
     func remove() {
+        killAll()
         for dir in directories {
             for _ in 0..<50 {
                 if rmdir(dir) == 0 || errno == ENOENT { break }
@@ -267,6 +309,38 @@ struct InstanceCgroup: Sendable {
             }
             rmdir((dir as NSString).deletingLastPathComponent)
         }
+    }
+}
+
+/// The rlimits every instance runs with (cold spawns and pre-booted processes alike).
+public struct InstanceLimits: Sendable, Hashable {
+    /// RLIMIT_NOFILE.
+    public var openFiles: Int64
+    /// RLIMIT_NPROC: counted per uid, so it binds once the process runs under the function's uid.
+    public var processes: Int64
+
+    /// Sets the limits on a spawn request (the process limit only for a process that will run
+    /// under a function's own uid: under Swell's uid it would count Swell's threads too).
+    public func apply(to request: inout SpawnRequest, switchingUID: Bool) {
+        request.openFileLimit = openFiles
+        if switchingUID { request.processLimit = processes }
+    }
+}
+
+/// The uid of every function, read synchronously on the launch path (a lock, no database).
+public final class FunctionIdentities: Sendable {
+    private let table = Mutex<[String: UInt32]>([:])
+
+    public init(_ uids: [String: UInt32] = [:]) {
+        table.withLock { $0 = uids }
+    }
+
+    public func uid(namespace: String, name: String) -> UInt32? {
+        table.withLock { $0["\(namespace)/\(name)"] }
+    }
+
+    public func set(_ uid: UInt32, namespace: String, name: String) {
+        table.withLock { $0["\(namespace)/\(name)"] = uid }
     }
 }
 
