@@ -91,7 +91,9 @@ struct Serve: AsyncParsableCommand {
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // The signals are ShutdownSignals' alone: a first one shuts the group down gracefully.
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        signals.onStop { Task { await group.triggerGracefulShutdown() } }
         do {
             try await group.run()
         } catch let error as SwellError {

@@ -150,6 +150,16 @@ enum StartupFailure {
 final class ShutdownSignals: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
     private let count = Mutex(0)
+    private let onFirst = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// What a first signal does besides logging (set once the service group exists).
+    func onStop(_ action: @escaping @Sendable () -> Void) {
+        let received = onFirst.withLock { current -> Bool in
+            current = action
+            return self.received
+        }
+        if received { action() }
+    }
 
     init(logger: Logger) {
         let queue = DispatchQueue(label: "swell.signals")
@@ -157,16 +167,17 @@ final class ShutdownSignals: @unchecked Sendable {
         for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
             sources.append(source)
-            source.setEventHandler { [count] in
+            source.setEventHandler { [count, onFirst] in
                 let n = count.withLock { n in
                     n += 1
                     return n
                 }
                 if n == 1 {
                     logger.notice("stopping: \(name) received (send it again to stop at once)")
+                    onFirst.withLock { $0 }?()
                 } else {
                     FileHandle.standardError.write(Data("swell: \(name) received again: stopping at once\n".utf8))
-                    exit(signal == SIGINT ? 130 : 143)
+                    _exit(signal == SIGINT ? 130 : 143)
                 }
             }
             source.resume()
