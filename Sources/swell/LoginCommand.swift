@@ -26,6 +26,7 @@ struct Login: AsyncParsableCommand {
             let root = try ClientSettings.normalizedURL(url, origin: "the URL")
             var given = key ?? "-"
             if given == "-" {
+                if isatty(0) != 0 { FileHandle.standardError.write(Data("key for \(root): ".utf8)) }
                 given = readLine(strippingNewline: true) ?? ""
             }
             given = given.trimmingCharacters(in: .whitespacesAndNewlines)
