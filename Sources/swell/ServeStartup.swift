@@ -142,15 +142,22 @@ enum StartupFailure {
     }
 }
 
+/// The signal caught before the dispatch sources were registered (0: none).
+nonisolated(unsafe) private var earlySignal: sig_atomic_t = 0
+
+/// Records a signal until the dispatch sources take over (async-signal-safe: one store).
+private let recordEarlySignal: @convention(c) (Int32) -> Void = { signal in earlySignal = signal }
+
 /// SIGTERM and SIGINT from the very start of `swell serve`, start-up included: the first
-/// asks every service to stop gracefully (through the service group); a second one, or
-/// the first when nothing is running yet to drain, ends the process at once. Installed
-/// before anything else, so that no signal finds the default action (which would skip
-/// the graceful path) or a state that ignores it.
+/// asks every service to stop gracefully (through the command's service group, which
+/// remembers the request if it is not running yet); a second one ends the process at once
+/// (exit status 130 or 143). Installed before anything else, so that no signal finds the
+/// default action (which would end the process without a graceful stop).
 final class ShutdownSignals: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
     private let count = Mutex(0)
     private let onFirst = Mutex<(@Sendable () -> Void)?>(nil)
+    private let logger: Logger
 
     /// What a first signal does besides logging (set once the service group exists).
     func onStop(_ action: @escaping @Sendable () -> Void) {
@@ -162,27 +169,46 @@ final class ShutdownSignals: @unchecked Sendable {
     }
 
     init(logger: Logger) {
+        self.logger = logger
+        let signals: [(Int32, String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")]
+        // Dispatch registers a signal source's handler asynchronously: until it has, a
+        // handler of our own keeps the signal from killing the process and remembers it.
+        for (number, _) in signals { _ = signal(number, recordEarlySignal) }
         let queue = DispatchQueue(label: "swell.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-            let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
-            sources.append(source)
-            source.setEventHandler { [count, onFirst] in
-                let n = count.withLock { n in
-                    n += 1
-                    return n
-                }
-                if n == 1 {
-                    logger.notice("stopping: \(name) received (send it again to stop at once)")
-                    onFirst.withLock { $0 }?()
-                } else {
-                    FileHandle.standardError.write(Data("swell: \(name) received again: stopping at once\n".utf8))
-                    _exit(signal == SIGINT ? 130 : 143)
-                }
-            }
+        sources = signals.map { signal, _ in DispatchSource.makeSignalSource(signal: signal, queue: queue) }
+        for (source, (signal, name)) in zip(sources, signals) {
+            source.setEventHandler { [weak self] in self?.received(signal, name) }
             source.resume()
         }
-        self.sources = sources
+        // Wait (briefly) until dispatch's handlers replace ours, then replay what ours caught.
+        let ours = unsafeBitCast(recordEarlySignal, to: Int.self)
+        for _ in 0..<500 {
+            let pending = signals.contains { number, _ in
+                var current = sigaction()
+                sigaction(number, nil, &current)
+                return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == ours
+            }
+            if !pending { break }
+            usleep(1000)
+        }
+        let early = earlySignal
+        if early != 0, let (signal, name) = signals.first(where: { $0.0 == early }) {
+            queue.async { self.received(signal, name) }
+        }
+    }
+
+    private func received(_ signal: Int32, _ name: String) {
+        let n = count.withLock { n in
+            n += 1
+            return n
+        }
+        if n == 1 {
+            logger.notice("stopping: \(name) received (send it again to stop at once)")
+            onFirst.withLock { $0 }?()
+        } else {
+            FileHandle.standardError.write(Data("swell: \(name) received again: stopping at once\n".utf8))
+            _exit(signal == SIGINT ? 130 : 143)
+        }
     }
 
     /// Whether a stop was asked for.
