@@ -85,13 +85,19 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(error.description)")
             throw ExitCode(1)
         }
+        if signals.received {
+            logger.notice("stopped before starting")
+            return
+        }
         logger.notice("starting", metadata: ["data": "\(dataDir)", "pid": "\(getpid())", "lock": "\(lock.path)"])
         let server = SwellServerService(
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
             logger: logger)
-        // The signals are ShutdownSignals' alone: a first one shuts the group down gracefully.
+        // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
+        // shutdown, which the group remembers if it comes before run() and passes down to the
+        // server's own groups, which may not exist yet.
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         signals.onStop { Task { await group.triggerGracefulShutdown() } }
         do {
