@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SwellServer
 
@@ -129,16 +130,12 @@ enum StartupFailure {
     /// A start-up error in words: the listener's bind errors as ``listenMessage(errno:host:port:)``,
     /// the rest as they describe themselves.
     static func describe(_ error: any Error, host: String, port: Int) -> String {
-        let text = "\(error)"
-        // NIO's IOError reads "bind(descriptor:ptr:bytes:): Address already in use (errno: 98)".
-        if text.contains("bind("), let code = errnoValue(in: text) { return listenMessage(errno: code, host: host, port: port) }
+        // The listener's bind failing (the port was taken after ListenCheck tried it).
+        if let io = error as? IOError, [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(io.errnoCode) {
+            return listenMessage(errno: io.errnoCode, host: host, port: port)
+        }
         if let startup = error as? StartupError { return startup.description }
-        return "swell serve could not start: \(text)"
-    }
-
-    static func errnoValue(in text: String) -> Int32? {
-        guard let range = text.range(of: "errno: ") else { return nil }
-        return Int32(text[range.upperBound...].prefix { $0.isNumber })
+        return "swell serve could not start: \(error)"
     }
 }
 
