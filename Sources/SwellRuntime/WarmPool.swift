@@ -180,7 +180,10 @@ public actor WarmPool: Service {
                     let process = try await boot(kind)
                     idle[kind, default: []].append(process)
                 } catch {
-                    logger.error("cannot pre-boot a runtime process", metadata: ["runtime": "\(kind.rawValue)", "error": "\(error)"])
+                    // Cancelled: the server is stopping (or failed to start); nothing went wrong here.
+                    if !(error is CancellationError) {
+                        logger.error("cannot pre-boot a runtime process", metadata: ["runtime": "\(kind.rawValue)", "error": "\(error)"])
+                    }
                     booting[kind, default: 1] -= 1
                     return
                 }

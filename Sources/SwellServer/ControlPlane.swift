@@ -45,28 +45,8 @@ public final class ControlPlane: Sendable {
 
     /// Validates and stores a function's `$LATEST`; reports what changed.
     func putFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws -> (FunctionRecord, change: String, fields: [String]) {
-        guard Names.isFunctionName(name) else {
-            throw SwellError.invalid(path.isEmpty ? "name" : path, "function names are 1-64 characters of A-Z a-z 0-9 - _ (got \"\(name)\")")
-        }
-        var config = try FunctionSpec.parse(spec, path: path)
+        let config = try validateFunction(namespace: namespace, name: name, spec: spec, path: path)
         let codeField = path.isEmpty ? "codeSha256" : "\(path).codeSha256"
-        guard code.has(namespace: namespace, sha256: config.codeSha256) else {
-            throw SwellError.invalid(codeField, "no code package \(config.codeSha256) was uploaded to namespace \(namespace) (PUT /v1/namespaces/\(namespace)/code/SHA256 first)")
-        }
-        config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
-        if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
-            throw SwellError.invalid(path.isEmpty ? "url.qualifier" : "\(path).url.qualifier", "alias \(url.qualifier) does not exist")
-        }
-        for (i, trigger) in config.triggers.enumerated() where trigger.qualifier != "$LATEST" {
-            let field = (path.isEmpty ? "" : "\(path).") + "triggers[\(i)].qualifier"
-            if let n = Int(trigger.qualifier) {
-                guard catalog.versions(namespace, name).contains(where: { $0.version == n }) else {
-                    throw SwellError.invalid(field, "version \(n) does not exist")
-                }
-            } else if catalog.alias(namespace, name, trigger.qualifier) == nil {
-                throw SwellError.invalid(field, "alias \(trigger.qualifier) does not exist")
-            }
-        }
         let old = catalog.function(namespace, name)
         if let old, old.config == config { return (old, "unchanged", []) }
         try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: codeField)
@@ -79,6 +59,52 @@ public final class ControlPlane: Sendable {
             return (record, "updated", fields)
         }
         return (record, "created", [])
+    }
+
+    /// Checks a function entry against the catalog and its code package without changing
+    /// anything, reporting every problem at once: the spec's fields, the package, the
+    /// aliases it names and the handler's file (``HandlerCheck``).
+    func validateFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws(SwellError) -> FunctionConfig {
+        func field(_ f: String) -> String { path.isEmpty ? f : "\(path).\(f)" }
+        var problems = Problems()
+        if !Names.isFunctionName(name) {
+            problems.add(.invalid(path.isEmpty ? "name" : path, "function names are 1-64 characters of A-Z a-z 0-9 - _ (got \"\(name)\")"))
+        }
+        guard var config = problems.check({ () throws(SwellError) in try FunctionSpec.parse(spec, path: path) }) else {
+            try problems.throwIfAny()
+            throw SwellError.invalid(path.isEmpty ? "body" : path, "is not a valid function")
+        }
+        if code.has(namespace: namespace, sha256: config.codeSha256) {
+            config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
+            do {
+                // The function's own copy (unpacked without following links) is what the check reads.
+                try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: field("codeSha256"))
+                let root = CodeStore.functionDirectory(
+                    root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
+                if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)) {
+                    problems.add(problem)
+                }
+            } catch let error as SwellError {
+                problems.add(error)
+            } catch {
+                problems.add(.invalid(field("codeSha256"), "the code package \(config.codeSha256) cannot be unpacked: \(error)"))
+            }
+        } else {
+            problems.add(.invalid(field("codeSha256"), "no code package \(config.codeSha256) was uploaded to namespace \(namespace) (PUT /v1/namespaces/\(namespace)/code/SHA256 first)"))
+        }
+        if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
+            problems.add(.invalid(field("url.qualifier"), "alias \(url.qualifier) does not exist"))
+        }
+        for (i, trigger) in config.triggers.enumerated() where trigger.qualifier != "$LATEST" {
+            let f = field("triggers[\(i)].qualifier")
+            if let n = Int(trigger.qualifier) {
+                if !catalog.versions(namespace, name).contains(where: { $0.version == n }) { problems.add(.invalid(f, "version \(n) does not exist")) }
+            } else if catalog.alias(namespace, name, trigger.qualifier) == nil {
+                problems.add(.invalid(f, "alias \(trigger.qualifier) does not exist"))
+            }
+        }
+        try problems.throwIfAny()
+        return config
     }
 
     func deleteFunction(namespace: String, name: String) throws {

@@ -86,19 +86,12 @@ struct FunctionRoutes {
             if let declared = try body.string("namespace"), declared != ns {
                 throw SwellError.invalid("namespace", "the manifest's namespace \"\(declared)\" differs from the request's \"\(ns)\"")
             }
-            // Validate everything before changing anything.
+            // Validate everything before changing anything, and report every problem at once.
+            var problems = Problems()
             for (name, spec) in functions.entries() {
-                guard Names.isFunctionName(name) else {
-                    throw SwellError.invalid(functions.field(name), "function names are 1-64 characters of A-Z a-z 0-9 - _")
-                }
-                let config = try FunctionSpec.parse(spec, path: functions.field(name))
-                guard code.has(namespace: ns, sha256: config.codeSha256) else {
-                    throw SwellError.invalid(functions.field(name) + ".codeSha256", "no code package \(config.codeSha256) was uploaded to namespace \(ns)")
-                }
-                if let url = config.url, url.qualifier != "$LATEST", catalog.alias(ns, name, url.qualifier) == nil {
-                    throw SwellError.invalid(functions.field(name) + ".url.qualifier", "alias \(url.qualifier) does not exist")
-                }
+                _ = problems.check { () throws(SwellError) in try control.validateFunction(namespace: ns, name: name, spec: spec, path: functions.field(name)) }
             }
+            try problems.throwIfAny()
             var changes: [API.Change] = []
             for (name, spec) in functions.entries() {
                 let path = functions.field(name)

@@ -25,7 +25,8 @@ struct FunctionURLRoutes {
         let ns = ctx.parameters.get("ns") ?? ""
         let name = ctx.parameters.get("name") ?? ""
         guard let function = catalog.function(ns, name), let url = function.config.url else {
-            throw SwellError.notFound("no function URL at /fn/\(ns)/\(name)")
+            let why = catalog.function(ns, name) == nil ? "no function \(name) in namespace \(ns)" : "function \(name) has no url"
+            throw SwellError.notFound("no function URL at /fn/\(ns)/\(name): \(why) (add url: to the function in swell.yaml, e.g. url: { auth: none }, and deploy)")
         }
         if url.auth == .key {
             guard let p = APIKeys.principal(authorization: request.headers[.authorization], catalog: catalog) else {

@@ -6,7 +6,9 @@ import SwellModel
 extension SwellError: HTTPResponseError {
     public var status: HTTPResponse.Status { HTTPResponse.Status(code: code.httpStatus) }
 
-    /// `{"error": {"code", "message", "field"?}}` with the code's status.
+    /// `{"error": {"code", "message", "field"?, "problems"?}}` with the code's status; `problems`
+    /// lists `{"field", "message"}` when one request had several mistakes (`message` then
+    /// lists them too, one per line).
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
@@ -15,9 +17,17 @@ extension SwellError: HTTPResponseError {
     }
 
     var jsonBody: Data {
-        var error: [String: String] = ["code": code.rawValue, "message": description]
+        var error: [String: Any] = ["code": code.rawValue, "message": description]
         if let field { error["field"] = field }
-        return (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
+        if !problems.isEmpty {
+            error["problems"] = problems.map { p -> [String: String] in
+                var entry = ["message": p.message]
+                if let field = p.field { entry["field"] = field }
+                return entry
+            }
+        }
+        // Unescaped slashes: `no function URL at /fn/…`, not `\/fn\/…`.
+        return (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     }
 }
 

@@ -597,15 +597,21 @@ public actor TaskService: Service {
         }
     }
 
+    /// Sleeps until woken, `limit` passes or the task is cancelled (a service group cancels
+    /// its services when one fails, e.g. the listener cannot bind: the loop must end then).
     private func sleep(upTo limit: Duration?) async {
         let generation = wakeGeneration
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            if wakeGeneration != generation || !accepting && totalInFlight == 0 {
-                c.resume()
-                return
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                if wakeGeneration != generation || !accepting && totalInFlight == 0 || Task.isCancelled {
+                    c.resume()
+                    return
+                }
+                wakeup = c
+                if let limit { armTimer(ContinuousClock.now + limit) }
             }
-            wakeup = c
-            if let limit { armTimer(ContinuousClock.now + limit) }
+        } onCancel: {
+            Task { await self.wake() }
         }
     }
 

@@ -3,11 +3,17 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// A small client of Swell's REST API for the CLI: reads `SWELL_URL` and `SWELL_KEY`.
+import SwellDeploy
+import SwellModel
+
+/// A small client of Swell's REST API for the CLI: the URL and key come from
+/// ``ClientSettings`` (`SWELL_URL`, `SWELL_KEY`, key files, `swell login`).
 struct APIClient {
-    let baseURL: String
-    let key: String?
+    let settings: ClientSettings
     let session: URLSession
+
+    var baseURL: String { settings.url }
+    var key: String? { settings.key }
 
     struct Failure: Error, CustomStringConvertible {
         var status: Int
@@ -15,19 +21,15 @@ struct APIClient {
         var description: String { message }
     }
 
-    /// `SWELL_URL` (default `http://127.0.0.1:8080`) and `SWELL_KEY` (default `./.swell/admin.key`).
-    static func fromEnvironment() -> APIClient {
-        let env = ProcessInfo.processInfo.environment
-        let url = (env["SWELL_URL"] ?? "http://127.0.0.1:8080").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        var key = env["SWELL_KEY"]
-        if key == nil || key!.isEmpty {
-            let dataDir = env["SWELL_DATA_DIR"] ?? ".swell"
-            key = (try? String(contentsOfFile: "\(dataDir)/admin.key", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+    /// The settings from the environment, the current directory and the saved login.
+    static func fromEnvironment() throws -> APIClient {
+        let settings = try ClientSettings.resolve(
+            environment: ProcessInfo.processInfo.environment, currentDirectory: FileManager.default.currentDirectoryPath,
+            read: { path in try? String(contentsOfFile: path, encoding: .utf8) })
         let config = URLSessionConfiguration.default
         config.timeoutIntervalForRequest = 960
         config.timeoutIntervalForResource = 3600
-        return APIClient(baseURL: url, key: key, session: URLSession(configuration: config))
+        return APIClient(settings: settings, session: URLSession(configuration: config))
     }
 
     struct Reply {
@@ -44,10 +46,13 @@ struct APIClient {
         }
     }
 
-    /// Sends a request; non-2xx answers become `Failure` with the server's message.
+    /// Sends a request; non-2xx answers become `Failure` with the server's message, or a
+    /// message of our own naming the fix when the answer has none.
     @discardableResult
     func send(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json", headers: [String: String] = [:], allow: Set<Int> = []) async throws -> Reply {
-        guard let url = URL(string: baseURL + path) else { throw Failure(status: 0, message: "invalid URL \(baseURL + path)") }
+        guard let url = URL(string: baseURL + path) else {
+            throw Failure(status: 0, message: "cannot build a URL from \(baseURL) (\(settings.urlOrigin)) and \(path): check SWELL_URL")
+        }
         var request = URLRequest(url: url)
         request.httpMethod = method
         if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
@@ -61,21 +66,54 @@ struct APIClient {
         do {
             (data, response) = try await session.data(for: request)
         } catch {
-            throw Failure(status: 0, message: "cannot reach Swell at \(baseURL): \(error.localizedDescription) (is `swell serve` running? set SWELL_URL)")
+            throw Failure(status: 0, message: "cannot reach Swell at \(baseURL) (from \(settings.urlOrigin)): \(Self.explain(error)) (is `swell serve` running there? set SWELL_URL to its address)")
         }
-        let http = response as! HTTPURLResponse
+        guard let http = response as? HTTPURLResponse else {
+            throw Failure(status: 0, message: "\(baseURL) did not answer over HTTP (check SWELL_URL)")
+        }
         var headerMap: [String: String] = [:]
         for (k, v) in http.allHeaderFields { headerMap["\(k)"] = "\(v)" }
         let reply = Reply(status: http.statusCode, headers: headerMap, body: data)
         if !(200..<300).contains(http.statusCode) && !allow.contains(http.statusCode) {
             let error = (reply.json()["error"] as? [String: Any])
-            let message = (error?["message"] as? String) ?? String(decoding: data, as: UTF8.self)
-            if http.statusCode == 401 && key == nil {
-                throw Failure(status: 401, message: "\(message) — no key found: set SWELL_KEY or run from the directory holding .swell/admin.key")
+            var message = ((error?["message"] as? String) ?? String(decoding: data, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
+            if http.statusCode == 401 {
+                let hint = settings.unauthorizedHint()
+                message = message.isEmpty ? hint : "\(message): \(hint)"
+                throw Failure(status: 401, message: "\(message) (HTTP 401)")
             }
+            if message.isEmpty { message = Self.emptyAnswer(status: http.statusCode, method: method, path: path, baseURL: baseURL) }
             throw Failure(status: http.statusCode, message: "\(message) (HTTP \(http.statusCode))")
         }
         return reply
+    }
+
+    /// A message for an error answer without a body (a HEAD request, a proxy in between).
+    static func emptyAnswer(status: Int, method: String, path: String, baseURL: String) -> String {
+        switch status {
+        case 403: "this key may not \(method) \(path) (its role or namespace does not allow it; use an admin or developer key of the namespace)"
+        case 404: "\(baseURL) has no \(path) (is SWELL_URL the address of a swell serve, without a path?)"
+        case 502, 503, 504: "\(baseURL) answered \(status) with no body: a proxy in front of Swell could not reach it (is `swell serve` running?)"
+        default: "\(method) \(baseURL)\(path) failed with an empty answer"
+        }
+    }
+
+    /// A transport error in words, whatever Foundation's description says.
+    static func explain(_ error: any Error) -> String {
+        guard let e = error as? URLError else { return "\(error.localizedDescription)" }
+        let host = e.failingURL?.host ?? "the host"
+        switch e.code {
+        case .cannotFindHost, .dnsLookupFailed: return "cannot resolve host \(host)"
+        case .cannotConnectToHost: return "connection refused"
+        case .timedOut: return "no answer in time"
+        case .networkConnectionLost: return "the connection was closed before an answer"
+        case .notConnectedToInternet: return "no network"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid,
+            .serverCertificateHasUnknownRoot:
+            return "TLS failed (\(e.localizedDescription))"
+        case .badServerResponse: return "the answer was not HTTP (is it the right port?)"
+        default: return "\(e.localizedDescription) (URLError \(e.code.rawValue))"
+        }
     }
 
     func json(_ method: String, _ path: String, _ object: Any? = nil) async throws -> [String: Any] {
@@ -85,7 +123,7 @@ struct APIClient {
 
     /// A client from the environment and the namespace to act in.
     static func connect(namespace: String?) async throws -> (APIClient, String) {
-        let client = fromEnvironment()
+        let client = try fromEnvironment()
         return (client, try await client.namespace(namespace))
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwellDeploy
 import SwellModel
+import ServiceLifecycle
 import SwellServer
 
 @main
@@ -10,8 +11,15 @@ struct Swell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swell",
         abstract: "Swell: a self-hosted, event-driven serverless function platform.",
-        discussion: "Client commands talk to a running `swell serve` at SWELL_URL (default http://127.0.0.1:8080) with the key in SWELL_KEY (default ./.swell/admin.key).",
-        subcommands: [Serve.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self, Triggers.self, Logs.self, Keys.self])
+        discussion: """
+            Client commands talk to a running `swell serve` at SWELL_URL (default: the URL saved by `swell login`, \
+            else http://127.0.0.1:8080) with the key in SWELL_KEY (default: the nearest .swell/admin.key from the \
+            current directory upward, else the key saved by `swell login`).
+            """,
+        subcommands: [
+            Serve.self, Login.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self,
+            Triggers.self, Logs.self, Keys.self,
+        ])
 }
 
 /// The `--namespace` option of client commands.
@@ -62,21 +70,47 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "swell")
+        // First, so that a signal at any moment of the start-up stops the server (ServeStartup.swift).
+        let signals = ShutdownSignals(logger: logger)
         var exampleDir: String?
         if let example {
             exampleDir = try Self.locateExample(example)
         }
         let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let lock: DataDirectoryLock
         do {
-            try await SwellServer.run(
-                ServerConfiguration(
-                    dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
-                    memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
-                logger: logger)
-        } catch let error as SwellError {
+            lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
+            try ListenCheck.check(host: host, port: port)
+        } catch let error as StartupError {
             printError("error: \(error.description)")
             throw ExitCode(1)
         }
+        if signals.received {
+            logger.notice("stopped before starting")
+            return
+        }
+        logger.notice("starting", metadata: ["data": "\(dataDir)", "pid": "\(getpid())", "lock": "\(lock.path)"])
+        let server = SwellServerService(
+            configuration: ServerConfiguration(
+                dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
+                memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
+            logger: logger)
+        // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
+        // shutdown, which the group remembers if it comes before run() and passes down to the
+        // server's own groups, which may not exist yet.
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        signals.onStop { Task { await group.triggerGracefulShutdown() } }
+        do {
+            try await group.run()
+        } catch let error as SwellError {
+            printError("error: \(error.description)")
+            throw ExitCode(1)
+        } catch {
+            printError("error: \(StartupFailure.describe(error, host: host, port: port))")
+            throw ExitCode(1)
+        }
+        withExtendedLifetime(lock) {}
+        if signals.received { logger.notice("stopped") }
     }
 
     static func locateExample(_ name: String) throws -> String {
@@ -104,7 +138,8 @@ struct Deploy: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let manifest = try Manifest.load(directory)
-            let client = APIClient.fromEnvironment()
+            for warning in manifest.warnings { printError("warning: \(warning)") }
+            let client = try APIClient.fromEnvironment()
             let ns = try await client.namespace(namespace ?? manifest.namespace)
             var uploaded = Set<String>()
             for f in manifest.functions where !uploaded.contains(f.package.sha256) {

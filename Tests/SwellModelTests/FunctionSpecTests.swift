@@ -106,3 +106,19 @@ import Testing
         try root.authorize(namespace: "b", role: .admin)
     }
 }
+
+@Suite struct FunctionSpecCollectsTests {
+    @Test func everyFieldInErrorIsReported() {
+        do {
+            _ = try FunctionSpec.parse(
+                ["runtime": "nodejs20", "handler": "nodot", "memory": 5, "timeout": 0, "memroy": 1, "url": .object(["auth": "open", "x": 1])],
+                path: "functions.f")
+            Issue.record("parsed")
+        } catch {
+            #expect(Set(error.problems.compactMap(\.field)) == [
+                "functions.f.handler", "functions.f.memory", "functions.f.timeout", "functions.f.memroy", "functions.f.codeSha256",
+                "functions.f.url.auth", "functions.f.url.x",
+            ])
+        }
+    }
+}

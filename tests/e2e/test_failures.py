@@ -147,9 +147,11 @@ def test_python_handler_exception(swell, app_dir, unique):
 
 
 def test_node_init_error_missing_file(swell, app_dir, unique):
+    # A handler file that is not in the package fails the deploy (test_operability); a module
+    # the handler's file requires can only fail at init.
     name = unique("node-init")
-    swell.deploy(app_dir, {name: {"runtime": "nodejs20", "handler": "missing.handler",
-                                  "files": {"index.js": "exports.handler = async () => 1;"}}})
+    swell.deploy(app_dir, {name: {"runtime": "nodejs20", "handler": "index.handler",
+                                  "files": {"index.js": "require('./missing');\nexports.handler = async () => 1;"}}})
     r = swell.invoke(name, {}, timeout=30)
     assert r.status_code == 200, r.text
     assert function_error(r) == "InitError", (dict(r.headers), r.text)
@@ -184,8 +186,8 @@ def test_python_init_error_syntax(swell, app_dir, unique):
 
 def test_python_init_error_missing_module(swell, app_dir, unique):
     name = unique("py-nomod")
-    swell.deploy(app_dir, {name: {"runtime": "python3", "handler": "nosuchmodule.handler",
-                                  "files": {"app.py": "def handler(e, c):\n    return 1\n"}}})
+    swell.deploy(app_dir, {name: {"runtime": "python3", "handler": "app.handler",
+                                  "files": {"app.py": "import nosuchmodule\n\ndef handler(e, c):\n    return 1\n"}}})
     r = swell.invoke(name, {}, timeout=30)
     assert function_error(r) == "InitError", (dict(r.headers), r.text)
     assert r.json()["errorType"] == "Runtime.ImportModuleError", r.text
