@@ -168,5 +168,6 @@ let package = Package(
         .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SwellServerTests", dependencies: ["SwellServer"], swiftSettings: swiftSettings),
     ]
 )
