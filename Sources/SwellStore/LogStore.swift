@@ -270,11 +270,12 @@ public final class LogStore: Sendable {
         for (id, allowance) in allowances {
             var excess = (current.first { $0.id == id }?.bytes ?? 0) - allowance
             while excess > 0 {
+                let wanted = excess
                 let (removed, bytes) = try await db.write { db -> (Int, Int) in
                     let rows = try Row.fetchAll(db, sql: "SELECT id, size FROM logs WHERE fn = ? ORDER BY id LIMIT ?", arguments: [id, batch])
                     var chosen: [Row] = []
                     var bytes = 0
-                    for row in rows where bytes < excess {
+                    for row in rows where bytes < wanted {
                         chosen.append(row)
                         bytes += row["size"] as Int
                     }

@@ -24,22 +24,32 @@ import Testing
     @Test func anotherFunctionOfTheFloodedNamespaceKeepsItsReservedRate() {
         var l = LogRateLimiter(limits)
         for _ in 0..<10_000 { _ = l.admit(namespace: "a", function: "flood", bytes: 100, now: 0) }
-        #expect((0..<10).allSatisfy { _ in l.admit(namespace: "a", function: "quiet", bytes: 50, now: 0) })
-        #expect(!l.admit(namespace: "a", function: "quiet", bytes: 50, now: 0))
+        let reserved = (0..<10).allSatisfy { _ in l.admit(namespace: "a", function: "quiet", bytes: 50, now: 0) }
+        #expect(reserved)
+        let ok1 = l.admit(namespace: "a", function: "quiet", bytes: 50, now: 0)
+
+        #expect(!ok1)
     }
 
     @Test func otherNamespacesAreUntouched() {
         var l = LogRateLimiter(limits)
         for _ in 0..<10_000 { _ = l.admit(namespace: "a", function: "flood", bytes: 100, now: 0) }
-        #expect((0..<110).allSatisfy { _ in l.admit(namespace: "b", function: "victim", bytes: 90, now: 0) })
+        let untouched = (0..<110).allSatisfy { _ in l.admit(namespace: "b", function: "victim", bytes: 90, now: 0) }
+        #expect(untouched)
     }
 
     @Test func bytesAreLimitedAsWellAsLines() {
         var l = LogRateLimiter(limits)
         // 16 KB lines: larger than the reserved byte budget and the namespace's (10 KB) alike.
-        #expect(!l.admit(namespace: "a", function: "f", bytes: 16_384, now: 0))
-        #expect(l.admit(namespace: "a", function: "f", bytes: 9_000, now: 0))
-        #expect(!l.admit(namespace: "a", function: "f", bytes: 2_000, now: 0))
+        let ok2 = l.admit(namespace: "a", function: "f", bytes: 16_384, now: 0)
+
+        #expect(!ok2)
+        let ok3 = l.admit(namespace: "a", function: "f", bytes: 9_000, now: 0)
+
+        #expect(ok3)
+        let ok4 = l.admit(namespace: "a", function: "f", bytes: 2_000, now: 0)
+
+        #expect(!ok4)
     }
 
     @Test func idleBucketsAreForgotten() {
