@@ -464,9 +464,10 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         do {
             let connection = ConnectionGuard(channel: channel, configuration: configuration, registry: registry)
             try channel.pipeline.syncOperations.addHandler(ConnectionBytesHandler(connection), position: .first)
+            let bound = NIOLoopBound(connection, eventLoop: channel.eventLoop)
             return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
                 let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                try channel.pipeline.syncOperations.addHandler(ConnectionPartsHandler(connection), position: .after(decoder.handler))
+                try channel.pipeline.syncOperations.addHandler(ConnectionPartsHandler(bound.value), position: .after(decoder.handler))
                 return value
             }
         } catch {

@@ -61,6 +61,7 @@ public final class LogStore: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
+            guard !db.configuration.readonly else { return }
             // Only takes effect on a new file: lets pruning hand free pages back to the file system.
             try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
