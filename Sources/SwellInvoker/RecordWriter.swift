@@ -41,6 +41,7 @@ public final class RecordWriter: Service, Sendable {
     /// Invocation records buffered beyond this are dropped (and counted).
     let maxPendingRecords: Int
     private let pending = Mutex(Pending())
+    private let pruning = Atomic<Bool>(false)
     /// Bytes every function may have queued even when its namespace's share is full.
     static let functionQueueReserve = 256 << 10
     private let listeners = Mutex<[@Sendable ([LogLine]) -> Void]>([])
@@ -148,13 +149,18 @@ public final class RecordWriter: Service, Sendable {
             if !stored.isEmpty {
                 for listener in listeners.withLock({ $0 }) { listener(stored) }
             }
+            // Between the regular passes, prune as soon as the file nears its bound.
+            let highWater = Double(limits.retention.databaseMaxBytes) * LogRetentionPolicy.highWater
+            if !stored.isEmpty, Double(try await logs.databaseBytes()) > highWater { await prune() }
         } catch {
             logger.error("cannot write log lines", metadata: ["error": "\(error)", "lines": "\(batch.lines.count)"])
         }
     }
 
-    /// Applies log retention now (and invocation-record retention).
+    /// Applies log retention now, unless a pass is already running.
     public func prune() async {
+        guard pruning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        defer { pruning.store(false, ordering: .releasing) }
         do {
             let report = try await logs.prune(limits.retention)
             if report.expiredLines + report.trimmedLines > 0 {

@@ -74,7 +74,9 @@ public enum SwellServer {
 
         try store.ensureNamespace("default")
         let catalog = Catalog(try store.loadCatalog())
-        let logStore = try LogStore(path: "\(data)/logs.db")
+        // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
+        let logStore = try LogStore(
+            path: "\(data)/logs.db", walLimitBytes: max(256 << 10, min(4 << 20, configuration.logs.retention.databaseMaxBytes / 8)))
         let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger)
         let hub = LogHub(writer: writer, limits: configuration.logs)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)

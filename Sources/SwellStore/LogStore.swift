@@ -57,7 +57,9 @@ public final class LogStore: Sendable {
     public static let rowOverhead = 96
 
     /// Opens (creating and migrating) the database at `path`.
-    public convenience init(path: String) throws {
+    /// - Parameter walLimitBytes: the write-ahead log is checkpointed once it holds this much,
+    ///   and truncated back to it afterwards (a single larger transaction still fits).
+    public convenience init(path: String, walLimitBytes: Int = 4 << 20) throws {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
@@ -65,8 +67,8 @@ public final class LogStore: Sendable {
             // Only takes effect on a new file: lets pruning hand free pages back to the file system.
             try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // The write-ahead log is truncated back to this size after each checkpoint.
-            try db.execute(sql: "PRAGMA journal_size_limit = 8388608")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(16, walLimitBytes / 4096))")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(walLimitBytes)")
         }
         try self.init(writer: DatabasePool(path: path, configuration: config))
     }
@@ -218,7 +220,11 @@ public final class LogStore: Sendable {
 
     /// Pages in use plus the write-ahead log: what the database occupies once free pages are returned.
     public func databaseBytes() async throws -> Int {
-        try await db.read { db in try Self.usedBytes(db) } + walBytes()
+        let wal = walPath
+        return try await db.read { db in
+            let attributes = wal.flatMap { try? FileManager.default.attributesOfItem(atPath: $0) }
+            return try Self.usedBytes(db) + ((attributes?[.size] as? Int) ?? 0)
+        }
     }
 
     static func usedBytes(_ db: Database) throws -> Int {
@@ -228,10 +234,8 @@ public final class LogStore: Sendable {
         return (pages - free) * size
     }
 
-    private func walBytes() -> Int {
-        guard let path = (db as? DatabasePool)?.path else { return 0 }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "-wal")
-        return (attributes?[.size] as? Int) ?? 0
+    private var walPath: String? {
+        (db as? DatabasePool).map { $0.path + "-wal" }
     }
 
     // MARK: Retention
