@@ -43,6 +43,8 @@ final class LogPumpHandler: ChannelInboundHandler {
     private var partial = ByteBuffer()
     /// Discarding the rest of a line that was too long, up to its newline.
     private var skipping = false
+    /// Room for the `\u{1f}REQUEST_ID\u{1f}` prefix, which does not count towards a line's length.
+    static let markerAllowance = 256
 
     init(stream: String, instance: InstanceInfo, mailbox: InstanceMailbox, sink: any LogSink, recent: RecentLines) {
         self.stream = stream
@@ -68,7 +70,7 @@ final class LogPumpHandler: ChannelInboundHandler {
         }
         if skipping {
             partial.clear()
-        } else if partial.readableBytes > Limits.maxLogLineBytes {
+        } else if partial.readableBytes > Limits.maxLogLineBytes + Self.markerAllowance {
             emit(partial.readSlice(length: partial.readableBytes)!)
             partial.clear()
             skipping = true

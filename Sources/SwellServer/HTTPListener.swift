@@ -119,8 +119,14 @@ struct ConnectionDeadlines: Sendable, Equatable {
     }
 
     mutating func endReceived(now: Duration) {
-        phase = .responding
-        deadline = nil
+        if inFlight > 0 {
+            phase = .responding
+            deadline = nil
+        } else {
+            // Answered before its body was read (e.g. 401, 413): idle as soon as the body is in.
+            phase = .idle
+            deadline = now + idleTimeout
+        }
     }
 
     mutating func responseEnded(now: Duration) {

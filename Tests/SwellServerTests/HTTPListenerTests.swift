@@ -44,6 +44,15 @@ import Testing
         #expect(d.phase == .idle && d.deadline == .seconds(560) && !d.busy)
     }
 
+    @Test func aRequestAnsweredBeforeItsBodyEndsIdlesOnceTheBodyIsIn() {
+        var d = ConnectionDeadlines(config, now: .seconds(0))
+        d.headReceived(now: .seconds(0))
+        d.responseEnded(now: .seconds(1))
+        #expect(d.phase == .body && d.deadline == .seconds(30), "the body still has its deadline")
+        d.endReceived(now: .seconds(2))
+        #expect(d.phase == .idle && d.deadline == .seconds(62) && !d.busy)
+    }
+
     @Test func bytesOfTheNextRequestDuringAResponseStartItsHeaderClock() {
         var d = ConnectionDeadlines(config, now: .seconds(0))
         d.bytesReceived(now: .seconds(0))

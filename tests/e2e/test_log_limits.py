@@ -63,6 +63,19 @@ exports.handler = async (event) => {
 """
 
 
+LONG_LINES = r"""
+exports.handler = async () => {
+  process.stdout.write("start\n");
+  // 1 MB without a newline, written in pieces, then the rest of the line and a normal one.
+  for (let i = 0; i < 64; i++) process.stdout.write("L".repeat(16 * 1024));
+  process.stdout.write("END-OF-LONG\n");
+  console.log("exactly " + "x".repeat(16 * 1024 - 8));
+  console.log("after");
+  return {};
+};
+"""
+
+
 def rss_mb(pid: int) -> float:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -228,3 +241,20 @@ def test_log_tail_returns_whole_lines_and_says_when_it_cut(server, app_dir, uniq
     assert omitted + len(body) == 300
     res = swell.cli("invoke", name, "--log-tail").ok()
     assert "log tail cut" in res.stderr and "tail line 299 " in res.stderr, res
+
+
+def test_long_lines_are_cut_and_counted_and_the_next_line_is_intact(server, app_dir, unique):
+    swell = server.client()
+    name = unique("longline")
+    swell.deploy(app_dir, {name: node_fn(LONG_LINES)})
+    rid = swell.invoke(name, {}).headers["X-Swell-Request-Id"]
+    lines = swell.wait_logs(name, rid, lambda ls: any(l["message"] == "after" for l in ls))
+    messages = [l["message"] for l in lines if l["stream"] != "platform"]
+    assert messages[0] == "start" and messages[-1] == "after", [m[:40] for m in messages]
+    cut = [m for m in messages if m.startswith("LLLL")]
+    assert len(cut) == 1, [m[:40] for m in messages]
+    assert cut[0].endswith("[swell: line cut at 16384 bytes]") and len(cut[0].encode()) < 16384 + 64
+    assert not any("END-OF-LONG" in m for m in messages), "the rest of the cut line was stored as a line of its own"
+    # A line of exactly 16 KiB is not cut.
+    assert "exactly " + "x" * (16 * 1024 - 8) in messages
+    assert swell.logs(name)["dropped"]["cutLines"] == 1
