@@ -57,7 +57,7 @@ public final class LogHub: LogSink, Sendable {
         }
         let key = LogStreamKey(namespace: namespace, function: function)
         guard admitted else {
-            writer.count(LogDrops(rateLimitedLines: 1, rateLimitedBytes: size, cutLines: line.cut ? 1 : 0), for: key)
+            writer.count(LogDrops(rateLimitedLines: 1, rateLimitedBytes: size), for: key)
             return
         }
         if line.cut { writer.count(LogDrops(cutLines: 1), for: key) }
