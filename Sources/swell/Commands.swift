@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
 
     func listenerConfiguration() throws -> ListenerConfiguration {
         for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] {
-            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be between 0 and 86400 seconds (got \(value))") }
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be more than 0 and at most 86400 seconds (got \(value))") }
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1 (got \(maxConnections))") }
         return ListenerConfiguration(
