@@ -1,15 +1,24 @@
 import Foundation
 import SwellModel
 import SwellRuntime
+import SwellScheduler
+import SwellStore
 import Synchronization
 
-/// Receives every line instances write: hands it to the record writer, to invocations that
-/// asked for their log tail, and wakes `logs --follow` readers once the lines are stored.
+/// Receives every line instances write: applies the namespace's log rate limit (see
+/// `LogRateLimiter`), hands admitted lines to the record writer's bounded queue, keeps the
+/// tail of invocations that asked for it (`LogTail`, bounded), and wakes `logs --follow`
+/// readers once lines are stored. Runs on the log pumps' event loops: nothing here blocks.
 public final class LogHub: LogSink, Sendable {
     struct Capture {
-        var lines: [String] = []
+        var tail = LogTail()
         var ended = false
         var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    struct Admission {
+        var limiter: LogRateLimiter
+        var lastSweep: Double = 0
     }
 
     struct Follower {
@@ -19,23 +28,42 @@ public final class LogHub: LogSink, Sendable {
     }
 
     let writer: RecordWriter
+    private let admission: Mutex<Admission>
+    private static let origin = ContinuousClock.now
     private let captures = Mutex<[String: Capture]>([:])
     private let followers = Mutex<[UInt64: Follower]>([:])
     private let nextFollower = Atomic<UInt64>(1)
 
-    public init(writer: RecordWriter) {
+    public init(writer: RecordWriter, limits: LogLimits = LogLimits()) {
         self.writer = writer
+        admission = Mutex(Admission(limiter: LogRateLimiter(limits)))
         writer.onStored { [weak self] lines in self?.stored(lines) }
     }
 
     public func accept(_ line: CapturedLine, instance: InstanceInfo) {
-        writer.enqueue(LogLine(
-            time: line.time, namespace: instance.function.namespace, function: instance.function.name,
-            version: instance.function.version.description, instance: instance.name, requestID: line.requestID,
-            stream: line.stream, message: line.message))
         if let rid = line.requestID {
-            captures.withLock { c in c[rid]?.lines.append(line.message) }
+            captures.withLock { c in c[rid]?.tail.append(line.message) }
         }
+        let namespace = instance.function.namespace
+        let function = instance.function.name
+        let size = LogStore.size(of: line.message)
+        let now = (ContinuousClock.now - Self.origin) / .seconds(1)
+        let admitted = admission.withLock { a in
+            if now - a.lastSweep > 10 {
+                a.limiter.forgetIdle(now: now)
+                a.lastSweep = now
+            }
+            return a.limiter.admit(namespace: namespace, function: function, bytes: size, now: now)
+        }
+        let key = LogStreamKey(namespace: namespace, function: function)
+        guard admitted else {
+            writer.count(LogDrops(rateLimitedLines: 1, rateLimitedBytes: size), for: key)
+            return
+        }
+        if line.cut { writer.count(LogDrops(cutLines: 1), for: key) }
+        writer.enqueue(LogLine(
+            time: line.time, namespace: namespace, function: function, version: instance.function.version.description,
+            instance: instance.name, requestID: line.requestID, stream: line.stream, message: line.message))
     }
 
     public func endOfOutput(requestID: String) {
@@ -54,8 +82,9 @@ public final class LogHub: LogSink, Sendable {
         captures.withLock { $0[requestID] = Capture() }
     }
 
-    /// Stops collecting and returns the lines, waiting up to `grace` for the runtime's
-    /// end-of-output marker so that lines still in the pipe are included.
+    /// Stops collecting and returns the newest whole lines that fit `Limits.logTailBytes`
+    /// (first a line saying how many were left out, if any), waiting up to `grace` for the
+    /// runtime's end-of-output marker so that lines still in the pipe are included.
     public func endCapture(_ requestID: String, grace: Duration) async -> [String] {
         let ended = captures.withLock { $0[requestID]?.ended ?? true }
         if !ended {
@@ -77,7 +106,10 @@ public final class LogHub: LogSink, Sendable {
                 }
             }
         }
-        return captures.withLock { $0.removeValue(forKey: requestID)?.lines ?? [] }
+        guard let tail = captures.withLock({ $0.removeValue(forKey: requestID)?.tail }) else { return [] }
+        var text = tail.text
+        if text.hasSuffix("\n") { text.removeLast() }
+        return text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// Waits until lines of a function are stored, or `timeout` passes.

@@ -10,6 +10,8 @@ public struct CapturedLine: Sendable {
     public var requestID: String?
     public var stream: String
     public var message: String
+    /// The line was longer than `Limits.maxLogLineBytes`: `message` holds its start and a mark.
+    public var cut = false
 }
 
 /// Where an instance's output goes.
@@ -26,6 +28,10 @@ public protocol LogSink: Sendable {
 /// `\u{1f}REQUEST_ID\u{1f}` and write `\u{1e}REQUEST_ID` when an invocation's output is
 /// complete. Unmarked lines (third-party runtimes, init code) are attributed to the
 /// invocation in flight when there is exactly one.
+///
+/// Memory is bounded whatever the function writes: a line longer than
+/// `Limits.maxLogLineBytes` is passed on cut (its first bytes and a mark) and the rest of
+/// it, up to the next newline, is discarded as it arrives.
 final class LogPumpHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -35,6 +41,10 @@ final class LogPumpHandler: ChannelInboundHandler {
     private let sink: any LogSink
     private let recent: RecentLines
     private var partial = ByteBuffer()
+    /// Discarding the rest of a line that was too long, up to its newline.
+    private var skipping = false
+    /// Room for the `\u{1f}REQUEST_ID\u{1f}` prefix, which does not count towards a line's length.
+    static let markerAllowance = 256
 
     init(stream: String, instance: InstanceInfo, mailbox: InstanceMailbox, sink: any LogSink, recent: RecentLines) {
         self.stream = stream
@@ -49,13 +59,21 @@ final class LogPumpHandler: ChannelInboundHandler {
         partial.writeBuffer(&chunk)
         while let newline = partial.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - partial.readerIndex
+            if skipping {
+                partial.moveReaderIndex(forwardBy: length + 1)
+                skipping = false
+                continue
+            }
             let line = partial.readSlice(length: length)!
             partial.moveReaderIndex(forwardBy: 1)
             emit(line)
         }
-        if partial.readableBytes > Limits.maxLogLineBytes {
-            let line = partial.readSlice(length: partial.readableBytes)!
-            emit(line)
+        if skipping {
+            partial.clear()
+        } else if partial.readableBytes > Limits.maxLogLineBytes + Self.markerAllowance {
+            emit(partial.readSlice(length: partial.readableBytes)!)
+            partial.clear()
+            skipping = true
         }
         partial.discardReadBytes()
     }
@@ -87,10 +105,18 @@ final class LogPumpHandler: ChannelInboundHandler {
             requestID = mailbox.soleInFlightRequestID
         }
         if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
-        if bytes.count > Limits.maxLogLineBytes { bytes = bytes.prefix(Limits.maxLogLineBytes) }
-        let message = String(decoding: bytes, as: UTF8.self)
+        var cut = false
+        if bytes.count > Limits.maxLogLineBytes {
+            bytes = bytes.prefix(Limits.maxLogLineBytes)
+            // Never end inside a UTF-8 sequence.
+            while let last = bytes.last, last & 0xC0 == 0x80 { bytes = bytes.dropLast() }
+            if let last = bytes.last, last & 0xC0 == 0xC0 { bytes = bytes.dropLast() }
+            cut = true
+        }
+        var message = String(decoding: bytes, as: UTF8.self)
+        if cut { message += " [swell: line cut at \(Limits.maxLogLineBytes) bytes]" }
         recent.append(message)
-        sink.accept(CapturedLine(time: Date(), requestID: requestID, stream: stream, message: message), instance: instance)
+        sink.accept(CapturedLine(time: Date(), requestID: requestID, stream: stream, message: message, cut: cut), instance: instance)
     }
 
     /// Starts pumping `fd` (taking ownership of it).

@@ -162,6 +162,25 @@ enum API {
         }
     }
 
+    /// What was not stored of a function's output (see `LogDrops`).
+    struct LogDropsInfo: Encodable {
+        var rateLimitedLines: Int
+        var rateLimitedBytes: Int
+        var queueFullLines: Int
+        var queueFullBytes: Int
+        var cutLines: Int
+        var prunedLines: Int
+
+        init(_ d: LogDrops) {
+            rateLimitedLines = d.rateLimitedLines
+            rateLimitedBytes = d.rateLimitedBytes
+            queueFullLines = d.queueFullLines
+            queueFullBytes = d.queueFullBytes
+            cutLines = d.cutLines
+            prunedLines = d.prunedLines
+        }
+    }
+
     struct InvocationInfo: Encodable {
         var requestId: String
         var version: String

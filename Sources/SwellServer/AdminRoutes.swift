@@ -9,6 +9,7 @@ struct AdminRoutes {
     let control: ControlPlane
     let catalog: Catalog
     let records: any RecordStore
+    let logs: LogStore
     let hub: LogHub
     let writer: RecordWriter
 
@@ -50,29 +51,51 @@ struct AdminRoutes {
             let after = try int(q.get("after"), field: "after", range: 0...Int.max) ?? 0
             let limit = try int(q.get("limit"), field: "limit", range: 1...10_000) ?? 1000
             let wait = try int(q.get("wait"), field: "wait", range: 0...30) ?? 0
+            let newest = try bool(q.get("newest"), field: "newest") ?? false
+            var since: Date?
+            if let raw = q.get("since") {
+                guard let date = AsyncInvoke.parseTime(String(raw)) else {
+                    throw SwellError.invalid("since", "must be an RFC 3339 time such as 2026-12-01T14:00:00Z (got \"\(raw)\")")
+                }
+                since = date
+            }
             let requestID = q.get("requestId")
-            var lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
+            let query = LogQuery(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID, since: since, newest: newest)
+            var lines = try await logs.lines(query)
             // Long poll in slices of at most a second, so a line stored between the query and
             // the wait is never missed for longer than that.
             let deadline = ContinuousClock.now + .seconds(wait)
             while lines.isEmpty && ContinuousClock.now < deadline {
                 await hub.waitForLines(namespace: ns, function: name, timeout: min(.seconds(1), deadline - ContinuousClock.now))
-                lines = try records.logs(namespace: ns, function: name, after: Int64(after), limit: limit, requestID: requestID)
+                lines = try await logs.lines(query)
             }
             struct Page: Encodable {
                 var lines: [API.LogLineInfo]
                 var next: Int64
+                var dropped: API.LogDropsInfo
             }
-            return try JSONBody.response(Page(lines: lines.map(API.LogLineInfo.init), next: lines.last?.id ?? Int64(after)))
+            let dropped = try await logs.drops(namespace: ns, function: name)
+            return try JSONBody.response(Page(
+                lines: lines.map(API.LogLineInfo.init), next: lines.last?.id ?? Int64(after), dropped: API.LogDropsInfo(dropped)))
         }
         group.get("namespaces/:ns/functions/:name/invocations") { request, ctx in
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
             guard catalog.function(ns, name) != nil else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
             let limit = try int(request.uri.queryParameters.get("limit"), field: "limit", range: 1...1000) ?? 50
-            writer.flush()
+            await writer.flush()
             return try JSONBody.response(["invocations": try records.invocations(namespace: ns, function: name, limit: limit).map(API.InvocationInfo.init)])
         }
+    }
+}
+
+/// Reads a boolean query parameter (`true` or `false`), naming the parameter on error.
+func bool(_ raw: String?, field: String) throws(SwellError) -> Bool? {
+    guard let raw else { return nil }
+    switch raw {
+    case "true": return true
+    case "false": return false
+    default: throw SwellError.invalid(field, "must be true or false (got \"\(raw)\")")
     }
 }
 

@@ -28,11 +28,18 @@ public struct ServerConfiguration: Sendable {
     public var namespaceMaxInstances: Int
     /// Confine instances with cgroups where writable (else rlimits) and, as root, unprivileged uids.
     public var sandbox: Bool
+    /// Timeouts and connection cap of the HTTP listener.
+    public var listener: ListenerConfiguration
+    /// Log rate limits, queue bound and retention.
+    public var logs: LogLimits
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
-        warmPool: Bool = true, memoryBudgetMB: Int? = nil, namespaceMaxInstances: Int = 1000, sandbox: Bool = true
+        warmPool: Bool = true, memoryBudgetMB: Int? = nil, namespaceMaxInstances: Int = 1000, sandbox: Bool = true,
+        listener: ListenerConfiguration = ListenerConfiguration(), logs: LogLimits = LogLimits()
     ) {
+        self.listener = listener
+        self.logs = logs
         self.memoryBudgetMB = memoryBudgetMB
         self.namespaceMaxInstances = namespaceMaxInstances
         self.sandbox = sandbox
@@ -77,8 +84,11 @@ public enum SwellServer {
         try store.ensureNamespace("default")
         let snapshot = try store.loadCatalog()
         let catalog = Catalog(snapshot)
-        let writer = RecordWriter(store: store, logger: logger)
-        let hub = LogHub(writer: writer)
+        // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
+        let logStore = try LogStore(
+            path: "\(data)/logs.db", walLimitBytes: max(256 << 10, min(4 << 20, configuration.logs.retention.databaseMaxBytes / 8)))
+        let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger)
+        let hub = LogHub(writer: writer, limits: configuration.logs)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
         let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger, sandbox: sandbox) : nil
         let budget = configuration.memoryBudgetMB ?? Int(ProcessInfo.processInfo.physicalMemory / 1024 / 1024 * 8 / 10)
@@ -114,22 +124,28 @@ public enum SwellServer {
         let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog))
         FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
-        TaskRoutes(tasks: tasks, store: taskStore, records: store).register(on: v1)
-        AdminRoutes(control: control, catalog: catalog, records: store, hub: hub, writer: writer).register(on: v1)
+        TaskRoutes(tasks: tasks, store: taskStore, logs: logStore).register(on: v1)
+        AdminRoutes(control: control, catalog: catalog, records: store, logs: logStore, hub: hub, writer: writer).register(on: v1)
         InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
 
         let host = configuration.host
         let port = configuration.port
+        // Idle connections must never exhaust the descriptors instances and databases need.
+        let fileLimit = FileLimit.raise()
+        let maxConnections = configuration.listener.maxConnections ?? ListenerConfiguration.defaultMaxConnections(fileLimit: fileLimit)
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "swell"),
+            server: .guardedHTTP1(configuration.listener, maxConnections: maxConnections, logger: logger),
+            configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                logger.notice("swell is listening", metadata: ["url": "http://\(host):\(bound)", "data": "\(data)"])
+                logger.notice("swell is listening", metadata: [
+                    "url": "http://\(host):\(bound)", "data": "\(data)", "max_connections": "\(maxConnections)", "file_limit": "\(fileLimit)",
+                ])
             },
             logger: logger)
         try await app.runService()

@@ -9,7 +9,7 @@ import SwellTasks
 struct TaskRoutes {
     let tasks: TaskService
     let store: TaskStore
-    let records: any RecordStore
+    let logs: LogStore
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.post("namespaces/:ns/functions/:name/tasks") { request, ctx in
@@ -58,7 +58,7 @@ struct TaskRoutes {
             let attempts = try store.attempts(taskID: id)
             var logs: [LogLine] = []
             for a in attempts {
-                logs += (try? records.logs(namespace: ns, function: task.function, after: 0, limit: 1000, requestID: a.requestID)) ?? []
+                logs += (try? await self.logs.lines(LogQuery(namespace: ns, function: task.function, limit: 1000, requestID: a.requestID))) ?? []
             }
             return try JSONBody.response(["task": API.TaskInfo(task, attempts: attempts, logs: logs)])
         }

@@ -77,6 +77,10 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
                     namespace TEXT NOT NULL, name TEXT NOT NULL, uid INTEGER NOT NULL UNIQUE, PRIMARY KEY (namespace, name));
                 """)
         }
+        // Log lines live in logs.db (LogStore) since; lines stored here before are dropped.
+        m.registerMigration("v2-logs-in-own-database") { db in
+            try db.execute(sql: "DROP TABLE IF EXISTS logs")
+        }
         return m
     }
 
@@ -251,44 +255,6 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func appendLogs(_ lines: [LogLine]) throws -> [LogLine] {
-        guard !lines.isEmpty else { return [] }
-        return try db.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO logs (time, namespace, function, version, instance, request_id, stream, message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            var stored = lines
-            for i in stored.indices {
-                let l = stored[i]
-                try statement.execute(arguments: [
-                    l.time.timeIntervalSince1970, l.namespace, l.function, l.version, l.instance, l.requestID, l.stream, l.message,
-                ])
-                stored[i].id = db.lastInsertedRowID
-            }
-            return stored
-        }
-    }
-
-    public func logs(namespace: String, function: String, after: Int64, limit: Int, requestID: String?) throws -> [LogLine] {
-        try db.read { db in
-            var sql = "SELECT * FROM logs WHERE namespace = ? AND function = ? AND id > ?"
-            var args: StatementArguments = [namespace, function, after]
-            if let requestID {
-                sql += " AND request_id = ?"
-                _ = args.append(contentsOf: [requestID])
-            }
-            sql += " ORDER BY id LIMIT ?"
-            _ = args.append(contentsOf: [limit])
-            return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-                LogLine(
-                    id: row["id"], time: Date(timeIntervalSince1970: row["time"]), namespace: row["namespace"],
-                    function: row["function"], version: row["version"], instance: row["instance"], requestID: row["request_id"],
-                    stream: row["stream"], message: row["message"])
-            }
-        }
-    }
-
     public func invocations(namespace: String, function: String, limit: Int) throws -> [InvocationRecord] {
         try db.read { db in
             try Row.fetchAll(
@@ -304,19 +270,10 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func prune(maxLinesPerNamespace: Int, maxAge: TimeInterval) throws {
+    public func pruneInvocations(maxAge: TimeInterval) throws {
         let cutoff = Date().timeIntervalSince1970 - maxAge
         try db.write { db in
-            try db.execute(sql: "DELETE FROM logs WHERE time < ?", arguments: [cutoff])
             try db.execute(sql: "DELETE FROM invocations WHERE started_at < ?", arguments: [cutoff])
-            for ns in try String.fetchAll(db, sql: "SELECT DISTINCT namespace FROM logs") {
-                if let boundary = try Int64.fetchOne(
-                    db, sql: "SELECT id FROM logs WHERE namespace = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-                    arguments: [ns, maxLinesPerNamespace])
-                {
-                    try db.execute(sql: "DELETE FROM logs WHERE namespace = ? AND id <= ?", arguments: [ns, boundary])
-                }
-            }
         }
     }
 

@@ -24,13 +24,10 @@ public protocol ControlStore: Sendable {
     func allocateUID(namespace: String, name: String, range: UIDRange) throws -> UInt32
 }
 
-/// Invocation records and log lines, written behind requests in batches.
+/// Invocation records, written behind requests in batches (log lines live in `LogStore`).
 public protocol RecordStore: Sendable {
     func appendInvocations(_ records: [InvocationRecord]) throws
-    /// Stores lines and returns them with their assigned ids.
-    func appendLogs(_ lines: [LogLine]) throws -> [LogLine]
-    func logs(namespace: String, function: String, after: Int64, limit: Int, requestID: String?) throws -> [LogLine]
     func invocations(namespace: String, function: String, limit: Int) throws -> [InvocationRecord]
-    /// Applies retention: at most `maxLines` log lines per namespace and nothing older than `maxAge`.
-    func prune(maxLinesPerNamespace: Int, maxAge: TimeInterval) throws
+    /// Applies retention: removes records older than `maxAge` seconds.
+    func pruneInvocations(maxAge: TimeInterval) throws
 }

@@ -62,6 +62,16 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Confine instances with cgroups (or rlimits) and, as root, unprivileged uids.") var sandbox = true
     @Option(help: "Memory (MB) all instances together may reserve; idle instances are evicted to make room (default: 80% of RAM).") var memoryBudget: Int?
     @Option(help: "Most instances one namespace may run at once.") var namespaceMaxInstances = 1000
+    @Option(help: "Seconds a connection may stay idle between requests.") var idleTimeout = 60.0
+    @Option(help: "Seconds a client may take to send a request's head.") var headerTimeout = 10.0
+    @Option(help: "Seconds a client may take to send a request's body.") var bodyTimeout = 60.0
+    @Option(help: "Most HTTP connections open at once (default: from the file limit, at most 16384).") var maxConnections: Int?
+    @Option(help: "KB per second of log output one namespace may store.") var logRate = 1024
+    @Option(help: "Log lines per second one namespace may store.") var logLinesRate = 5000
+    @Option(help: "MB of log lines kept per function.") var logFunctionMaxMb = 64
+    @Option(help: "MB of log lines kept per namespace, shared fairly by its functions.") var logNamespaceMaxMb = 256
+    @Option(help: "MB the log database (logs.db) may occupy, shared fairly by namespaces.") var logDbMaxMb = 1024
+    @Option(help: "Hours log lines are kept.") var logRetentionHours = 168.0
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -77,6 +87,8 @@ struct Serve: AsyncParsableCommand {
             exampleDir = try Self.locateExample(example)
         }
         let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let listener = try listenerConfiguration()
+        let logs = try logLimits()
         let lock: DataDirectoryLock
         do {
             lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
@@ -93,7 +105,8 @@ struct Serve: AsyncParsableCommand {
         let server = SwellServerService(
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
-                memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox),
+                memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox,
+                listener: listener, logs: logs),
             logger: logger)
         // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
         // shutdown, which the group remembers if it comes before run() and passes down to the
@@ -111,6 +124,29 @@ struct Serve: AsyncParsableCommand {
         }
         withExtendedLifetime(lock) {}
         if signals.received { logger.notice("stopped") }
+    }
+
+    func listenerConfiguration() throws -> ListenerConfiguration {
+        for (name, value) in [("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] {
+            guard value > 0, value <= 86_400 else { throw ValidationError("\(name) must be more than 0 and at most 86400 seconds (got \(value))") }
+        }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1 (got \(maxConnections))") }
+        return ListenerConfiguration(
+            idleTimeout: .milliseconds(Int64(idleTimeout * 1000)), headerTimeout: .milliseconds(Int64(headerTimeout * 1000)),
+            bodyTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maxConnections: maxConnections)
+    }
+
+    func logLimits() throws -> LogLimits {
+        for (name, value) in [("--log-rate", logRate), ("--log-lines-rate", logLinesRate), ("--log-function-max-mb", logFunctionMaxMb),
+                              ("--log-namespace-max-mb", logNamespaceMaxMb), ("--log-db-max-mb", logDbMaxMb)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1 (got \(value))")
+        }
+        guard logRetentionHours > 0 else { throw ValidationError("--log-retention-hours must be positive (got \(logRetentionHours))") }
+        var limits = LogLimits(namespaceBytesPerSecond: logRate * 1024, namespaceLinesPerSecond: logLinesRate)
+        limits.retention = LogRetentionPolicy(
+            maxAge: logRetentionHours * 3600, functionMaxBytes: logFunctionMaxMb << 20, namespaceMaxBytes: logNamespaceMaxMb << 20,
+            databaseMaxBytes: logDbMaxMb << 20)
+        return limits
     }
 
     static func locateExample(_ name: String) throws -> String {
@@ -469,25 +505,22 @@ struct Logs: AsyncParsableCommand {
     @Flag(help: "Keep printing new lines as they arrive.") var follow = false
     @Option(help: "Only the lines of this request id.") var requestId: String?
     @Option(help: "How many of the newest lines to print first.") var limit = 100
+    @Option(help: "Only lines since this long ago (30s, 10m, 2h, 1d) or this RFC 3339 time.") var since: String?
     @OptionGroup var scope: NamespaceOption
 
     func run() async throws {
         try await runClient {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000 (got \(limit))") }
             let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             let base = "/v1/namespaces/\(ns)/functions/\(name.pathEscaped)/logs"
-            let filter = requestId.map { "&requestId=\($0)" } ?? ""
-            // Page through to the newest lines, keeping the last `limit`.
-            var after: Int64 = 0
-            var recent: [[String: Any]] = []
-            while true {
-                let page = try await client.json("GET", "\(base)?after=\(after)&limit=1000\(filter)")
-                let lines = page["lines"] as? [[String: Any]] ?? []
-                recent += lines
-                if recent.count > limit { recent.removeFirst(recent.count - limit) }
-                after = (page["next"] as? NSNumber)?.int64Value ?? after
-                if lines.count < 1000 { break }
-            }
-            recent.forEach(Self.printLine)
+            var filter = requestId.map { "&requestId=\($0.pathEscaped)" } ?? ""
+            if let since { filter += "&since=\(try Self.sinceTime(since).pathEscaped)" }
+            // The newest `limit` lines in one request, however many are stored.
+            let page = try await client.json("GET", "\(base)?newest=true&limit=\(limit)\(filter)")
+            let lines = page["lines"] as? [[String: Any]] ?? []
+            lines.forEach(Self.printLine)
+            if let dropped = page["dropped"] as? [String: Any], let summary = Self.dropSummary(dropped) { printError(summary) }
+            var after = (page["next"] as? NSNumber)?.int64Value ?? 0
             guard follow else { return }
             while true {
                 let page = try await client.json("GET", "\(base)?after=\(after)&limit=1000&wait=25\(filter)")
@@ -496,6 +529,29 @@ struct Logs: AsyncParsableCommand {
                 after = (page["next"] as? NSNumber)?.int64Value ?? after
             }
         }
+    }
+
+    /// `30s`, `10m`, `2h`, `1d` ago, or an RFC 3339 time as given.
+    static func sinceTime(_ text: String) throws -> String {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        if let unit = text.last, let scale = units[unit], let n = Double(text.dropLast()), n >= 0 {
+            return Date().addingTimeInterval(-n * scale).ISO8601Format()
+        }
+        guard (try? Date(text, strategy: Date.ISO8601FormatStyle())) != nil else {
+            throw ValidationError("--since must be a duration such as 10m or 2h, or an RFC 3339 time (got \(text))")
+        }
+        return text
+    }
+
+    /// One line on what was not stored of the function's output, or nil when nothing was lost.
+    static func dropSummary(_ d: [String: Any]) -> String? {
+        func n(_ key: String) -> Int { (d[key] as? NSNumber)?.intValue ?? 0 }
+        var parts: [String] = []
+        if n("rateLimitedLines") > 0 { parts.append("\(n("rateLimitedLines")) lines dropped by the namespace's log rate limit") }
+        if n("queueFullLines") > 0 { parts.append("\(n("queueFullLines")) lines dropped while the log writer was busy") }
+        if n("cutLines") > 0 { parts.append("\(n("cutLines")) lines cut to the line limit") }
+        if n("prunedLines") > 0 { parts.append("\(n("prunedLines")) older lines removed by retention") }
+        return parts.isEmpty ? nil : "note: " + parts.joined(separator: "; ")
     }
 
     static func printLine(_ line: [String: Any]) {

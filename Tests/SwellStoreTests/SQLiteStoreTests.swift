@@ -97,23 +97,6 @@ import Testing
         }
     }
 
-    @Test func logsPageAndFilterAndPrune() throws {
-        for store in try Self.makeStores() {
-            let lines = (0..<10).map { i in
-                LogLine(time: Date(), namespace: "n", function: "f", version: "$LATEST", instance: "i-1",
-                        requestID: i % 2 == 0 ? "even" : "odd", stream: "stdout", message: "line \(i)")
-            }
-            let stored = try store.appendLogs(lines)
-            #expect(stored.map(\.id) == stored.map(\.id).sorted() && stored[0].id > 0)
-            let page = try store.logs(namespace: "n", function: "f", after: stored[3].id, limit: 3, requestID: nil)
-            #expect(page.map(\.message) == ["line 4", "line 5", "line 6"])
-            #expect(try store.logs(namespace: "n", function: "f", after: 0, limit: 100, requestID: "even").count == 5)
-            #expect(try store.logs(namespace: "other", function: "f", after: 0, limit: 100, requestID: nil).isEmpty)
-            try store.prune(maxLinesPerNamespace: 4, maxAge: 3600)
-            #expect(try store.logs(namespace: "n", function: "f", after: 0, limit: 100, requestID: nil).map(\.message) == ["line 6", "line 7", "line 8", "line 9"])
-        }
-    }
-
     @Test func invocationRecordsRoundTrip() throws {
         for store in try Self.makeStores() {
             let r = InvocationRecord(requestID: "r1", namespace: "n", function: "f", version: "1", status: "error", errorType: "Timeout",
