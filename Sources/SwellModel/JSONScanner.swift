@@ -179,8 +179,10 @@ public struct JSONScanner {
         return out
     }
 
-    /// Whether `bytes` hold exactly one JSON value (white space around it allowed).
+    /// Whether `bytes` hold exactly one JSON value (white space around it allowed), in
+    /// well-formed UTF-8 as RFC 8259 requires.
     public static func isValid(_ bytes: [UInt8]) -> Bool {
+        guard isValidUTF8(bytes) else { return false }
         var scanner = JSONScanner(bytes)
         do {
             _ = try scanner.value()
@@ -279,5 +281,20 @@ public struct JSONScanner {
     private static func isHexDigit(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
             || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F"))
+    }
+
+    /// Whether `bytes` are well-formed UTF-8 (no overlong forms, no surrogates, nothing cut).
+    public static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        // ASCII, the common case, needs no decoding.
+        if !bytes.contains(where: { $0 >= 0x80 }) { return true }
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 }

@@ -133,6 +133,7 @@ enum AsyncInvoke {
 
     /// Reads and checks a batch body; each event keeps its bytes as sent.
     static func batch(_ bytes: [UInt8], now: Date = Date()) throws(SwellError) -> [TaskSubmission] {
+        guard JSONScanner.isValidUTF8(bytes) else { throw SwellError(.invalidJSON, "the request body is not valid JSON: it is not UTF-8") }
         var scanner = JSONScanner(bytes)
         guard scanner.peek() == UInt8(ascii: "{") else {
             if scanner.atEnd { throw SwellError.invalid("tasks", "is required: a list of 1 to \(TaskLimits.maxBatchTasks) tasks") }

@@ -37,6 +37,11 @@ struct JSONScannerTests {
         for bad in ["", "{", "{} {}", "[1,]", "01", "{'a':1}", "nul", "1.", "[1] x"] {
             #expect(!JSONScanner.isValid(Array(bad.utf8)), "\(bad)")
         }
+        // Not UTF-8: a cut sequence, an overlong form, a surrogate.
+        for bad: [UInt8] in [[0x22, 0xC3, 0x28, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]] {
+            #expect(!JSONScanner.isValid(bad))
+        }
+        #expect(JSONScanner.isValid(Array("\"é中😀\"".utf8)))
     }
 
     @Test func nestingBeyondTheLimitIsRejected() {
