@@ -4,14 +4,15 @@ import NIOCore
 import NIOPosix
 
 extension Swell {
-    /// The entry point: for `swell serve`, Swift concurrency first runs on SwiftNIO's event
-    /// loops (unless `SWELL_EXECUTOR=default`), so that a request's handler, the instance
-    /// pool and the Runtime API share threads instead of handing every request from the event
-    /// loops to the cooperative pool and back. Blocking work must then stay off those threads
-    /// (the stores write on thread pools of their own).
+    /// The entry point. With `SWELL_EXECUTOR=nio`, `swell serve` runs Swift concurrency on
+    /// SwiftNIO's event loops, so that a request's handler, the instance pool and the Runtime
+    /// API share threads instead of handing requests between the event loops and the
+    /// cooperative pool. It is off by default: measured on this 2-core machine it did not lower
+    /// the CPU per warm invoke (docs/BENCHMARKS.md), and the control plane's SQLite and file
+    /// work would then block event loops.
     static func main() async {
         let arguments = CommandLine.arguments.dropFirst()
-        if arguments.first == "serve", ProcessInfo.processInfo.environment["SWELL_EXECUTOR"] != "default" {
+        if arguments.first == "serve", ProcessInfo.processInfo.environment["SWELL_EXECUTOR"] == "nio" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         do {
