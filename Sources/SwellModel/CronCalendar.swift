@@ -222,7 +222,7 @@ struct CronZone {
 }
 
 /// Gregorian calendar arithmetic on day numbers (days since 1970-01-01).
-enum CronCalendar {
+public enum CronCalendar {
     static func isLeapYear(_ year: Int) -> Bool {
         year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
     }
@@ -248,7 +248,7 @@ enum CronCalendar {
     }
 
     /// The date `days` days after 1970-01-01; the inverse of `days(year:month:day:)`.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+    public static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097

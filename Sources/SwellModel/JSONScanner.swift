@@ -284,7 +284,7 @@ public struct JSONScanner {
     }
 
     /// Whether `bytes` are well-formed UTF-8 (no overlong forms, no surrogates, nothing cut).
-    public static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    public static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {
         // ASCII, the common case, needs no decoding.
         if !bytes.contains(where: { $0 >= 0x80 }) { return true }
         var iterator = bytes.makeIterator()

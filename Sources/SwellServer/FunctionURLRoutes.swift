@@ -163,7 +163,7 @@ enum FunctionURLEvent {
         out.writeStaticString("}")
         if body.readableBytes > 0 {
             out.writeStaticString(#","body":"#)
-            if isText(request.headers[.contentType]), body.readableBytesView.isValidUTF8 {
+            if isText(request.headers[.contentType]), JSONScanner.isValidUTF8(body.readableBytesView) {
                 out.writeJSONString(bytes: body.readableBytesView)
                 out.writeStaticString(#","isBase64Encoded":false}"#)
             } else {
@@ -286,16 +286,7 @@ extension ByteBuffer {
         let secs = epochMs / 1000
         let days = Int(secs / 86400)
         let rem = Int(secs % 86400)
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CronCalendar.civil(fromDays: days)
         func two(_ v: Int) -> [UInt8] { [UInt8(ascii: "0") + UInt8(v / 10), UInt8(ascii: "0") + UInt8(v % 10)] }
         writeDecimal(year)
         writeInteger(UInt8(ascii: "-")); writeBytes(two(month))
@@ -311,20 +302,5 @@ extension ByteBuffer {
     /// Writes a random (version 4) UUID in lower case.
     mutating func writeRandomUUID() {
         writeBytes(RandomID.uuidBytes())
-    }
-}
-
-extension ByteBufferView {
-    /// Whether the bytes are well-formed UTF-8.
-    var isValidUTF8: Bool {
-        var iterator = makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
     }
 }
