@@ -13,9 +13,12 @@ public final class ControlPlane: Sendable {
     let catalog: Catalog
     let runtime: RuntimeManager
     let code: CodeStore
+    /// The uids this server's functions get: its data directory's block of the host's.
+    let uidRange: UIDRange
     private let revocations = Mutex(())
 
-    init(store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore) {
+    init(store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore, uidRange: UIDRange = .standard) {
+        self.uidRange = uidRange
         self.store = store
         self.catalog = catalog
         self.runtime = runtime
@@ -27,7 +30,7 @@ public final class ControlPlane: Sendable {
     func uid(namespace: String, name: String) throws -> UInt32 {
         let identities = runtime.sandbox.identities
         if let uid = identities.uid(namespace: namespace, name: name) { return uid }
-        let uid = try store.allocateUID(namespace: namespace, name: name, range: .standard)
+        let uid = try store.allocateUID(namespace: namespace, name: name, range: uidRange)
         identities.set(uid, namespace: namespace, name: name)
         return uid
     }

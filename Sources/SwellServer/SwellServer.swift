@@ -102,7 +102,9 @@ public enum SwellServer {
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: try TriggerStore(path: "\(data)/triggers.db"), kafka: kafka, logger: logger)
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
-        let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code)
+        // As root, functions get uids from a block of the host's that no other data directory has.
+        let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
+        let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange)
 
         // Every function gets its uid and its own unpacked copy of each package it uses.
         try prepareFunctions(snapshot, control: control, code: code, logger: logger)

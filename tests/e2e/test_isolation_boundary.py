@@ -193,3 +193,22 @@ def test_a_response_cannot_desync_the_connection(tenants, server):
         sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         status, _, body = _read_response(sock)
         assert status.startswith("HTTP/1.1 200") and json.loads(body)["status"] == "ok"
+
+
+WHOAMI = "import os\ndef handler(event, context):\n    return {'uid': os.getuid()}\n"
+
+
+@pytest.mark.skipif(not ROOT, reason="functions get uids of their own only when Swell runs as root")
+def test_servers_on_one_host_never_share_a_function_uid(server, make_server, tmp_path):
+    # Two servers with data directories of their own, each with a first function: before,
+    # both would hand out the first uid of the same range, and the Runtime API check (which
+    # serves a uid) would let one server's function use the other's instances.
+    other = make_server()
+    uids = []
+    for i, srv in enumerate([server, other]):
+        c = srv.client()
+        c.deploy(tmp_path / f"app{i}", {f"whoami-{i}": python_fn(WHOAMI)})
+        uids.append(c.invoke_ok(f"whoami-{i}")["uid"])
+    assert uids[0] != uids[1]
+    blocks = [(u - 200_000) // 1_000_000 for u in uids]
+    assert blocks[0] != blocks[1], f"the servers' uids come from one block: {uids}"
