@@ -192,7 +192,7 @@ def test_a_chatty_function_leaves_the_quiet_one_intact(make_server, tmp_path):
     srv = make_server(extra_args=["--log-lines-rate", "1000000", "--log-rate", "1000000", "--log-namespace-max-mb", "6"])
     swell = srv.client()
     swell.deploy(tmp_path / "app", {
-        "chatty": node_fn(CHATTY, timeout=120), "quiet": node_fn(QUIET, timeout=10)})
+        "chatty": node_fn(CHATTY, timeout=120, memory=512), "quiet": node_fn(QUIET, timeout=10)})
     swell.invoke_ok("quiet", {"tag": "before"})
     assert swell.invoke_ok("chatty", {"lines": 200_000}, timeout=180) == {"n": 200_000}
     swell.invoke_ok("quiet", {"tag": "after"})
