@@ -140,6 +140,7 @@ let package = Package(
         .target(
             name: "SwellWorkflow",
             dependencies: [
+                "SwellModel",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -237,7 +237,7 @@ public enum CronCalendar {
 
     /// Days from 1970-01-01 to the given date. Counts in 400-year eras starting on March 1st,
     /// so that the leap day is the last day of its year.
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    public static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400

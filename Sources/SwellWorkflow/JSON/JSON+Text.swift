@@ -301,3 +301,17 @@ struct JSONReader {
 
     func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 }
+
+extension JSON {
+    /// A bare literal as paths and intrinsic arguments write it: `true`, `false`, `null` or a number.
+    static func scalarLiteral(_ word: String) -> JSON? {
+        switch word {
+        case "true": return true
+        case "false": return false
+        case "null": return .null
+        default:
+            guard let value = try? JSON(parsing: word), case .number = value else { return nil }
+            return value
+        }
+    }
+}

@@ -520,14 +520,8 @@ struct JSONPathParser {
                 word.append(c)
                 i += 1
             }
-            switch word {
-            case "true": return .literal(true)
-            case "false": return .literal(false)
-            case "null": return .literal(.null)
-            default:
-                guard let v = try? JSON(parsing: word), case .number = v else { throw fail("invalid literal \"\(word)\" in filter") }
-                return .literal(v)
-            }
+            guard let v = JSON.scalarLiteral(word) else { throw fail("invalid literal \"\(word)\" in filter") }
+            return .literal(v)
         }
     }
 }

@@ -169,14 +169,8 @@ struct IntrinsicParser {
             word.append(c)
             i += 1
         }
-        switch word {
-        case "true": return .literal(true)
-        case "false": return .literal(false)
-        case "null": return .literal(.null)
-        default:
-            guard let value = try? JSON(parsing: word), case .number = value else { throw fail("invalid argument \"\(word)\"") }
-            return .literal(value)
-        }
+        guard let value = JSON.scalarLiteral(word) else { throw fail("invalid argument \"\(word)\"") }
+        return .literal(value)
     }
 
     mutating func parseString() throws(IntrinsicParseError) -> IntrinsicCall.Argument {

@@ -1,3 +1,4 @@
+import SwellModel
 /// An instant as the States Language writes it: RFC 3339 with an uppercase `T` between date and
 /// time and either `Z` or a numeric offset (`2016-03-14T01:59:00Z`, `2016-03-14T01:59:00.123+02:00`).
 ///
@@ -88,7 +89,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
             return nil
         }
         guard i == b.count else { return nil }
-        let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
+        let days = CronCalendar.days(year: year, month: month, day: day)
         let secs = Int64(days) * 86400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
         self.init(seconds: secs, nanoseconds: Int32(nanos))
     }
@@ -97,7 +98,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public var description: String {
         let days = Int(seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400)
         let secOfDay = Int(seconds - Int64(days) * 86400)
-        let (y, m, d) = Timestamp.civilFromDays(days)
+        let (y, m, d) = CronCalendar.civil(fromDays: days)
         func pad(_ v: Int, _ n: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, n - s.count)) + s
@@ -112,26 +113,5 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         default: return 31
         }
     }
-
-    // Howard Hinnant's civil calendar algorithms.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
-    }
-
-    static func civilFromDays(_ z: Int) -> (Int, Int, Int) {
-        let z = z + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
 }
+
