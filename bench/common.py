@@ -43,14 +43,14 @@ def percentile(values: list[float], p: float) -> float:
 class Server:
     """A `swell serve` on a fresh data directory, stopped by PID."""
 
-    def __init__(self, *extra: str):
+    def __init__(self, *extra: str, env: dict[str, str] | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="swell-bench-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(self.dir / "server.log", "w")
         self.proc = subprocess.Popen(
             [swell_binary(), "serve", "--data-dir", str(self.dir / "data"), "--port", str(self.port), "--log-level", "warning", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
         deadline = time.time() + 30
         while time.time() < deadline:
             try:

@@ -4,6 +4,7 @@ import SwellModel
 import SwellRuntime
 import SwellScheduler
 import SwellStore
+import Tracing
 
 /// The synchronous invoke path: resolve the qualifier in memory, get a slot from the
 /// version's pool, hand the event over, and record the outcome behind the response.
@@ -13,8 +14,12 @@ public final class Invoker: Sendable {
     let codeDirectory: String
     let hub: LogHub
     let writer: RecordWriter
+    /// Whether invocations record spans (OpenTelemetry export configured). Fixed at start-up:
+    /// when off, the invoke path does no tracing work at all.
+    public let tracing: Bool
 
-    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter) {
+    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter, tracing: Bool = false) {
+        self.tracing = tracing
         self.catalog = catalog
         self.runtime = runtime
         self.codeDirectory = codeDirectory
@@ -42,6 +47,60 @@ public final class Invoker: Sendable {
         traceID: String? = nil, clientContext: String? = nil, workClass: WorkClass = .latency, requestID givenID: String? = nil,
         timeout: Int? = nil
     ) async throws(SwellError) -> Response {
+        guard tracing else {
+            return try await run(
+                namespace: namespace, name: name, qualifier: qualifier, payload: payload, captureLogs: captureLogs,
+                traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, workClass: workClass, requestID: givenID, timeout: timeout)
+        }
+        // One span for the invocation, a child of the caller's (the HTTP request, the task
+        // attempt, the Kafka batch); the function's own spans join it through the X-Ray form
+        // of its context in Lambda-Runtime-Trace-Id. Queue wait, init and run are recorded
+        // after the fact from the pool's timings.
+        let parent = ServiceContext.current ?? .topLevel
+        let start = SwellTracing.Instant.now
+        let span = InstrumentationSystem.tracer.startSpan("invoke \(namespace)/\(name)", context: parent, ofKind: .internal, at: start)
+        span.attributes["faas.invoked_name"] = name
+        span.attributes["faas.invoked_provider"] = "swell"
+        span.attributes["swell.namespace"] = namespace
+        span.attributes["swell.qualifier"] = qualifier.description
+        let context = SwellTracing.traceParent(of: span.context)
+        do {
+            let response = try await run(
+                namespace: namespace, name: name, qualifier: qualifier, payload: payload, captureLogs: captureLogs,
+                traceID: context?.xray ?? traceID ?? Self.newTraceID(), clientContext: clientContext, workClass: workClass,
+                requestID: givenID, timeout: timeout)
+            let end = SwellTracing.Instant.now
+            span.attributes["faas.execution"] = response.requestID
+            span.attributes["faas.coldstart"] = response.coldStart
+            span.attributes["swell.version"] = response.executedVersion
+            span.attributes["swell.billed_ms"] = response.billedMs
+            let runStart = end.advanced(by: .microseconds(Int64(-response.durationMs * 1000)))
+            SwellTracing.record("queue wait", context: span.context, from: start, to: runStart)
+            if response.coldStart {
+                SwellTracing.record(
+                    "init", context: span.context, from: runStart.advanced(by: .microseconds(Int64(-response.initMs * 1000))), to: runStart,
+                    attributes: ["faas.coldstart": true])
+            }
+            SwellTracing.record("run", context: span.context, from: runStart, to: end, attributes: ["faas.execution": .string(response.requestID)])
+            if case .failure(let kind, let error) = response.result {
+                span.attributes["error.type"] = error.errorType
+                span.attributes["swell.function_error"] = kind.rawValue
+                span.setStatus(SpanStatus(code: .error, message: error.errorMessage))
+            }
+            span.end(at: end)
+            return response
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: error.message))
+            span.end()
+            throw error
+        }
+    }
+
+    private func run(
+        namespace: String, name: String, qualifier: Qualifier, payload: ByteBuffer, captureLogs: Bool,
+        traceID: String, clientContext: String?, workClass: WorkClass, requestID givenID: String?, timeout: Int?
+    ) async throws(SwellError) -> Response {
         let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
         let pool = runtime.pool(
             for: resolved.key, revision: resolved.revision, config: resolved.config,
@@ -51,7 +110,7 @@ public final class Invoker: Sendable {
         let startedAt = Date()
         let outcome = await pool.invoke(InvokeRequest(
             requestID: requestID, payload: payload, qualifier: qualifier.description,
-            traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, workClass: workClass, timeout: timeout))
+            traceID: traceID, clientContext: clientContext, workClass: workClass, timeout: timeout))
 
         let result: InvocationResult
         switch outcome.result {

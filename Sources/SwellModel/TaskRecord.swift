@@ -41,13 +41,16 @@ public struct TaskRecord: Sendable, Codable, Hashable {
     /// The successful result (JSON), or the last error (JSON `{errorType, errorMessage, ...}`).
     public var result: Data?
     public var error: Data?
+    /// The W3C `traceparent` of the span that enqueued it (tracing on), so its attempts continue that trace.
+    public var traceParent: String?
 
     public init(
         id: String, namespace: String, function: String, qualifier: String = "$LATEST", state: TaskState = .queued,
         priority: Int = 0, payload: Data, idempotencyKey: String? = nil, timeout: Int? = nil, createdAt: Date,
         runAt: Date, attempts: Int = 0, starts: Int = 0, updatedAt: Date? = nil, finishedAt: Date? = nil,
-        result: Data? = nil, error: Data? = nil
+        result: Data? = nil, error: Data? = nil, traceParent: String? = nil
     ) {
+        self.traceParent = traceParent
         self.id = id
         self.namespace = namespace
         self.function = function

@@ -5,6 +5,7 @@ import NIOCore
 import SwellInvoker
 import SwellModel
 import SwellRuntime
+import Tracing
 
 /// `ANY /fn/{ns}/{name}/…`: function URLs, mapped to and from the Lambda function-URL
 /// (API Gateway HTTP API v2.0) event and response formats.
@@ -39,9 +40,11 @@ struct FunctionURLRoutes {
         var request = request
         let body = try await JSONBody.collect(&request, limit: Limits.maxPayloadBytes)
         let rest = ctx.parameters.getCatchAll().joined(separator: "/")
+        // Tracing on: the function sees the request's span as its `traceparent` header.
+        let traceParent = invoker.tracing ? ServiceContext.current.flatMap(SwellTracing.traceParent(of:))?.header : nil
         let event = FunctionURLEvent.encode(
             request: request, body: body, rawPath: "/" + rest, namespace: ns, remote: ctx.remoteAddress,
-            forwardAuthorization: url.auth == .none)
+            forwardAuthorization: url.auth == .none, traceParent: traceParent)
         let response = try await invoker.invoke(
             namespace: ns, name: name, qualifier: try Qualifier(parsing: url.qualifier), payload: event,
             traceID: request.headers[.amznTraceID])
@@ -59,6 +62,7 @@ struct FunctionURLRoutes {
 
 extension HTTPField.Name {
     static let amznTraceID = HTTPField.Name("X-Amzn-Trace-Id")!
+    static let traceparent = HTTPField.Name("traceparent")!
 }
 
 /// The function-URL event and response mapping.
@@ -79,7 +83,7 @@ enum FunctionURLEvent {
     /// function's own is passed on unless it is a Swell key).
     static func encode(
         request: Request, body: ByteBuffer, rawPath: String, namespace: String, remote: SocketAddress?,
-        forwardAuthorization: Bool, allocator: ByteBufferAllocator = ByteBufferAllocator()
+        forwardAuthorization: Bool, traceParent: String? = nil, allocator: ByteBufferAllocator = ByteBufferAllocator()
     ) -> ByteBuffer {
         var out = allocator.buffer(capacity: 768 + body.readableBytes * 4 / 3 + rawPath.utf8.count)
         let epochMs = Int64(Date().timeIntervalSince1970 * 1000)
@@ -111,6 +115,7 @@ enum FunctionURLEvent {
         var written: Set<HTTPField.Name> = []
         for field in request.headers where field.name != .cookie && !written.contains(field.name) {
             if field.name == .authorization && !(forwardAuthorization && !field.value.contains("swk_")) { continue }
+            if traceParent != nil && field.name == .traceparent { continue }
             written.insert(field.name)
             if !first { out.writeStaticString(",") }
             first = false
@@ -118,6 +123,10 @@ enum FunctionURLEvent {
             out.writeStaticString(":")
             let values = request.headers[values: field.name]
             out.writeJSONString(values.count == 1 ? values[0] : values.joined(separator: ","))
+        }
+        if let traceParent {
+            out.writeStaticString(first ? #""traceparent":"# : #","traceparent":"#)
+            out.writeJSONString(traceParent)
         }
         out.writeStaticString("}")
 

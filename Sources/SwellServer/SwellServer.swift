@@ -95,7 +95,17 @@ public enum SwellServer {
         let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
-        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
+        // Trace export when the OTEL_* variables ask for it; nothing of it on the invoke path otherwise.
+        let environment = ProcessInfo.processInfo.environment
+        let tracing = Telemetry.tracingWanted(environment)
+        let telemetry: (any Service)? = tracing ? try Telemetry.bootstrapTracing(environment: environment) : nil
+        if tracing {
+            logger.notice("exporting traces (OpenTelemetry)", metadata: [
+                "endpoint": "\(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "console")",
+            ])
+        }
+        let invoker = Invoker(
+            catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer, tracing: tracing)
         let taskStore = try TaskStore(path: "\(data)/tasks.db")
         let kafka = KafkaClients(logger: logger)
         let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger, kafka: kafka)
@@ -116,6 +126,10 @@ public enum SwellServer {
         }
 
         let router = Router(context: SwellRequestContext.self)
+        if tracing {
+            // A server span per request, continuing a caller's W3C traceparent.
+            router.add(middleware: TracingMiddleware(recordingHeaders: [.userAgent, .contentType], redactingQueryParameters: ["key"]))
+        }
         router.add(middleware: ErrorMiddleware())
         router.get("v1/health") { _, _ in try JSONBody.response(["status": "ok"]) }
         router.get("v1/openapi.yaml") { _, _ in
@@ -142,7 +156,8 @@ public enum SwellServer {
             server: .guardedHTTP1(configuration.listener, maxConnections: maxConnections, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
-            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
+            // The trace exporter stops last, flushing the spans of everything before it.
+            services: (telemetry.map { [$0] } ?? []) + [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: [

@@ -72,6 +72,9 @@ public final class TaskStore: Sendable {
                 CREATE TABLE namespace_limits (namespace TEXT PRIMARY KEY, settings TEXT NOT NULL);
                 """)
         }
+        m.registerMigration("v2-trace-parent") { db in
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN trace_parent TEXT")
+        }
         try m.migrate(writer)
     }
 
@@ -87,12 +90,12 @@ public final class TaskStore: Sendable {
                 case .insert(let t):
                     try db.cachedStatement(sql: """
                         INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
-                            created_at, run_at, attempts, starts, updated_at, finished_at, result, error)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            created_at, run_at, attempts, starts, updated_at, finished_at, result, error, trace_parent)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [
                             t.id, t.namespace, t.function, t.qualifier, t.state.rawValue, t.priority, t.payload, t.idempotencyKey,
                             t.timeout, t.createdAt.timeIntervalSince1970, t.runAt.timeIntervalSince1970, t.attempts, t.starts,
-                            t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error,
+                            t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error, t.traceParent,
                         ])
                 case .started(let a, let starts):
                     try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
@@ -259,6 +262,7 @@ public final class TaskStore: Sendable {
             idempotencyKey: r["idempotency_key"], timeout: r["timeout"], createdAt: Date(timeIntervalSince1970: r["created_at"]),
             runAt: Date(timeIntervalSince1970: r["run_at"]), attempts: r["attempts"], starts: r["starts"],
             updatedAt: Date(timeIntervalSince1970: r["updated_at"]),
-            finishedAt: (r["finished_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, result: r["result"], error: r["error"])
+            finishedAt: (r["finished_at"] as Double?).map { Date(timeIntervalSince1970: $0) }, result: r["result"], error: r["error"],
+            traceParent: r["trace_parent"])
     }
 }

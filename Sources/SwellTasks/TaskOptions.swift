@@ -10,8 +10,11 @@ public struct TaskOptions: Sendable, Hashable {
     public var runAt: Date?
     /// Seconds the invocation may run (nil: the function's timeout).
     public var timeout: Int?
+    /// The trace its attempts continue (a W3C `traceparent`); nil: the span current at enqueue, if any.
+    public var traceParent: String?
 
-    public init(idempotencyKey: String? = nil, priority: Int = 0, runAt: Date? = nil, timeout: Int? = nil) {
+    public init(idempotencyKey: String? = nil, priority: Int = 0, runAt: Date? = nil, timeout: Int? = nil, traceParent: String? = nil) {
+        self.traceParent = traceParent
         self.idempotencyKey = idempotencyKey
         self.priority = priority
         self.runAt = runAt

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SwellInvoker
+import Tracing
 import SwellModel
 import SwellRuntime
 import SwellScheduler
@@ -129,6 +130,8 @@ public actor TaskService: Service {
         var records: [TaskRecord] = []
         records.reserveCapacity(tasks.count)
         var claimed: [(slot: IdempotencySlot, id: String)] = []
+        // With tracing on, the tasks' attempts continue the trace of the span that enqueues them.
+        let currentTrace = invoker.tracing ? ServiceContext.current.flatMap(SwellTracing.traceParent(of:))?.header : nil
         for task in tasks {
             var slot: IdempotencySlot?
             if let key = task.options.idempotencyKey {
@@ -148,7 +151,8 @@ public actor TaskService: Service {
             let options = task.options
             records.append(TaskRecord(
                 id: id, namespace: namespace, function: function, qualifier: qualifier, priority: options.priority, payload: task.payload,
-                idempotencyKey: options.idempotencyKey, timeout: options.timeout, createdAt: now, runAt: options.runAt ?? now))
+                idempotencyKey: options.idempotencyKey, timeout: options.timeout, createdAt: now, runAt: options.runAt ?? now,
+                traceParent: options.traceParent ?? currentTrace))
             results.append(EnqueueResult(taskID: id, duplicate: false))
         }
         guard !records.isEmpty else { return results }
@@ -431,6 +435,21 @@ public actor TaskService: Service {
     }
 
     static func execute(_ record: TaskRecord, attempt: TaskAttempt, invoker: Invoker) async -> ExecutionResult {
+        guard invoker.tracing else { return await run(record, attempt: attempt, invoker: invoker) }
+        // A consumer span per attempt, continuing the trace of the request that enqueued the task.
+        let parent = record.traceParent.flatMap(TraceParent.init(header:)).map(SwellTracing.context(continuing:)) ?? .topLevel
+        return await withSpan("task \(record.namespace)/\(record.function)", context: parent, ofKind: .consumer) { span in
+            span.attributes["swell.task_id"] = record.id
+            span.attributes["swell.attempt"] = attempt.number
+            span.attributes["faas.trigger"] = "pubsub"
+            let result = await run(record, attempt: attempt, invoker: invoker)
+            span.attributes["swell.outcome"] = Self.name(result.outcome)
+            if result.outcome != .succeeded { span.setStatus(SpanStatus(code: .error, message: result.errorType)) }
+            return result
+        }
+    }
+
+    static func run(_ record: TaskRecord, attempt: TaskAttempt, invoker: Invoker) async -> ExecutionResult {
         let started = ContinuousClock.now
         do {
             let qualifier = try Qualifier(parsing: record.qualifier)

@@ -68,14 +68,31 @@ struct FunctionURLEventTests {
     }
 
     private func event(
-        headers: HTTPFields, body: ByteBuffer = ByteBuffer(), path: String = "/fn/ns/f/a/b?x=1&y=2&x=3", forward: Bool
+        headers: HTTPFields, body: ByteBuffer = ByteBuffer(), path: String = "/fn/ns/f/a/b?x=1&y=2&x=3", forward: Bool,
+        traceParent: String? = nil
     ) throws -> [String: Any] {
         let request = Request(
             head: HTTPRequest(method: .post, scheme: "http", authority: "example.test:8080", path: path, headerFields: headers),
             body: .init(buffer: body))
         let out = FunctionURLEvent.encode(
-            request: request, body: body, rawPath: "/a/b", namespace: "ns", remote: nil, forwardAuthorization: forward)
+            request: request, body: body, rawPath: "/a/b", namespace: "ns", remote: nil, forwardAuthorization: forward,
+            traceParent: traceParent)
         return try #require(JSONSerialization.jsonObject(with: Data(out.readableBytesView)) as? [String: Any])
+    }
+
+    @Test func withTracingTheEventCarriesTheServersTraceparentInsteadOfTheCallers() throws {
+        let ours = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        var headers = HTTPFields()
+        headers[HTTPField.Name("traceparent")!] = "00-11111111111111111111111111111111-2222222222222222-01"
+        headers[.userAgent] = "ua/1"
+        let traced = try #require(try event(headers: headers, forward: false, traceParent: ours)["headers"] as? [String: String])
+        #expect(traced["traceparent"] == ours)
+        #expect(traced["user-agent"] == "ua/1")
+        let untraced = try #require(try event(headers: headers, forward: false)["headers"] as? [String: String])
+        #expect(untraced["traceparent"] == "00-11111111111111111111111111111111-2222222222222222-01")
+        // The only header: still one valid object.
+        let alone = try #require(try event(headers: HTTPFields(), forward: false, traceParent: ours)["headers"] as? [String: String])
+        #expect(alone["traceparent"] == ours)
     }
 
     @Test func theEventCarriesTheRequest() throws {

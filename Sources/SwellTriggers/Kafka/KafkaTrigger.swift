@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import SwellInvoker
+import Tracing
 import SwellKafka
 import SwellModel
 
@@ -223,7 +224,7 @@ public actor KafkaTrigger: TriggerRunner {
         let now = Date().timeIntervalSince1970
         while running.count < kafka.concurrency, let batch = state.nextBatch(now: now) {
             counters.invocations += 1
-            running[batch.id] = Task { [weak self] in await self?.process(batch) }
+            running[batch.id] = Task { [weak self] in await self?.processTraced(batch) }
         }
         if running.count < kafka.concurrency, let due = state.wakeAt() {
             windowTimer?.cancel()
@@ -231,6 +232,20 @@ public actor KafkaTrigger: TriggerRunner {
                 guard (try? await Task.sleep(for: .milliseconds(Int64(max(1, (due - now) * 1000))))) != nil else { return }
                 await self?.dispatch()
             }
+        }
+    }
+
+    /// Runs one batch, in a consumer span of its own when tracing is on (its invocations are children).
+    private func processTraced(_ batch: KafkaBatch) async {
+        guard invoker.tracing else { return await process(batch) }
+        await withSpan("kafka \(batch.source.topic) process", context: .topLevel, ofKind: .consumer) { span in
+            span.attributes["messaging.system"] = "kafka"
+            span.attributes["messaging.operation.type"] = "process"
+            span.attributes["messaging.destination.name"] = batch.source.topic
+            span.attributes["messaging.destination.partition.id"] = String(batch.source.partition)
+            span.attributes["messaging.batch.message_count"] = batch.records.count
+            span.attributes["swell.trigger"] = id.description
+            await process(batch)
         }
     }
 
