@@ -1,5 +1,7 @@
-/// The node-wide limits every pool shares: a memory budget and a per-namespace instance
-/// quota. A pure value: pools ask it before starting an instance, report when an instance
+import SwellModel
+
+/// The node-wide limits every pool shares: a memory budget, a per-namespace instance
+/// quota and the shares of the node's GPUs (``GPUPacking``, best fit). A pure value: pools ask it before starting an instance, report when an instance
 /// turns busy or idle, and release it when it is gone.
 ///
 /// When an instance does not fit in the memory budget, the least recently used idle
@@ -22,6 +24,9 @@ public struct NodeCapacity: Sendable {
         case namespaceQuota(limit: Int)
         /// The instance needs more memory than the budget has free, even after evicting every idle instance.
         case memory(neededMB: Int, freeMB: Int)
+        /// The instance needs a GPU share no GPU has room for, even after evicting every idle
+        /// instance holding one (`largestFreeMB` is the most any GPU has free).
+        case gpu(neededMB: Int, largestFreeMB: Int)
     }
 
     public enum Decision: Sendable, Hashable {
@@ -41,48 +46,73 @@ public struct NodeCapacity: Sendable {
     public var memoryBudgetMB: Int
     /// Most instances one namespace may run at once.
     public var namespaceMaxInstances: Int
+    /// Which GPU each instance's share is on.
+    public private(set) var gpus: GPUPacking<Holder>
     private var entries: [Holder: Entry] = [:]
     private var countByNamespace: [String: Int] = [:]
     public private(set) var reservedMB = 0
 
-    public init(memoryBudgetMB: Int, namespaceMaxInstances: Int) {
+    public init(memoryBudgetMB: Int, namespaceMaxInstances: Int, gpus: [GPUDevice] = []) {
         self.memoryBudgetMB = memoryBudgetMB
         self.namespaceMaxInstances = namespaceMaxInstances
+        self.gpus = GPUPacking(devices: gpus)
     }
+
+    /// The GPU share `holder` was given, if any.
+    public func gpuPlacement(of holder: Holder) -> GPUPacking<Holder>.Placement? { gpus.placement(of: holder) }
 
     /// Instances the namespace holds now.
     public func instances(in namespace: String) -> Int { countByNamespace[namespace, default: 0] }
     /// Instances held on the node.
     public var instanceCount: Int { entries.count }
 
-    /// Asks room for a new instance. On `.granted` the room is reserved (and the evicted
-    /// instances' room released); the caller must stop the evicted instances.
-    public mutating func reserve(_ holder: Holder, namespace: String, memoryMB: Int, now: Duration) -> Decision {
+    /// Asks room for a new instance (with a share of `gpuMemoryMB` on one GPU when positive).
+    /// On `.granted` the room is reserved (and the evicted instances' room released); the
+    /// caller must stop the evicted instances. ``gpuPlacement(of:)`` then says which GPU.
+    public mutating func reserve(_ holder: Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0, now: Duration) -> Decision {
         if countByNamespace[namespace, default: 0] >= namespaceMaxInstances {
             return .denied(.namespaceQuota(limit: namespaceMaxInstances))
         }
+        let idle = entries.filter { !$0.value.busy }
+            .sorted { ($0.value.lastUsed, $0.key.pool, $0.key.instance) < ($1.value.lastUsed, $1.key.pool, $1.key.instance) }
         var evict: [Holder] = []
-        if reservedMB + memoryMB > memoryBudgetMB {
-            let idle = entries.filter { !$0.value.busy }
-                .sorted { ($0.value.lastUsed, $0.key.pool, $0.key.instance) < ($1.value.lastUsed, $1.key.pool, $1.key.instance) }
-            var free = memoryBudgetMB - reservedMB
-            for (candidate, entry) in idle where free < memoryMB {
+        if gpuMemoryMB > 0, gpus.bestFit(memoryMB: gpuMemoryMB) == nil {
+            // Idle instances holding GPU shares go, least recently used first, until a GPU has room.
+            var trial = gpus
+            for (candidate, _) in idle where trial.placement(of: candidate) != nil {
+                evict.append(candidate)
+                trial.release(candidate)
+                if trial.bestFit(memoryMB: gpuMemoryMB) != nil { break }
+            }
+            guard trial.bestFit(memoryMB: gpuMemoryMB) != nil else {
+                return .denied(.gpu(neededMB: gpuMemoryMB, largestFreeMB: gpus.largestFreeMB))
+            }
+        }
+        var free = memoryBudgetMB - reservedMB + evict.reduce(0) { $0 + (entries[$1]?.memoryMB ?? 0) }
+        if free < memoryMB {
+            for (candidate, entry) in idle where free < memoryMB && !evict.contains(candidate) {
                 evict.append(candidate)
                 free += entry.memoryMB
             }
             if free < memoryMB {
                 return .denied(.memory(neededMB: memoryMB, freeMB: memoryBudgetMB - reservedMB))
             }
-            for candidate in evict { release(candidate) }
         }
+        for candidate in evict { release(candidate) }
         insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
+        if gpuMemoryMB > 0 { _ = gpus.place(holder, memoryMB: gpuMemoryMB) }
         return .granted(evict: evict)
     }
 
-    /// Puts back a reservation an eviction took but the pool did not give up.
-    public mutating func restore(_ holder: Holder, namespace: String, memoryMB: Int, now: Duration) {
-        guard entries[holder] == nil else { return }
+    /// Puts back a reservation an eviction took but the pool did not give up. Its GPU share
+    /// is placed again by best fit; when no GPU has room any more the instance keeps running
+    /// without one counted (it is busy, so it was not stopped), which this returns as false.
+    @discardableResult
+    public mutating func restore(_ holder: Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0, now: Duration) -> Bool {
+        guard entries[holder] == nil else { return true }
         insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
+        guard gpuMemoryMB > 0 else { return true }
+        return gpus.place(holder, memoryMB: gpuMemoryMB) != nil
     }
 
     /// The instance took its first request (busy instances are never evicted).
@@ -99,6 +129,7 @@ public struct NodeCapacity: Sendable {
 
     /// The instance is gone (or never started).
     public mutating func release(_ holder: Holder) {
+        gpus.release(holder)
         guard let entry = entries.removeValue(forKey: holder) else { return }
         reservedMB -= entry.memoryMB
         countByNamespace[entry.namespace, default: 1] -= 1
