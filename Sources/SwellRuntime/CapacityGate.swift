@@ -24,8 +24,13 @@ public final class CapacityGate: Sendable {
     func reserve(_ holder: NodeCapacity.Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0) -> NodeCapacity.Decision {
         let t = now
         let decision = state.withLock { $0.reserve(holder, namespace: namespace, memoryMB: memoryMB, gpuMemoryMB: gpuMemoryMB, now: t) }
-        if case .granted(let evicted) = decision, !evicted.isEmpty, let evict = evictor.withLock({ $0 }) {
-            for h in evicted { evict(h) }
+        switch decision {
+        case .granted(let evicted), .wait(_, let evicted):
+            if !evicted.isEmpty, let evict = evictor.withLock({ $0 }) {
+                for h in evicted { evict(h) }
+            }
+        case .denied:
+            break
         }
         return decision
     }

@@ -287,7 +287,7 @@ public final class InstancePool: Sendable {
                     let instance = makeInstance(id, &s)
                     s.instances[id] = instance
                     effects.append(.launch(instance))
-                case .denied(let denial):
+                case .denied(let denial), .wait(let denial, _):
                     s.machine.instanceStartDenied(id, now: now)
                     effects.append(.startDenied(denial, firstOfItsKind: s.lastDenial != denial))
                     s.lastDenial = denial

@@ -52,6 +52,17 @@ public struct GPUPacking<Holder: Hashable & Sendable>: Sendable {
         return placement
     }
 
+    /// Places `holder`'s share on GPU `device` when it has room there (an instance put back
+    /// where it already runs); nil otherwise, and nothing changes.
+    public mutating func place(_ holder: Holder, memoryMB: Int, on device: Int) -> Placement? {
+        if let existing = placements[holder] { return existing.device == device ? existing : nil }
+        guard memoryMB > 0, freeMB(device) >= memoryMB else { return nil }
+        let placement = Placement(device: device, memoryMB: memoryMB)
+        placements[holder] = placement
+        usedMB[device, default: 0] += memoryMB
+        return placement
+    }
+
     public func placement(of holder: Holder) -> Placement? { placements[holder] }
 
     public var holders: Dictionary<Holder, Placement>.Keys { placements.keys }

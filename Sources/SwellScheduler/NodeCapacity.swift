@@ -33,6 +33,10 @@ public struct NodeCapacity: Sendable {
         /// Start it; first stop these idle instances (least recently used first).
         case granted(evict: [Holder])
         case denied(Denial)
+        /// Not now: stop these idle instances holding GPU shares, then ask again. GPU room is
+        /// only handed over once an evicted holder is gone (``release(_:)``), so that a holder
+        /// that turns busy meanwhile never shares its GPU memory with a newcomer.
+        case wait(Denial, evict: [Holder])
     }
 
     struct Entry: Sendable, Hashable {
@@ -40,6 +44,9 @@ public struct NodeCapacity: Sendable {
         var memoryMB: Int
         var busy: Bool
         var lastUsed: Duration
+        /// It has served (or is serving) a request: a freshly started instance is on its
+        /// way to one and is not a candidate for GPU eviction.
+        var settled = false
     }
 
     /// Memory all instances together may reserve, in MB.
@@ -49,6 +56,8 @@ public struct NodeCapacity: Sendable {
     /// Which GPU each instance's share is on.
     public private(set) var gpus: GPUPacking<Holder>
     private var entries: [Holder: Entry] = [:]
+    /// Where holders evicted for memory had their GPU share, until they are gone or put back.
+    private var evictedPlacements: [Holder: GPUPacking<Holder>.Placement] = [:]
     private var countByNamespace: [String: Int] = [:]
     public private(set) var reservedMB = 0
 
@@ -75,22 +84,24 @@ public struct NodeCapacity: Sendable {
         }
         let idle = entries.filter { !$0.value.busy }
             .sorted { ($0.value.lastUsed, $0.key.pool, $0.key.instance) < ($1.value.lastUsed, $1.key.pool, $1.key.instance) }
-        var evict: [Holder] = []
         if gpuMemoryMB > 0, gpus.bestFit(memoryMB: gpuMemoryMB) == nil {
-            // Idle instances holding GPU shares go, least recently used first, until a GPU has room.
+            // Idle instances holding GPU shares are to go, least recently used first, until a
+            // GPU would have room; the start waits for them to be gone.
             var trial = gpus
-            for (candidate, _) in idle where trial.placement(of: candidate) != nil {
-                evict.append(candidate)
+            var victims: [Holder] = []
+            for (candidate, entry) in idle where entry.settled && trial.placement(of: candidate) != nil {
+                victims.append(candidate)
                 trial.release(candidate)
                 if trial.bestFit(memoryMB: gpuMemoryMB) != nil { break }
             }
-            guard trial.bestFit(memoryMB: gpuMemoryMB) != nil else {
-                return .denied(.gpu(neededMB: gpuMemoryMB, largestFreeMB: gpus.largestFreeMB))
-            }
+            let denial = Denial.gpu(neededMB: gpuMemoryMB, largestFreeMB: gpus.largestFreeMB)
+            guard trial.bestFit(memoryMB: gpuMemoryMB) != nil else { return .denied(denial) }
+            return .wait(denial, evict: victims)
         }
-        var free = memoryBudgetMB - reservedMB + evict.reduce(0) { $0 + (entries[$1]?.memoryMB ?? 0) }
+        var evict: [Holder] = []
+        var free = memoryBudgetMB - reservedMB
         if free < memoryMB {
-            for (candidate, entry) in idle where free < memoryMB && !evict.contains(candidate) {
+            for (candidate, entry) in idle where free < memoryMB {
                 evict.append(candidate)
                 free += entry.memoryMB
             }
@@ -98,39 +109,49 @@ public struct NodeCapacity: Sendable {
                 return .denied(.memory(neededMB: memoryMB, freeMB: memoryBudgetMB - reservedMB))
             }
         }
-        for candidate in evict { release(candidate) }
+        // The newcomer's GPU share is placed before the victims' shares are freed, so that a
+        // victim put back (``restore``) finds its GPU room still there.
         insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
         if gpuMemoryMB > 0 { _ = gpus.place(holder, memoryMB: gpuMemoryMB) }
+        for candidate in evict {
+            if let p = gpus.placement(of: candidate) { evictedPlacements[candidate] = p }
+            release(candidate)
+        }
         return .granted(evict: evict)
     }
 
-    /// Puts back a reservation an eviction took but the pool did not give up. Its GPU share
-    /// is placed again by best fit; when no GPU has room any more the instance keeps running
-    /// without one counted (it is busy, so it was not stopped), which this returns as false.
+    /// Puts back a reservation an eviction took but the pool did not give up, with its GPU
+    /// share on the GPU it runs on. Returns false when that GPU has no room for it any more
+    /// (the instance keeps running; its share is then not counted).
     @discardableResult
     public mutating func restore(_ holder: Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0, now: Duration) -> Bool {
         guard entries[holder] == nil else { return true }
         insert(holder, Entry(namespace: namespace, memoryMB: memoryMB, busy: false, lastUsed: now))
-        guard gpuMemoryMB > 0 else { return true }
-        return gpus.place(holder, memoryMB: gpuMemoryMB) != nil
+        guard let previous = evictedPlacements.removeValue(forKey: holder) else { return gpuMemoryMB == 0 }
+        return gpus.place(holder, memoryMB: previous.memoryMB, on: previous.device) != nil
     }
 
     /// The instance took its first request (busy instances are never evicted).
     public mutating func markBusy(_ holder: Holder, now: Duration) {
         entries[holder]?.busy = true
+        entries[holder]?.settled = true
         entries[holder]?.lastUsed = now
     }
 
     /// The instance finished its last request and is idle.
     public mutating func markIdle(_ holder: Holder, now: Duration) {
         entries[holder]?.busy = false
+        entries[holder]?.settled = true
         entries[holder]?.lastUsed = now
     }
 
     /// The instance is gone (or never started).
     public mutating func release(_ holder: Holder) {
         gpus.release(holder)
-        guard let entry = entries.removeValue(forKey: holder) else { return }
+        guard let entry = entries.removeValue(forKey: holder) else {
+            evictedPlacements[holder] = nil  // an evicted holder is gone for good
+            return
+        }
         reservedMB -= entry.memoryMB
         countByNamespace[entry.namespace, default: 1] -= 1
         if countByNamespace[entry.namespace] == 0 { countByNamespace.removeValue(forKey: entry.namespace) }

@@ -104,17 +104,41 @@ import Testing
         #expect(n.gpuPlacement(of: c) == nil)
     }
 
-    @Test func anIdleGPUHolderIsEvictedForAShareThatDoesNotFit() {
+    @Test func anIdleGPUHolderIsEvictedAndTheShareWaitsForItToBeGone() {
         var n = NodeCapacity(memoryBudgetMB: 100_000, namespaceMaxInstances: 100, gpus: [GPUDevice(index: 0, memoryMB: 8192)])
         _ = n.reserve(a, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .zero)
         _ = n.reserve(b, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .seconds(1))
         n.markBusy(b, now: .seconds(2))
         n.markIdle(a, now: .seconds(1))
-        // a is idle (and least recently used): it makes room; b is busy and stays.
-        #expect(n.reserve(c, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .seconds(3)) == .granted(evict: [a]))
-        #expect(n.gpuPlacement(of: c)?.device == 0 && n.gpuPlacement(of: a) == nil && n.instanceCount == 2)
-        // The pool refused to stop a (it turned busy): restoring it finds no GPU room, and says so.
-        #expect(n.restore(a, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .seconds(4)) == false)
+        // a is idle (it served a request): it is to go; b is busy and stays. The newcomer waits
+        // until a is gone, so that GPU memory is never promised twice.
+        let denial = NodeCapacity.Denial.gpu(neededMB: 4096, largestFreeMB: 0)
+        #expect(n.reserve(c, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .seconds(3)) == .wait(denial, evict: [a]))
+        #expect(n.gpuPlacement(of: a)?.device == 0 && n.gpuPlacement(of: c) == nil && n.instanceCount == 2)
+        n.release(a)  // the pool stopped it
+        #expect(n.reserve(c, namespace: "x", memoryMB: 128, gpuMemoryMB: 4096, now: .seconds(4)) == .granted(evict: []))
+        #expect(n.gpuPlacement(of: c)?.device == 0)
+    }
+
+    @Test func aFreshlyStartedHolderIsNotEvictedForGPURoom() {
+        var n = NodeCapacity(memoryBudgetMB: 100_000, namespaceMaxInstances: 100, gpus: [GPUDevice(index: 0, memoryMB: 8192)])
+        _ = n.reserve(a, namespace: "x", memoryMB: 128, gpuMemoryMB: 6000, now: .zero)  // starting: not busy yet, but not idle either
+        #expect(n.reserve(b, namespace: "x", memoryMB: 128, gpuMemoryMB: 6000, now: .seconds(1)) == .denied(.gpu(neededMB: 6000, largestFreeMB: 2192)))
+    }
+
+    @Test func aGPUHolderEvictedForMemoryAndPutBackKeepsItsGPU() {
+        var n = NodeCapacity(memoryBudgetMB: 256, namespaceMaxInstances: 100, gpus: [GPUDevice(index: 0, memoryMB: 4096), GPUDevice(index: 1, memoryMB: 4096)])
+        _ = n.reserve(a, namespace: "x", memoryMB: 128, gpuMemoryMB: 1024, now: .zero)
+        n.markIdle(a, now: .zero)
+        _ = n.reserve(b, namespace: "x", memoryMB: 128, now: .seconds(1))
+        n.markBusy(b, now: .seconds(1))
+        // c needs memory: a (idle) is evicted for it; c's share is placed while a's is still counted.
+        #expect(n.reserve(c, namespace: "x", memoryMB: 128, gpuMemoryMB: 3500, now: .seconds(2)) == .granted(evict: [a]))
+        #expect(n.gpuPlacement(of: c)?.device == 1)
+        // The pool refused to stop a (it turned busy): a goes back on GPU 0, where it runs.
+        let restored = n.restore(a, namespace: "x", memoryMB: 128, gpuMemoryMB: 1024, now: .seconds(3))
+        #expect(restored)
+        #expect(n.gpuPlacement(of: a) == .init(device: 0, memoryMB: 1024))
     }
 
     @Test func idleInstancesWithoutSharesAreNotEvictedForGPURoom() {
