@@ -185,3 +185,74 @@ def test_a_swell_node_and_a_confluent_consumer_share_the_group(swell, app_dir, u
             thread.join(timeout=10)
             consumer.close()
         delete_function(swell, fn)
+
+
+def test_a_rebalance_never_commits_past_records_still_running(make_server, tmp_path, unique, rec_dir):
+    """Records that take longer (10 s) than the 4 s revoke grace are abandoned at a rebalance: the
+    offsets committed (sampled all along) never pass a record not yet done, and every record
+    is processed in the end."""
+    topic = create_topic(unique("t-revoke"))
+    fn = unique("krevoke")
+    group = f"g-{fn}"
+    delivered = produce(topic, keyed(8, 8))
+    config = kafka_fn(rec_dir, [topic], delay_ms=10000, ordering="partition", concurrency=4, batchSize=1, groupId=group)
+    config["timeout"] = 30
+    from test_kafka_trigger import Committed
+    samples: list[tuple[float, dict[int, int]]] = []
+    stop = threading.Event()
+
+    def sampler():
+        c = Committed(group, topic)
+        try:
+            while not stop.is_set():
+                try:
+                    samples.append((time.time() * 1000, c.get()))
+                except Exception:  # noqa: BLE001 - a slow answer: next sample
+                    continue
+                time.sleep(0.1)
+        finally:
+            c.close()
+
+    a = make_server()
+    ca = a.client()
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    b = None
+    try:
+        ca.deploy(tmp_path / "app-a", {fn: config})
+        assert wait_until(lambda: assigned(ca, fn) == {0, 1, 2, 3} and status(ca, fn)["kafka"]["inFlight"] >= 1, 30, 0.2), \
+            status(ca, fn)
+        time.sleep(1)  # A's first records are a second into their 10 s
+        b = make_server()
+        cb = b.client()
+        cb.deploy(tmp_path / "app-b", {fn: config})
+        assert wait_until(lambda: len(assigned(ca, fn)) == 2 and len(assigned(cb, fn)) == 2, 40, 0.2), \
+            (assigned(ca, fn), assigned(cb, fn))
+        assert wait_until(lambda: distinct_done(rec_dir) >= set(delivered), 120, 0.25), \
+            f"{len(set(delivered) - distinct_done(rec_dir))} records never processed"
+        want = {p: sum(1 for q, _ in delivered if q == p) for p in range(4)}
+        assert wait_until(lambda: samples and {p: max(c, 0) for p, c in samples[-1][1].items()} == want, 20, 0.2), \
+            (samples[-1:], want)
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        for server, client in ((a, ca), (b, b.client() if b else None)):
+            if server and server.alive() and client:
+                delete_function(client, fn)
+    completed_at: dict[tuple[int, int], float] = {}
+    for o in records_of(rec_dir):
+        key = (o["partition"], o["offset"])
+        completed_at[key] = min(completed_at.get(key, o["end"]), o["end"])
+    violations = []
+    for t, offsets in samples:
+        for p, c in offsets.items():
+            for off in range(max(c, 0)):
+                if completed_at.get((p, off), float("inf")) > t + 2:
+                    violations.append(f"at {t:.0f} partition {p} committed {c} but offset {off} completed at "
+                                      f"{completed_at.get((p, off), 'never')}")
+                    break
+    assert len(samples) >= 20, f"only {len(samples)} samples"
+    assert not violations, f"{len(violations)} samples committed past unfinished records: {violations[:5]}"
+    dupes = len(records_of(rec_dir)) - len(delivered)
+    assert dupes >= 1, "no record was abandoned and run again: the rebalance did not cut into running work"
+    print(f"rebalance during 10 s records: {dupes} records run twice, {len(samples)} commit samples, no commit past running work")
