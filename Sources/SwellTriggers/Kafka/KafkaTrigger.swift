@@ -261,7 +261,8 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     public func revoke(_ partitions: KafkaPartitionSet) async {
         let sources = partitions.flatMap { topic, list in list.map { TopicPartition(topic, $0) } }
         for tp in sources { state.revoke(tp) }
-        let deadline = Date().addingTimeInterval(revokeGrace)
+        // At shutdown (the membership task is cancelled) running batches already had their time.
+        let deadline = Date().addingTimeInterval(Task.isCancelled ? 0 : revokeGrace)
         while Date() < deadline, sources.contains(where: { !state.inFlight(of: $0).isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
