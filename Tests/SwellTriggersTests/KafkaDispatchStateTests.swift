@@ -173,7 +173,9 @@ extension KafkaDispatchStateTests {
         s.add(tp0, records: (0..<4).map { record($0, key: nil) }, nextOffset: 4, highWatermark: 4, now: 0)
         let running = [s.nextBatch(now: 0)!, s.nextBatch(now: 0)!]  // tp0/0 and tp1 has nothing: tp0/1
         #expect(running.map { $0.records[0].offset } == [0, 1])
+        #expect(s.isReading(tp0))
         s.revoke(tp0)
+        #expect(!s.isReading(tp0) && s.isReading(tp1))
         #expect(s.nextBatch(now: 0) == nil)  // 2 and 3 were fetched, not handed out: dropped
         #expect(s.fetchPositions(window: 100)[tp0] == nil && s.fetchPositions(window: 100)[tp1] == 0)
         s.add(tp0, records: [record(4, key: nil)], nextOffset: 5, highWatermark: 5, now: 0)  // a fetch that raced the revoke
@@ -184,7 +186,7 @@ extension KafkaDispatchStateTests {
         s.finish(running[0].id)
         #expect(s.commitPoints()[tp0] == 2)  // never past 2, which was not done
         s.unassign(tp0)
-        #expect(s.assigned == [tp1] && s.commitPoints()[tp0] == nil)
+        #expect(s.assigned == [tp1] && s.commitPoints()[tp0] == nil && !s.isReading(tp0))
     }
 
     @Test func unassignAbandonsBatchesInFlightAndFreesTheirKeys() {

@@ -125,6 +125,11 @@ public struct KafkaDispatchState: Sendable {
         p.ready.removeAll()
     }
 
+    /// Whether `source` is assigned and not revoked.
+    public func isReading(_ source: TopicPartition) -> Bool {
+        partitions[source].map { !$0.revoked } ?? false
+    }
+
     /// The ids of the batches of `source` in flight.
     public func inFlight(of source: TopicPartition) -> [Int] {
         inFlight.values.filter { $0.source == source }.map(\.id).sorted()

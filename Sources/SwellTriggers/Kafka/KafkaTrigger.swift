@@ -164,7 +164,10 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
                         logger.warning("the partitions' logs end before the trigger's position; reading them from their start",
                                        metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(truncated.sorted())"])
                         let starts = try await consumer.listOffsets(topic: topic, partitions: truncated, at: .earliest)
-                        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
+                        // Unless a rebalance took the partition meanwhile.
+                        for (p, offset) in starts where state.isReading(TopicPartition(topic, p)) {
+                            state.assign(TopicPartition(topic, p), position: offset, committed: nil)
+                        }
                     }
                 }
                 dispatch()
@@ -304,7 +307,9 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
 
     private func resetPartitions(_ consumer: KafkaClient, topic: String, partitions: [Int32]) async throws {
         let starts = try await consumer.listOffsets(topic: topic, partitions: partitions, at: kafka.startFromEarliest ? .earliest : .latest)
-        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
+        for (p, offset) in starts where state.isReading(TopicPartition(topic, p)) {
+            state.assign(TopicPartition(topic, p), position: offset, committed: nil)
+        }
     }
 
     // MARK: Dispatch
