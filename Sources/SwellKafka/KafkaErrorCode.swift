@@ -28,8 +28,10 @@ public enum KafkaErrorCode: Sendable, Hashable, CustomStringConvertible {
     case notEnoughReplicasAfterAppend
     case invalidRequiredAcks
     case illegalGeneration
+    case inconsistentGroupProtocol
     case invalidGroupId
     case unknownMemberId
+    case invalidSessionTimeout
     case rebalanceInProgress
     case invalidCommitOffsetSize
     case topicAuthorizationFailed
@@ -47,6 +49,9 @@ public enum KafkaErrorCode: Sendable, Hashable, CustomStringConvertible {
     case fencedLeaderEpoch
     case unknownLeaderEpoch
     case unsupportedCompressionType
+    case memberIdRequired
+    case groupMaxSizeReached
+    case fencedInstanceId
     case invalidRecord
     case throttlingQuotaExceeded
     case unknownTopicId
@@ -77,8 +82,10 @@ public enum KafkaErrorCode: Sendable, Hashable, CustomStringConvertible {
         (.notEnoughReplicasAfterAppend, 20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", true),
         (.invalidRequiredAcks, 21, "INVALID_REQUIRED_ACKS", false),
         (.illegalGeneration, 22, "ILLEGAL_GENERATION", false),
+        (.inconsistentGroupProtocol, 23, "INCONSISTENT_GROUP_PROTOCOL", false),
         (.invalidGroupId, 24, "INVALID_GROUP_ID", false),
         (.unknownMemberId, 25, "UNKNOWN_MEMBER_ID", false),
+        (.invalidSessionTimeout, 26, "INVALID_SESSION_TIMEOUT", false),
         (.rebalanceInProgress, 27, "REBALANCE_IN_PROGRESS", false),
         (.invalidCommitOffsetSize, 28, "INVALID_COMMIT_OFFSET_SIZE", false),
         (.topicAuthorizationFailed, 29, "TOPIC_AUTHORIZATION_FAILED", false),
@@ -96,6 +103,9 @@ public enum KafkaErrorCode: Sendable, Hashable, CustomStringConvertible {
         (.fencedLeaderEpoch, 74, "FENCED_LEADER_EPOCH", true),
         (.unknownLeaderEpoch, 75, "UNKNOWN_LEADER_EPOCH", true),
         (.unsupportedCompressionType, 76, "UNSUPPORTED_COMPRESSION_TYPE", false),
+        (.memberIdRequired, 79, "MEMBER_ID_REQUIRED", false),
+        (.groupMaxSizeReached, 81, "GROUP_MAX_SIZE_REACHED", false),
+        (.fencedInstanceId, 82, "FENCED_INSTANCE_ID", false),
         (.invalidRecord, 87, "INVALID_RECORD", false),
         (.throttlingQuotaExceeded, 89, "THROTTLING_QUOTA_EXCEEDED", true),
         (.unknownTopicId, 100, "UNKNOWN_TOPIC_ID", true),

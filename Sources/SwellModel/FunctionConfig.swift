@@ -18,6 +18,18 @@ public struct URLConfig: Sendable, Codable, Hashable {
     }
 }
 
+/// A function's share of one GPU's memory (`gpu: {memory: 4096}`): each instance is placed on
+/// a GPU of the node with that much free, and sees that GPU only.
+public struct GPUShare: Sendable, Codable, Hashable {
+    public static let memoryRange = 1...1_048_576
+    /// MiB of GPU memory per instance.
+    public var memory: Int
+
+    public init(memory: Int) {
+        self.memory = memory
+    }
+}
+
 /// The complete, validated configuration of one function version.
 public struct FunctionConfig: Sendable, Codable, Hashable {
     public static let memoryRange = 128...10240
@@ -43,13 +55,17 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
     public var async: AsyncConfig
     /// Event sources bound to the function (not versioned, like `url`).
     public var triggers: [TriggerConfig]
+    /// A share of one GPU per instance (nil: no GPU).
+    public var gpu: GPUShare?
 
     public init(
         runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
         memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
         environment: [String: String] = [:], description: String = "", url: URLConfig? = nil,
-        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = []
+        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = [],
+        gpu: GPUShare? = nil
     ) {
+        self.gpu = gpu
         self.triggers = triggers
         self.scaling = scaling
         self.async = async
@@ -80,11 +96,12 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         if scaling != old.scaling { fields.append("scaling") }
         if async != old.async { fields.append("async") }
         if triggers != old.triggers { fields.append("triggers") }
+        if gpu != old.gpu { fields.append("gpu") }
         return fields
     }
 
     enum CodingKeys: String, CodingKey {
-        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers
+        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers, gpu
     }
 
     /// Decodes stored configurations, including those written before `scaling` and `async` existed.
@@ -103,6 +120,7 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         scaling = try c.decodeIfPresent(ScalingConfig.self, forKey: .scaling) ?? ScalingConfig()
         async = try c.decodeIfPresent(AsyncConfig.self, forKey: .async) ?? AsyncConfig()
         triggers = try c.decodeIfPresent([TriggerConfig].self, forKey: .triggers) ?? []
+        gpu = try c.decodeIfPresent(GPUShare.self, forKey: .gpu)
     }
 
     /// The part of the configuration that a published version freezes (the URL and triggers are not part of it).

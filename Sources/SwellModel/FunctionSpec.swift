@@ -7,7 +7,7 @@ public enum FunctionSpec {
     /// Fields a function entry may carry.
     public static let knownFields: Set<String> = [
         "runtime", "handler", "code", "codeSha256", "codeSize", "memory", "timeout", "concurrency",
-        "environment", "description", "url", "scaling", "async", "triggers",
+        "environment", "description", "url", "scaling", "async", "triggers", "gpu",
     ]
 
     /// Parses and validates one function entry, reporting every field in error at once
@@ -89,12 +89,20 @@ public enum FunctionSpec {
         let scaling = problems.check { () throws(SwellError) in try ScalingConfig.parse(r) }
         let async = problems.check { () throws(SwellError) in try AsyncConfig.parse(r) }
         let triggers = problems.check { () throws(SwellError) in try TriggerConfig.parseList(r) }
+        let gpu = problems.check { () throws(SwellError) -> GPUShare? in
+            guard let g = try r.object("gpu") else { return nil }
+            try g.rejectUnknown(["memory"])
+            guard let memory = try g.int("memory", range: GPUShare.memoryRange) else {
+                throw SwellError.invalid(g.field("memory"), "is required (MiB of GPU memory per instance, e.g. 4096)")
+            }
+            return GPUShare(memory: memory)
+        } ?? nil
         try problems.throwIfAny()
 
         return FunctionConfig(
             runtime: runtime!, handler: handler!, codeSha256: sha!, codeSize: size, memory: memory ?? 128, timeout: timeout ?? 3,
             concurrency: concurrency ?? 1, environment: environment!, description: description!, url: url,
-            scaling: scaling!, async: async!, triggers: triggers!)
+            scaling: scaling!, async: async!, triggers: triggers!, gpu: gpu)
     }
 
     static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {

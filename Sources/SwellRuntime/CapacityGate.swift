@@ -1,3 +1,4 @@
+import SwellModel
 import SwellScheduler
 import Synchronization
 
@@ -8,8 +9,8 @@ public final class CapacityGate: Sendable {
     private let evictor = Mutex<(@Sendable (NodeCapacity.Holder) -> Void)?>(nil)
     private let origin = ContinuousClock.now
 
-    public init(memoryBudgetMB: Int, namespaceMaxInstances: Int) {
-        state = Mutex(NodeCapacity(memoryBudgetMB: memoryBudgetMB, namespaceMaxInstances: namespaceMaxInstances))
+    public init(memoryBudgetMB: Int, namespaceMaxInstances: Int, gpus: [GPUDevice] = []) {
+        state = Mutex(NodeCapacity(memoryBudgetMB: memoryBudgetMB, namespaceMaxInstances: namespaceMaxInstances, gpus: gpus))
     }
 
     private var now: Duration { ContinuousClock.now - origin }
@@ -20,19 +21,32 @@ public final class CapacityGate: Sendable {
     }
 
     /// Reserves room for an instance; evictions it needs are handed to the evictor.
-    func reserve(_ holder: NodeCapacity.Holder, namespace: String, memoryMB: Int) -> NodeCapacity.Decision {
+    func reserve(_ holder: NodeCapacity.Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0) -> NodeCapacity.Decision {
         let t = now
-        let decision = state.withLock { $0.reserve(holder, namespace: namespace, memoryMB: memoryMB, now: t) }
-        if case .granted(let evicted) = decision, !evicted.isEmpty, let evict = evictor.withLock({ $0 }) {
-            for h in evicted { evict(h) }
+        let decision = state.withLock { $0.reserve(holder, namespace: namespace, memoryMB: memoryMB, gpuMemoryMB: gpuMemoryMB, now: t) }
+        switch decision {
+        case .granted(let evicted), .wait(_, let evicted):
+            if !evicted.isEmpty, let evict = evictor.withLock({ $0 }) {
+                for h in evicted { evict(h) }
+            }
+        case .denied:
+            break
         }
         return decision
     }
 
-    func restore(_ holder: NodeCapacity.Holder, namespace: String, memoryMB: Int) {
+    func restore(_ holder: NodeCapacity.Holder, namespace: String, memoryMB: Int, gpuMemoryMB: Int = 0) {
         let t = now
-        state.withLock { $0.restore(holder, namespace: namespace, memoryMB: memoryMB, now: t) }
+        state.withLock { _ = $0.restore(holder, namespace: namespace, memoryMB: memoryMB, gpuMemoryMB: gpuMemoryMB, now: t) }
     }
+
+    /// The GPU share an instance holds, if any.
+    func gpuPlacement(_ holder: NodeCapacity.Holder) -> GPUPacking<NodeCapacity.Holder>.Placement? {
+        state.withLock { $0.gpuPlacement(of: holder) }
+    }
+
+    /// The node's declared GPUs.
+    public var gpus: [GPUDevice] { state.withLock { $0.gpus.devices } }
 
     func markBusy(_ holder: NodeCapacity.Holder) {
         let t = now

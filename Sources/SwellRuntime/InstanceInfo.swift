@@ -6,4 +6,7 @@ public struct InstanceInfo: Sendable, Hashable {
     /// `i-` and 12 hex digits, unique for the life of the server.
     public var name: String
     public var memoryMB: Int
+    /// The GPU (CUDA index) holding the instance's share of GPU memory, and the share in MiB.
+    public var gpuDevice: Int? = nil
+    public var gpuMemoryMB: Int = 0
 }

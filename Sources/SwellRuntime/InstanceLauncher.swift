@@ -79,6 +79,11 @@ enum InstanceLauncher {
         env["SWELL_CONCURRENCY"] = String(config.concurrency)
         env["AWS_LAMBDA_MAX_CONCURRENCY"] = String(config.concurrency)
         env["SWELL_NAMESPACE"] = key.namespace
+        if let device = instance.gpuDevice {
+            // The instance sees only its GPU (as device 0 inside) and is told its share of the memory.
+            env["CUDA_VISIBLE_DEVICES"] = String(device)
+            env["SWELL_GPU_MEMORY_MB"] = String(instance.gpuMemoryMB)
+        }
         switch config.runtime {
         case .nodejs20: env["NODE_PATH"] = "\(codeDirectory)/node_modules"
         case .python3: env["PYTHONDONTWRITEBYTECODE"] = "1"

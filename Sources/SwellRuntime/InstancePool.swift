@@ -282,12 +282,12 @@ public final class InstancePool: Sendable {
             case .reject(let ticket, let reason):
                 resolve(ticket, .rejected(reason), &s, &effects)
             case .startInstance(let id):
-                switch capacity.reserve(holder(id), namespace: key.namespace, memoryMB: config.memory) {
+                switch capacity.reserve(holder(id), namespace: key.namespace, memoryMB: config.memory, gpuMemoryMB: config.gpu?.memory ?? 0) {
                 case .granted:
                     let instance = makeInstance(id, &s)
                     s.instances[id] = instance
                     effects.append(.launch(instance))
-                case .denied(let denial):
+                case .denied(let denial), .wait(let denial, _):
                     s.machine.instanceStartDenied(id, now: now)
                     effects.append(.startDenied(denial, firstOfItsKind: s.lastDenial != denial))
                     s.lastDenial = denial
@@ -348,7 +348,11 @@ public final class InstancePool: Sendable {
     private func makeInstance(_ id: InstanceID, _ s: inout State) -> RuntimeInstance {
         s.instanceCounter &+= 1
         let name = "i-" + String(s.instanceCounter & 0xFFFF_FFFF_FFFF, radix: 16).leftPadded(to: 12)
-        let info = InstanceInfo(function: key, name: name, memoryMB: config.memory)
+        var info = InstanceInfo(function: key, name: name, memoryMB: config.memory)
+        if let share = capacity.gpuPlacement(holder(id)) {
+            info.gpuDevice = share.device
+            info.gpuMemoryMB = share.memoryMB
+        }
         let mailbox = InstanceMailbox(loop: group.next(), events: .init(
             ready: { [weak self] in self?.instanceReady(id) },
             initError: { [weak self] error in self?.instanceInitError(id, error) },
@@ -544,7 +548,7 @@ public final class InstancePool: Sendable {
         let (instance, effects) = modify { s, effects -> RuntimeInstance? in
             let actions = s.machine.evict(id)
             if actions.isEmpty {
-                if s.instances[id] != nil { capacity.restore(holder(id), namespace: key.namespace, memoryMB: config.memory) }
+                if s.instances[id] != nil { capacity.restore(holder(id), namespace: key.namespace, memoryMB: config.memory, gpuMemoryMB: config.gpu?.memory ?? 0) }
                 return nil
             }
             apply(actions, to: &s, &effects)

@@ -38,6 +38,8 @@ enum API {
         var scaling: ScalingConfig
         var async: AsyncConfig
         var triggers: [TriggerConfig]
+        /// Present only for functions with a GPU share.
+        var gpu: GPUShare?
         var createdAt: Date
         var updatedAt: Date
         var revision: Int
@@ -58,6 +60,7 @@ enum API {
             scaling = r.config.scaling
             async = r.config.async
             triggers = r.config.triggers
+            gpu = r.config.gpu
             createdAt = r.createdAt
             updatedAt = r.updatedAt
             revision = r.revision

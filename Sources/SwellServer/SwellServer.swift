@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     public var listener: ListenerConfiguration
     /// Log rate limits, queue bound and retention.
     public var logs: LogLimits
+    /// GPUs instances may hold shares of (`--gpu`); none by default.
+    public var gpus: [GPUDevice] = []
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
@@ -92,7 +94,8 @@ public enum SwellServer {
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
         let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger, sandbox: sandbox) : nil
         let budget = configuration.memoryBudgetMB ?? Int(ProcessInfo.processInfo.physicalMemory / 1024 / 1024 * 8 / 10)
-        let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
+        let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances, gpus: configuration.gpus)
+        if !configuration.gpus.isEmpty { logger.notice("GPUs declared", metadata: ["gpus": "\(configuration.gpus.map(\.description).joined(separator: ","))"]) }
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
         // Trace export when the OTEL_* variables ask for it; nothing of it on the invoke path otherwise.
@@ -236,5 +239,14 @@ public enum SwellServer {
             let (_, change, _) = try control.putFunction(namespace: ns, name: function.name, spec: function.spec, path: "functions.\(function.name)")
             logger.notice("example deployed", metadata: ["function": "\(ns)/\(function.name)", "change": "\(change)"])
         }
+    }
+}
+
+extension ServerConfiguration {
+    /// This configuration with `gpus` declared.
+    public func withGPUs(_ gpus: [GPUDevice]) -> ServerConfiguration {
+        var c = self
+        c.gpus = gpus
+        return c
     }
 }

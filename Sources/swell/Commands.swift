@@ -62,6 +62,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Confine instances with cgroups (or rlimits) and, as root, unprivileged uids.") var sandbox = true
     @Option(help: "Memory (MB) all instances together may reserve; idle instances are evicted to make room (default: 80% of RAM).") var memoryBudget: Int?
     @Option(help: "Most instances one namespace may run at once.") var namespaceMaxInstances = 1000
+    @Option(help: "GPUs instances may share, as INDEX:MIB[,INDEX:MIB...] (e.g. 0:16384,1:16384); a function asks for a share with gpu: {memory: MIB}.") var gpu: String?
     @Option(help: "Seconds a connection may stay idle between requests.") var idleTimeout = 60.0
     @Option(help: "Seconds a client may take to send a request's head.") var headerTimeout = 10.0
     @Option(help: "Seconds a client may take to send a request's body.") var bodyTimeout = 60.0
@@ -89,6 +90,12 @@ struct Serve: AsyncParsableCommand {
         let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let listener = try listenerConfiguration()
         let logs = try logLimits()
+        let gpus: [GPUDevice]
+        do {
+            gpus = try gpu.map { text throws(GPUDevice.ParseError) in try GPUDevice.parseList(text) } ?? []
+        } catch {
+            throw ValidationError(error.message)
+        }
         let lock: DataDirectoryLock
         do {
             lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
@@ -106,7 +113,8 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox,
-                listener: listener, logs: logs),
+                listener: listener, logs: logs
+            ).withGPUs(gpus),
             logger: logger)
         // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
         // shutdown, which the group remembers if it comes before run() and passes down to the

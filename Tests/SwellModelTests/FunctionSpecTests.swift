@@ -1,3 +1,4 @@
+import Foundation
 import SwellModel
 import Testing
 
@@ -120,5 +121,48 @@ import Testing
                 "functions.f.url.auth", "functions.f.url.x",
             ])
         }
+    }
+}
+
+@Suite struct FunctionSpecGPUTests {
+    let sha = String(repeating: "a", count: 64)
+
+    func parse(_ gpu: ConfigValue) throws(SwellError) -> FunctionConfig {
+        try FunctionSpec.parse(.object(["runtime": "nodejs20", "handler": "a.b", "codeSha256": .string(sha), "gpu": gpu]), path: "functions.infer")
+    }
+
+    func field(_ gpu: ConfigValue) -> String? {
+        do {
+            _ = try parse(gpu)
+            return nil
+        } catch {
+            return error.field
+        }
+    }
+
+    @Test func aShareParsesAndIsAbsentByDefault() throws {
+        #expect(try parse(.object(["memory": 4096])).gpu == GPUShare(memory: 4096))
+        let plain = try FunctionSpec.parse(.object(["runtime": "nodejs20", "handler": "a.b", "codeSha256": .string(sha)]), path: "f")
+        #expect(plain.gpu == nil)
+        #expect(try parse(.object(["memory": 4096])).changedFields(from: plain) == ["gpu"])
+    }
+
+    @Test func badSharesNameTheField() {
+        #expect(field(.object([:])) == "functions.infer.gpu.memory")
+        #expect(field(.object(["memory": 0])) == "functions.infer.gpu.memory")
+        #expect(field(.object(["memory": 2_000_000])) == "functions.infer.gpu.memory")
+        #expect(field(.object(["memory": "lots"])) == "functions.infer.gpu.memory")
+        #expect(field(.object(["memory": 1024, "count": 2])) == "functions.infer.gpu.count")
+        #expect(field(.int(4096)) == "functions.infer.gpu")
+    }
+
+    @Test func storedConfigsWithAndWithoutAShareDecode() throws {
+        let config = try parse(.object(["memory": 512]))
+        let data = try JSONEncoder().encode(config)
+        #expect(try JSONDecoder().decode(FunctionConfig.self, from: data).gpu == GPUShare(memory: 512))
+        var plain = config
+        plain.gpu = nil
+        let text = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
+        #expect(!text.contains("gpu"))
     }
 }

@@ -160,4 +160,49 @@ import Testing
         s.finish(first.id)
         #expect(s.commitPoints() == [tp: 5])
     }
+
+}
+
+extension KafkaDispatchStateTests {
+    // MARK: Rebalances
+
+    @Test func aRevokedPartitionHandsOutNothingMoreAndItsCommitStaysBelowRunningWork() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.assign(tp1, position: 0, committed: nil)
+        s.add(tp0, records: (0..<4).map { record($0, key: nil) }, nextOffset: 4, highWatermark: 4, now: 0)
+        let running = [s.nextBatch(now: 0)!, s.nextBatch(now: 0)!]  // tp0/0 and tp1 has nothing: tp0/1
+        #expect(running.map { $0.records[0].offset } == [0, 1])
+        #expect(s.isReading(tp0))
+        s.revoke(tp0)
+        #expect(!s.isReading(tp0) && s.isReading(tp1))
+        #expect(s.nextBatch(now: 0) == nil)  // 2 and 3 were fetched, not handed out: dropped
+        #expect(s.fetchPositions(window: 100)[tp0] == nil && s.fetchPositions(window: 100)[tp1] == 0)
+        s.add(tp0, records: [record(4, key: nil)], nextOffset: 5, highWatermark: 5, now: 0)  // a fetch that raced the revoke
+        #expect(s.readyCount == 0)
+        #expect(s.inFlight(of: tp0) == running.map(\.id).sorted())
+        s.finish(running[1].id)
+        #expect(s.commitPoints()[tp0] == 0)  // 0 still running: nothing passes it
+        s.finish(running[0].id)
+        #expect(s.commitPoints()[tp0] == 2)  // never past 2, which was not done
+        s.unassign(tp0)
+        #expect(s.assigned == [tp1] && s.commitPoints()[tp0] == nil && !s.isReading(tp0))
+    }
+
+    @Test func unassignAbandonsBatchesInFlightAndFreesTheirKeys() {
+        var s = KafkaDispatchState(ordering: .key, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: [record(0, key: "a"), record(1, key: "a")], nextOffset: 2, highWatermark: 2, now: 0)
+        let b = s.nextBatch(now: 0)!
+        #expect(s.nextBatch(now: 0) == nil)  // key a is busy
+        s.revoke(tp0)
+        #expect(s.unassign(tp0) == [b.id])
+        s.finish(b.id)  // the abandoned batch ends later: nothing changes
+        #expect(s.inFlightCount == 0 && s.outstanding == 0)
+        // Assigned again (the next generation gave it back): read from the committed offset, key a free.
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: [record(0, key: "a"), record(1, key: "a")], nextOffset: 2, highWatermark: 2, now: 0)
+        let again = s.nextBatch(now: 0)!
+        #expect(again.records[0].offset == 0)
+    }
 }

@@ -521,7 +521,7 @@ public actor KafkaClient {
     }
 
     /// Runs `body` against the group's coordinator, finding it again when it moved.
-    private func withCoordinator<T: Sendable>(group: String, api: String,
+    func withCoordinator<T: Sendable>(group: String, api: String,
                                               _ body: @Sendable (KafkaClient, Address) async throws -> T) async throws -> T {
         try await retrying(api) { _ in
             let address: Address

@@ -9,6 +9,10 @@ enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
     case offsetCommit = 8
     case offsetFetch = 9
     case findCoordinator = 10
+    case joinGroup = 11
+    case heartbeat = 12
+    case leaveGroup = 13
+    case syncGroup = 14
     case apiVersions = 18
 
     var description: String {
@@ -20,6 +24,10 @@ enum KafkaAPIKey: Int16, Sendable, CaseIterable, CustomStringConvertible {
         case .offsetCommit: "OffsetCommit"
         case .offsetFetch: "OffsetFetch"
         case .findCoordinator: "FindCoordinator"
+        case .joinGroup: "JoinGroup"
+        case .heartbeat: "Heartbeat"
+        case .leaveGroup: "LeaveGroup"
+        case .syncGroup: "SyncGroup"
         case .apiVersions: "ApiVersions"
         }
     }

@@ -4,7 +4,7 @@ import SwellKafka
 import SwellTasks
 
 /// Kafka producers shared per cluster (the same broker list): result topics, dead-letter
-/// topics, offset commits and task destinations use them. Fetching uses a client of its own
+/// topics and task destinations use them (a trigger commits through its group member). Fetching uses a client of its own
 /// per trigger, because a broker answers a connection's requests in order and a fetch may
 /// wait up to its `maxWait`.
 public actor KafkaClients: KafkaRecordPublisher {

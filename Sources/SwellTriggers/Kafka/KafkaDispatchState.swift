@@ -54,6 +54,9 @@ public struct KafkaDispatchState: Sendable {
         /// A batch of this partition is in flight (ordering `partition`).
         var busy = false
         var highWatermark: Int64 = -1
+        /// Revoked by a group rebalance: nothing more is fetched or handed out; batches in
+        /// flight may still finish (and be committed) until ``unassign(_:)``.
+        var revoked = false
     }
 
     struct KeySlot: Hashable, Sendable {
@@ -106,15 +109,52 @@ public struct KafkaDispatchState: Sendable {
     /// Partitions to fetch and where: those whose records not yet done number fewer than `window`.
     public func fetchPositions(window: Int) -> [TopicPartition: Int64] {
         var result: [TopicPartition: Int64] = [:]
-        for (tp, p) in partitions where p.entries.count < window { result[tp] = p.position }
+        for (tp, p) in partitions where p.entries.count < window && !p.revoked { result[tp] = p.position }
         return result
+    }
+
+    // MARK: Rebalances
+
+    /// Stops `source`: records fetched and not handed out are dropped (the next owner reads
+    /// them again), nothing more is fetched or handed out; batches in flight may still finish.
+    /// Their offsets stay tracked, so a commit never passes a record not done.
+    public mutating func revoke(_ source: TopicPartition) {
+        guard var p = partitions.removeValue(forKey: source) else { return }
+        defer { partitions[source] = p }
+        p.revoked = true
+        p.ready.removeAll()
+    }
+
+    /// Whether `source` is assigned and not revoked.
+    public func isReading(_ source: TopicPartition) -> Bool {
+        partitions[source].map { !$0.revoked } ?? false
+    }
+
+    /// The ids of the batches of `source` in flight.
+    public func inFlight(of source: TopicPartition) -> [Int] {
+        inFlight.values.filter { $0.source == source }.map(\.id).sorted()
+    }
+
+    /// Forgets `source` (after its last commit): its batches still in flight are abandoned (their
+    /// `finish` changes nothing) and their keys freed. Returns the abandoned batches' ids.
+    @discardableResult
+    public mutating func unassign(_ source: TopicPartition) -> [Int] {
+        let abandoned = inFlight(of: source)
+        for id in abandoned {
+            let batch = inFlight.removeValue(forKey: id)!
+            for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: source, key: key)) } }
+        }
+        partitions[source] = nil
+        order.removeAll { $0 == source }
+        if !order.isEmpty { cursor %= order.count } else { cursor = 0 }
+        return abandoned
     }
 
     /// Takes fetched records of `source`; `nextOffset` is where the next fetch starts. Records
     /// before the partition's position (a fetch that raced a reset) are ignored.
     public mutating func add(_ source: TopicPartition, records: [KafkaRecord], nextOffset: Int64, highWatermark: Int64, now: Double) {
         // Moved out and back in, so that the buffers are mutated in place, not copied.
-        guard var p = partitions.removeValue(forKey: source) else { return }
+        guard partitions[source].map({ !$0.revoked }) == true, var p = partitions.removeValue(forKey: source) else { return }
         defer { partitions[source] = p }
         if highWatermark >= 0 { p.highWatermark = highWatermark }
         for r in records where r.offset >= p.position {
@@ -171,7 +211,7 @@ public struct KafkaDispatchState: Sendable {
     private mutating func take(from tp: TopicPartition, now: Double) -> [KafkaRecord]? {
         // The check holds no copy of the partition past this line, or the move below would copy the buffers.
         let ordering = self.ordering
-        guard partitions[tp].map({ !$0.ready.isEmpty && !(ordering == .partition && $0.busy) }) == true else { return nil }
+        guard partitions[tp].map({ !$0.revoked && !$0.ready.isEmpty && !(ordering == .partition && $0.busy) }) == true else { return nil }
         var p = partitions.removeValue(forKey: tp)!
         defer { partitions[tp] = p }
         let windowOpen = p.ready.count < batchSize && now - p.readySince < maxWait

@@ -6,15 +6,22 @@ import Tracing
 import SwellKafka
 import SwellModel
 
-/// A Kafka topic source. One fetch loop reads every partition of the topics (through a
-/// client of its own), ``KafkaDispatchState`` decides which records may run, each batch
-/// runs in its own task (invoke → retries with backoff → result or dead-letter topic), and
-/// every half second the offsets of finished work are committed to the consumer group.
+/// A Kafka topic source. The trigger is a member of its consumer group (``KafkaGroupMember``,
+/// Kafka's group protocol with the range assignor), so the nodes running it (and any other
+/// consumer of the group) split the topics' partitions. One fetch loop reads the partitions
+/// assigned to this node (through a client of its own), ``KafkaDispatchState`` decides which
+/// records may run, each batch runs in its own task (invoke → retries with backoff → result or
+/// dead-letter topic), and every half second the offsets of finished work are committed to the
+/// consumer group with the member's generation.
+///
+/// A rebalance revokes every partition: no more records are handed out, batches in flight get
+/// ``revokeGrace`` to finish, what is done is committed, and the rest is abandoned uncommitted
+/// (the next owner runs those records again), then the member joins the new generation.
 ///
 /// Concurrency is the trigger's `concurrency`, however many partitions there are. A crash
 /// never skips a record: the committed offset of a partition never passes a record that is
 /// not done, so at most the records fetched and not yet committed run again after a restart.
-public actor KafkaTrigger: TriggerRunner {
+public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     let id: TriggerID
     let config: TriggerConfig
     let kafka: KafkaTriggerConfig
@@ -42,8 +49,23 @@ public actor KafkaTrigger: TriggerRunner {
     private var producer: KafkaProducer?
     /// The fetch loop waits for finished work to free room in the window.
     private var waitingForRoom = false
+    /// The group membership (set while running) and its last failure.
+    private var member: KafkaGroupMember?
+    private var groupClient: KafkaClient?
+    private var groupError: (String, Date)?
+    /// The generation of the current assignment (-1: none yet).
+    private var generation: Int32 = -1
+    /// The topics' partitions when the trigger first looked (those that appear later are read
+    /// from the earliest offset when the group has no commit for them).
+    private var initialPartitions: [String: Set<Int32>] = [:]
+    /// How long revoked partitions' batches in flight may take to finish before they are abandoned.
+    let revokeGrace: Double
+    let groupSettings: KafkaGroupMembership.Settings
 
-    public init(id: TriggerID, config: TriggerConfig, kafka: KafkaTriggerConfig, invoker: Invoker, clients: KafkaClients, paused: Bool, logger: Logger) {
+    public init(id: TriggerID, config: TriggerConfig, kafka: KafkaTriggerConfig, invoker: Invoker, clients: KafkaClients, paused: Bool, logger: Logger,
+                groupSettings: KafkaGroupMembership.Settings = .init(), revokeGrace: Double = 4) {
+        self.groupSettings = groupSettings
+        self.revokeGrace = revokeGrace
         self.id = id
         self.config = config
         self.kafka = kafka
@@ -63,6 +85,13 @@ public actor KafkaTrigger: TriggerRunner {
     public func run() async {
         let consumer = KafkaClient(configuration: .init(bootstrapServers: kafka.brokers, clientID: "swell-\(group)", maxAttempts: 3), logger: logger)
         producer = await clients.producer(for: kafka.brokers)
+        // Joins, heartbeats and commits go through a client of their own: a JoinGroup waits for
+        // the whole rebalance, which must hold up neither fetches nor produces.
+        let groupClient = KafkaClient(configuration: .init(bootstrapServers: kafka.brokers, clientID: "swell-\(group)", maxAttempts: 3), logger: logger)
+        self.groupClient = groupClient
+        let member = KafkaGroupMember(client: groupClient, group: group, topics: kafka.topics, settings: groupSettings, logger: logger)
+        self.member = member
+        let membership = Task { await member.run(handler: self) }
         let committer = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
@@ -136,7 +165,10 @@ public actor KafkaTrigger: TriggerRunner {
                         logger.warning("the partitions' logs end before the trigger's position; reading them from their start",
                                        metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(truncated.sorted())"])
                         let starts = try await consumer.listOffsets(topic: topic, partitions: truncated, at: .earliest)
-                        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
+                        // Unless a rebalance took the partition meanwhile.
+                        for (p, offset) in starts where state.isReading(TopicPartition(topic, p)) {
+                            state.assign(TopicPartition(topic, p), position: offset, committed: nil)
+                        }
                     }
                 }
                 dispatch()
@@ -161,42 +193,105 @@ public actor KafkaTrigger: TriggerRunner {
         for t in running.values { t.cancel() }
         committer.cancel()
         await commit()
+        // Leaving the group (after revoking and committing) lets the others take the partitions at once.
+        membership.cancel()
+        await membership.value
         await consumer.close()
+        await groupClient.close()
     }
 
-    /// Looks up the topics' partitions (every 5 s, and after an error) and starts reading new
-    /// ones at the group's committed offset, else at the start position. Partitions that
-    /// appear after the trigger started are read from the earliest offset, so that nothing
-    /// written to them before they were noticed is missed.
+    /// Looks up the topics' partitions (every 5 s, and after an error), so that a missing
+    /// topic or an unreachable cluster shows as the trigger's error. When a topic gained
+    /// partitions, the group leader asks for a rebalance: only a new assignment hands them out.
     private func refreshPartitions(_ consumer: KafkaClient) async throws {
         let now = Date().timeIntervalSince1970
         guard now - lastMetadata >= 5 else { return }
         let metadata = try await consumer.metadata(topics: kafka.topics)
-        let producer = self.producer
+        var grew: [String] = []
         for topic in kafka.topics {
             guard let meta = metadata[topic] else { throw KafkaError.broker(.unknownTopicOrPartition, context: "Metadata \(topic)") }
-            let known = knownPartitions[topic]
-            let fresh = meta.partitions.map(\.partition).filter { !(known?.contains($0) ?? false) }
-            guard !fresh.isEmpty else { continue }
-            let committed = try await producer!.client.fetchCommittedOffsets(group: group, topic: topic, partitions: fresh)
-            let missing = fresh.filter { committed[$0] == nil }
-            var starts: [Int32: Int64] = [:]
-            if !missing.isEmpty {
-                let earliest = known != nil || kafka.startFromEarliest
-                starts = try await consumer.listOffsets(topic: topic, partitions: missing, at: earliest ? .earliest : .latest)
-            }
-            for p in fresh {
-                let tp = TopicPartition(topic, p)
-                if let c = committed[p] {
-                    state.assign(tp, position: c, committed: c)
-                } else if let s = starts[p] {
-                    state.assign(tp, position: s, committed: nil)
-                }
-            }
-            knownPartitions[topic, default: []].formUnion(fresh)
-            if known != nil { logger.notice("kafka trigger picked up new partitions", metadata: ["trigger": "\(id)", "topic": "\(topic)", "partitions": "\(fresh)"]) }
+            let current = Set(meta.partitions.map(\.partition))
+            if initialPartitions[topic] == nil { initialPartitions[topic] = current }
+            if let known = knownPartitions[topic], !current.subtracting(known).isEmpty { grew.append(topic) }
+            knownPartitions[topic, default: []].formUnion(current)
         }
         lastMetadata = now
+        if !grew.isEmpty, let member, await member.identity.leader {
+            logger.notice("kafka trigger: topics gained partitions; rebalancing the group", metadata: ["trigger": "\(id)", "topics": "\(grew)"])
+            await member.requestRejoin()
+        }
+    }
+
+    // MARK: Group membership (KafkaGroupHandler)
+
+    /// Starts reading the assigned partitions at the group's committed offsets, else at the
+    /// start position (the earliest offset for partitions that appeared after the trigger started).
+    public func assign(_ partitions: KafkaPartitionSet, generation: Int32) async {
+        self.generation = generation
+        guard let groupClient else { return }
+        for (topic, list) in partitions.sorted(by: { $0.key < $1.key }) where !list.isEmpty {
+            do {
+                let committed = try await groupClient.fetchCommittedOffsets(group: group, topic: topic, partitions: list)
+                let missing = list.filter { committed[$0] == nil }
+                var starts: [Int32: Int64] = [:]
+                if !missing.isEmpty {
+                    let initial = initialPartitions[topic]
+                    let early = missing.filter { p in kafka.startFromEarliest || (initial.map { !$0.contains(p) } ?? false) }
+                    let late = missing.filter { !early.contains($0) }
+                    if !early.isEmpty { starts.merge(try await groupClient.listOffsets(topic: topic, partitions: early, at: .earliest)) { $1 } }
+                    if !late.isEmpty { starts.merge(try await groupClient.listOffsets(topic: topic, partitions: late, at: .latest)) { $1 } }
+                }
+                for p in list {
+                    let tp = TopicPartition(topic, p)
+                    if let c = committed[p] {
+                        state.assign(tp, position: c, committed: c)
+                    } else if let s = starts[p] {
+                        state.assign(tp, position: s, committed: nil)
+                    }
+                }
+            } catch {
+                // Without a start offset the partition cannot be read: rejoin, and try again then.
+                noteError("starting assigned partitions of \(topic) failed: \(describe(error))")
+                await member?.requestRejoin()
+                return
+            }
+        }
+        wakeUp()
+    }
+
+    /// Stops handing out the revoked partitions' records, lets their batches in flight finish
+    /// for up to ``revokeGrace`` seconds, commits what is done, and abandons the rest: the
+    /// commit stays below every record not done, so the next owner runs those again.
+    public func revoke(_ partitions: KafkaPartitionSet) async {
+        let sources = partitions.flatMap { topic, list in list.map { TopicPartition(topic, $0) } }
+        for tp in sources { state.revoke(tp) }
+        // At shutdown (the membership task is cancelled) running batches already had their time.
+        let deadline = Date().addingTimeInterval(Task.isCancelled ? 0 : revokeGrace)
+        while Date() < deadline, sources.contains(where: { !state.inFlight(of: $0).isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await commit()
+        var abandoned = 0
+        for tp in sources {
+            for batchID in state.unassign(tp) {
+                running.removeValue(forKey: batchID)?.cancel()
+                abandoned += 1
+            }
+        }
+        if abandoned > 0 {
+            logger.notice("kafka trigger: batches of revoked partitions abandoned uncommitted", metadata: ["trigger": "\(id)", "batches": "\(abandoned)"])
+        }
+        generation = -1
+        dispatch()
+    }
+
+    public func groupFailure(_ message: String?) async {
+        if let message {
+            groupError = (message, Date())
+            logger.warning("kafka trigger", metadata: ["trigger": "\(id)", "error": "\(message)"])
+        } else {
+            groupError = nil
+        }
     }
 
     /// Learns the partitions' high watermarks with a fetch whose records are dropped (a
@@ -213,7 +308,9 @@ public actor KafkaTrigger: TriggerRunner {
 
     private func resetPartitions(_ consumer: KafkaClient, topic: String, partitions: [Int32]) async throws {
         let starts = try await consumer.listOffsets(topic: topic, partitions: partitions, at: kafka.startFromEarliest ? .earliest : .latest)
-        for (p, offset) in starts { state.assign(TopicPartition(topic, p), position: offset, committed: nil) }
+        for (p, offset) in starts where state.isReading(TopicPartition(topic, p)) {
+            state.assign(TopicPartition(topic, p), position: offset, committed: nil)
+        }
     }
 
     // MARK: Dispatch
@@ -273,6 +370,8 @@ public actor KafkaTrigger: TriggerRunner {
                     failure = (e.errorType.isEmpty ? kind.rawValue : e.errorType, e.errorMessage)
                 }
             } catch {
+                // Abandoned (its partition was revoked) or shutting down.
+                if Task.isCancelled { return }
                 // A throttle or an unknown function/qualifier is not the records' fault: retry, no attempt counted.
                 failure = nil
                 noteError("\(id.function):\(config.qualifier) could not be invoked: \(error.message)")
@@ -390,12 +489,13 @@ public actor KafkaTrigger: TriggerRunner {
     /// Commits every partition's offset up to its lowest record not yet done.
     private func commit() async {
         let points = state.commitPoints()
-        guard !points.isEmpty, let producer else { return }
+        guard !points.isEmpty, let member else { return }
         var offsets: [String: [Int32: Int64]] = [:]
         for (tp, o) in points { offsets[tp.topic, default: [:]][tp.partition] = o }
         do {
-            try await producer.commit(group: group, offsets: offsets)
-            state.committed(points)
+            // Not committed when the generation is no longer current (a rebalance began): the
+            // member rejoins, and the revoke commits again with the generation still valid.
+            if try await member.commit(offsets) { state.committed(points) }
         } catch {
             noteError("committing offsets of group \(group) failed: \(describe(error))")
         }
@@ -437,10 +537,11 @@ public actor KafkaTrigger: TriggerRunner {
 
     public func status() -> TriggerStatus {
         let now = Date().timeIntervalSince1970
-        let state: TriggerStatus.State = paused ? .paused : (error == nil ? .running : .failing)
+        let failure = error ?? groupError
+        let state: TriggerStatus.State = paused ? .paused : (failure == nil ? .running : .failing)
         var s = TriggerStatus(id: id, config: config, state: state, counters: counters)
-        s.error = error?.0
-        s.errorAt = error?.1
+        s.error = failure?.0
+        s.errorAt = failure?.1
         var partitions: [KafkaTriggerStatus.Partition] = []
         var totalLag: Int64 = 0
         for p in self.state.partitionStatus() {
