@@ -378,6 +378,9 @@ h3 { font-size: 13px; margin: 0 0 8px; color: var(--muted); font-weight: 600; }
 .kpi { background: var(--panel); border: 1px solid var(--line); border-radius: var(--radius); padding: 10px 14px; min-width: 0; }
 .kpi-label { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
 .kpi-value { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.kpi-sub { font-size: 12px; color: var(--muted); margin-top: 2px; }
+.grid-facts { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+.grid-facts .facts { font-size: 13px; }
 .kpis.small .kpi-value { font-size: 15px; }
 .kpi-link { color: inherit; }
 .kpi-link:hover { border-color: var(--line-strong); text-decoration: none; }
@@ -907,8 +910,16 @@ function triggerCard(ctx, fn, triggers, reload) {
   })));
 }
 
-export function kpi(label, value, attrs = {}) {
-  return h("div", { class: "kpi", ...attrs }, h("div", { class: "kpi-label" }, label), h("div", { class: "kpi-value" }, value));
+export function kpi(label, value, attrs = {}, sub = null) {
+  return h("div", { class: "kpi", ...attrs }, h("div", { class: "kpi-label" }, label), h("div", { class: "kpi-value" }, value),
+    sub ? h("div", { class: "kpi-sub" }, sub) : null);
+}
+
+/** An object's fields as label/value pairs (nested values as compact JSON). */
+function objectFacts(obj) {
+  const entries = Object.entries(obj || {});
+  if (!entries.length) return h("p", { class: "muted" }, "Defaults.");
+  return facts(entries.map(([k, v]) => [k, v === null ? "—" : typeof v === "object" ? h("code", JSON.stringify(v)) : String(v)]));
 }
 
 async function detail(ctx, name) {
@@ -945,10 +956,8 @@ async function detail(ctx, name) {
         card("Configuration", configFacts(f)),
         h("div", { class: "stack" }, card("Function URL", urlBox), card("Environment", envTable(f.environment)))),
       h("div", { class: "grid-2" },
-        card("Scaling and async", facts([
-          ["Scaling", h("code", JSON.stringify(f.scaling))],
-          ["Async", h("code", JSON.stringify(f.async))],
-        ])),
+        card("Scaling and async", h("div", { class: "grid-facts" },
+          h("div", h("h3", "Scaling"), objectFacts(f.scaling)), h("div", h("h3", "Async invocations"), objectFacts(f.async)))),
         aliasCard(name, d.aliases)),
       card("Versions", table([
         { label: "Version", cell: (v) => h("strong", v.version) },
@@ -1525,8 +1534,9 @@ export async function render(ctx) {
       kpi("GB-seconds", fmt.num(t.gbSeconds, 3), { "data-kpi": "gbSeconds", "data-value": String(t.gbSeconds ?? "") }),
       kpi("Cost (pay per use)", fmt.money(totalCost), { "data-kpi": "cost", "data-value": String(totalCost) }),
       kpi("Always-on cost", fmt.money(t.alwaysOnCost), { "data-kpi": "alwaysOnCost", "data-value": String(t.alwaysOnCost ?? "") }),
-      kpi(saving >= 0 ? "Saving vs always-on" : "Extra vs always-on", h("span", { class: saving >= 0 ? "ok-text" : "error-text" }, fmt.money(Math.abs(saving)) +
-        (t.alwaysOnCost > 0 ? ` (${Math.round((Math.abs(saving) / t.alwaysOnCost) * 100)}%)` : "")), { "data-kpi": "saving", "data-value": String(saving) })),
+      kpi(saving >= 0 ? "Saving vs always-on" : "Extra vs always-on", h("span", { class: saving >= 0 ? "ok-text" : "error-text" }, fmt.money(Math.abs(saving))),
+        { "data-kpi": "saving", "data-value": String(saving) },
+        t.alwaysOnCost > 0 ? `${Math.round((Math.abs(saving) / t.alwaysOnCost) * 100)}% ${saving >= 0 ? "less" : "more"} than always-on` : null)),
     h("div", { class: "grid-2" },
       card(null, chart({ id: "invocations", title: "Invocations and errors", labels, series: [
         { name: "invocations", values: val((r) => r.invocations), color: 1 },
@@ -1542,7 +1552,7 @@ export async function render(ctx) {
       card("Prices", h("dl", { class: "facts" },
         h("dt", "Per GB-second"), h("dd", "$" + (prices.perGBSecond ?? "—")),
         h("dt", "Per million requests"), h("dd", "$" + (prices.perMillionRequests ?? "—")),
-        h("dt", "Always-on, per GB-hour"), h("dd", "$" + (prices.alwaysOnGBHour ?? prices.alwaysOnPerGBHour ?? "—"))),
+        h("dt", "Always-on, per GB-hour"), h("dd", "$" + (prices.alwaysOnPerGBHour ?? "—"))),
       h("p", { class: "muted small" }, "Always-on is what the same work would cost on machines sized for each hour's peak instance count × memory, kept running. Pay per use is billed milliseconds × memory plus requests."))),
     byFunction ? card("By function", table([
       { label: "Function", cell: (r) => link(["functions", r.function], r.function, { class: "strong" }) },

@@ -136,8 +136,16 @@ function triggerCard(ctx, fn, triggers, reload) {
   })));
 }
 
-export function kpi(label, value, attrs = {}) {
-  return h("div", { class: "kpi", ...attrs }, h("div", { class: "kpi-label" }, label), h("div", { class: "kpi-value" }, value));
+export function kpi(label, value, attrs = {}, sub = null) {
+  return h("div", { class: "kpi", ...attrs }, h("div", { class: "kpi-label" }, label), h("div", { class: "kpi-value" }, value),
+    sub ? h("div", { class: "kpi-sub" }, sub) : null);
+}
+
+/** An object's fields as label/value pairs (nested values as compact JSON). */
+function objectFacts(obj) {
+  const entries = Object.entries(obj || {});
+  if (!entries.length) return h("p", { class: "muted" }, "Defaults.");
+  return facts(entries.map(([k, v]) => [k, v === null ? "—" : typeof v === "object" ? h("code", JSON.stringify(v)) : String(v)]));
 }
 
 async function detail(ctx, name) {
@@ -174,10 +182,8 @@ async function detail(ctx, name) {
         card("Configuration", configFacts(f)),
         h("div", { class: "stack" }, card("Function URL", urlBox), card("Environment", envTable(f.environment)))),
       h("div", { class: "grid-2" },
-        card("Scaling and async", facts([
-          ["Scaling", h("code", JSON.stringify(f.scaling))],
-          ["Async", h("code", JSON.stringify(f.async))],
-        ])),
+        card("Scaling and async", h("div", { class: "grid-facts" },
+          h("div", h("h3", "Scaling"), objectFacts(f.scaling)), h("div", h("h3", "Async invocations"), objectFacts(f.async)))),
         aliasCard(name, d.aliases)),
       card("Versions", table([
         { label: "Version", cell: (v) => h("strong", v.version) },

@@ -91,8 +91,9 @@ export async function render(ctx) {
       kpi("GB-seconds", fmt.num(t.gbSeconds, 3), { "data-kpi": "gbSeconds", "data-value": String(t.gbSeconds ?? "") }),
       kpi("Cost (pay per use)", fmt.money(totalCost), { "data-kpi": "cost", "data-value": String(totalCost) }),
       kpi("Always-on cost", fmt.money(t.alwaysOnCost), { "data-kpi": "alwaysOnCost", "data-value": String(t.alwaysOnCost ?? "") }),
-      kpi(saving >= 0 ? "Saving vs always-on" : "Extra vs always-on", h("span", { class: saving >= 0 ? "ok-text" : "error-text" }, fmt.money(Math.abs(saving)) +
-        (t.alwaysOnCost > 0 ? ` (${Math.round((Math.abs(saving) / t.alwaysOnCost) * 100)}%)` : "")), { "data-kpi": "saving", "data-value": String(saving) })),
+      kpi(saving >= 0 ? "Saving vs always-on" : "Extra vs always-on", h("span", { class: saving >= 0 ? "ok-text" : "error-text" }, fmt.money(Math.abs(saving))),
+        { "data-kpi": "saving", "data-value": String(saving) },
+        t.alwaysOnCost > 0 ? `${Math.round((Math.abs(saving) / t.alwaysOnCost) * 100)}% ${saving >= 0 ? "less" : "more"} than always-on` : null)),
     h("div", { class: "grid-2" },
       card(null, chart({ id: "invocations", title: "Invocations and errors", labels, series: [
         { name: "invocations", values: val((r) => r.invocations), color: 1 },
@@ -108,7 +109,7 @@ export async function render(ctx) {
       card("Prices", h("dl", { class: "facts" },
         h("dt", "Per GB-second"), h("dd", "$" + (prices.perGBSecond ?? "—")),
         h("dt", "Per million requests"), h("dd", "$" + (prices.perMillionRequests ?? "—")),
-        h("dt", "Always-on, per GB-hour"), h("dd", "$" + (prices.alwaysOnGBHour ?? prices.alwaysOnPerGBHour ?? "—"))),
+        h("dt", "Always-on, per GB-hour"), h("dd", "$" + (prices.alwaysOnPerGBHour ?? "—"))),
       h("p", { class: "muted small" }, "Always-on is what the same work would cost on machines sized for each hour's peak instance count × memory, kept running. Pay per use is billed milliseconds × memory plus requests."))),
     byFunction ? card("By function", table([
       { label: "Function", cell: (r) => link(["functions", r.function], r.function, { class: "strong" }) },

@@ -120,7 +120,7 @@ class Page:
         return self
 
     def view_text(self) -> str:
-        return self.page.inner_text("#view")
+        return self.page.text_content("#view")   # as written (headings are upper-cased by CSS)
 
     def close(self):
         self.context.close()
