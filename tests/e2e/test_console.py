@@ -76,6 +76,7 @@ def site(server, tmp_path_factory):
         "hello": node_fn(HELLO, description="says hello"),
         "evil": node_fn(EVIL, environment={"NOTE": HOSTILE}, description="<b>not bold</b>"),
         "slow": node_fn(SLOW, timeout=60),
+        "ticker": node_fn(HELLO, triggers=[{"type": "timer", "name": "yearly", "cron": "0 0 1 1 *", "payload": {"name": "tick"}}]),
     }, namespace=ns)
     r = swell.api("POST", f"/v1/namespaces/{ns}/keys", json_body={"role": "developer", "name": "console-e2e"})
     assert r.status_code == 201, r.text
@@ -241,6 +242,50 @@ def test_function_page_shows_configuration_versions_aliases_and_url(console, sit
     assert p.problems == [], p.problems
 
 
+def test_a_timer_trigger_shows_its_state_and_is_paused_and_resumed_from_the_page(console, site):
+    ns = site["ns"]
+    p = console().sign_in(site["dev"])
+    p.go("#/functions/ticker")
+    card = p.page.locator("[data-trigger=yearly]")
+    assert card.locator(".pill-running").count() == 1
+    status = api(site, "GET", f"/v1/namespaces/{ns}/functions/ticker/triggers/yearly").json()
+    assert "Next fire" in card.inner_text() and status["timer"]["nextFire"][:10] in card.inner_text()
+    card.locator("button", has_text="Pause").click()
+    p.page.wait_for_selector("[data-trigger=yearly] .pill-paused")
+    assert api(site, "GET", f"/v1/namespaces/{ns}/functions/ticker/triggers/yearly").json()["state"] == "paused"
+    p.page.locator("[data-trigger=yearly] button", has_text="Resume").click()
+    p.page.wait_for_selector("[data-trigger=yearly] .pill-running")
+    assert api(site, "GET", f"/v1/namespaces/{ns}/functions/ticker/triggers/yearly").json()["state"] == "running"
+    assert p.problems == [], p.problems
+
+
+def test_kafka_lag_is_shown_per_partition(console, site):
+    """No broker here: the trigger list is answered with docs/api.md's TriggerStatus example."""
+    ns = site["ns"]
+    status = {"namespace": ns, "function": "ticker", "name": "kafka", "type": "kafka", "qualifier": "$LATEST", "state": "failing",
+              "error": "cannot reach 127.0.0.1:19092 <script>window.__pwned = 4</script>", "errorAt": "2026-12-01T12:00:00.000Z",
+              "config": {"type": "kafka", "name": "kafka", "topics": ["homework"]},
+              "counters": {"events": 18234, "invocations": 18230, "succeeded": 18228, "failedAttempts": 3, "deadLettered": 1, "results": 0},
+              "kafka": {"groupId": "swell-default-grade-kafka", "lag": 15, "inFlight": 2, "recordsPerSecond": 181.3,
+                        "partitions": [{"topic": "homework", "partition": 0, "position": 6080, "committed": 6071,
+                                        "highWatermark": 6083, "lag": 12, "outstanding": 9},
+                                       {"topic": "homework", "partition": 1, "position": 10, "committed": 10,
+                                        "highWatermark": 13, "lag": 3, "outstanding": 0}]}}
+    p = console().sign_in(site["dev"])
+    p.page.route(re.compile(r".*/v1/namespaces/[^/]+/triggers\?function=ticker$"),
+                 lambda r: r.fulfill(status=200, content_type="application/json", body=json.dumps({"triggers": [status]})))
+    p.go("#/functions/ticker")
+    card = p.page.locator("[data-trigger=kafka]")
+    assert card.locator(".pill-failing").count() == 1
+    lags = card.locator("[data-lag]").evaluate_all("es => es.map(e => Number(e.dataset.lag))")
+    assert lags == [12, 3]
+    text = card.inner_text()
+    assert "18,234" in text and "swell-default-grade-kafka" in text and "6,083" in text
+    assert "<script>window.__pwned = 4</script>" in text
+    assert p.page.evaluate("window.__pwned") is None
+    assert p.problems == [], p.problems
+
+
 # ---- invoke, logs, tasks ------------------------------------------------------------
 
 
@@ -319,7 +364,7 @@ def test_list_numbers_match_the_api(console, site):
     assert f"{count} of {count} functions" in p.view_text()
     p.go("#/instances")
     listed = api(site, "GET", f"/v1/namespaces/{ns}/instances").json()["instances"]
-    assert listed and all(i["function"] in ("hello", "evil", "slow") for i in listed)
+    assert listed and all(i["function"] in ("hello", "evil", "slow", "ticker") for i in listed)
     shown = int(p.page.inner_text("[data-kpi=instances] .kpi-value"))
     assert abs(shown - len(listed)) <= 1   # an instance may start or stop between the two reads
     assert p.page.locator("#view table.data tbody tr").count() == shown
