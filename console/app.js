@@ -24,7 +24,14 @@ const root = document.getElementById("app");
 let current = null;      // {controller, cleanup}
 let namespaces = [];
 
-setUnauthorizedHandler(() => { session.clear(); location.hash = "#/signin"; });
+setUnauthorizedHandler(() => { signOut("Your key is no longer valid (revoked or unknown). Sign in again."); });
+
+function signOut(message) {
+  if (current) { current.controller.abort(); current = null; }
+  session.clear();
+  history.replaceState(null, "", "#/signin");
+  renderSignIn(message);
+}
 
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
@@ -77,7 +84,7 @@ function shell() {
     h("label", { class: "ns" }, h("span", { class: "muted" }, "Namespace"), select),
     h("div", { class: "spacer" }),
     h("span", { class: "whoami", "data-testid": "whoami" }, h("span", { class: "muted" }, "key "), who.keyId, " · ", who.role, " · ", who.namespace),
-    button("Sign out", () => { session.clear(); location.hash = "#/signin"; renderSignIn(); }, { kind: "ghost", testid: "signout" }));
+    button("Sign out", () => signOut(), { kind: "ghost", testid: "signout" }));
   const view = h("main", { id: "view", class: "view", tabindex: "-1" });
   mount(root, top, h("div", { class: "body" }, nav, view));
 }
@@ -103,7 +110,11 @@ async function boot() {
 
 async function route() {
   const { parts, query } = parseHash();
-  if (!session.key || !session.identity) { if (parts[0] !== "signin") location.hash = "#/signin"; renderSignIn(); return; }
+  if (!session.key || !session.identity) {
+    if (parts[0] !== "signin") history.replaceState(null, "", "#/signin");
+    if (!document.getElementById("signin")) renderSignIn();
+    return;
+  }
   if (parts[0] === "signin" || parts.length === 0) { location.replace("#/functions"); return; }
   const view = document.getElementById("view");
   if (!view) { shell(); return route(); }
@@ -129,5 +140,5 @@ async function route() {
   if (!controller.signal.aborted) view.dataset.ready = "true";
 }
 
-window.addEventListener("hashchange", () => { if (session.identity) route(); });
+window.addEventListener("hashchange", () => route());
 boot();

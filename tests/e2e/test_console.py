@@ -213,6 +213,18 @@ def test_sign_in_rejects_a_bad_key_then_every_page_opens_without_errors(console,
     assert p.page.evaluate("sessionStorage.getItem('swell.key')") is None
 
 
+def test_a_revoked_key_signs_the_console_out(console, site):
+    ns = site["ns"]
+    r = api(site, "POST", f"/v1/namespaces/{ns}/keys", key=site["admin"], json_body={"role": "developer", "name": "short-lived"})
+    assert r.status_code == 201, r.text
+    p = console().sign_in(r.json()["key"])
+    assert api(site, "DELETE", f"/v1/namespaces/{ns}/keys/{r.json()['id']}", key=site["admin"]).status_code == 204
+    p.page.evaluate("location.hash = '#/tasks'")
+    p.page.wait_for_selector(".signin-error:has-text('no longer valid')")
+    assert p.page.evaluate("sessionStorage.getItem('swell.key')") is None
+    assert p.page.locator("#view").count() == 0
+
+
 def test_function_page_shows_configuration_versions_aliases_and_url(console, site):
     ns = site["ns"]
     # A published version and an alias with a 20 % canary.
