@@ -74,3 +74,18 @@ export async function api(path, { method = "GET", body, headers = {}, signal, ra
   }
   return json;
 }
+
+// The namespace's function list, shared by the pages that only need names (invoke, logs):
+// read once, reused for 15 s; the functions page always reads it fresh and refreshes it.
+let functionCache = { namespace: null, at: 0, functions: null };
+
+/** The namespace's functions (`fresh`: ask the server even if a recent copy exists). */
+export async function functionList({ signal, fresh = false } = {}) {
+  const ns = session.namespace + "\n" + session.key;
+  if (!fresh && functionCache.namespace === ns && functionCache.functions && Date.now() - functionCache.at < 15_000) {
+    return functionCache.functions;
+  }
+  const functions = (await api(nsPath("functions"), { signal })).functions;
+  functionCache = { namespace: ns, at: Date.now(), functions };
+  return functions;
+}

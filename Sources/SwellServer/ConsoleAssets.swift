@@ -81,6 +81,21 @@ export async function api(path, { method = "GET", body, headers = {}, signal, ra
   return json;
 }
 
+// The namespace's function list, shared by the pages that only need names (invoke, logs):
+// read once, reused for 15 s; the functions page always reads it fresh and refreshes it.
+let functionCache = { namespace: null, at: 0, functions: null };
+
+/** The namespace's functions (`fresh`: ask the server even if a recent copy exists). */
+export async function functionList({ signal, fresh = false } = {}) {
+  const ns = session.namespace + "\n" + session.key;
+  if (!fresh && functionCache.namespace === ns && functionCache.functions && Date.now() - functionCache.at < 15_000) {
+    return functionCache.functions;
+  }
+  const functions = (await api(nsPath("functions"), { signal })).functions;
+  functionCache = { namespace: ns, at: Date.now(), functions };
+  return functions;
+}
+
 """#,
         "app.js": #"""
 // The console shell: sign-in, the namespace picker, navigation and the hash router.
@@ -786,7 +801,7 @@ export async function render(ctx) {
         "pages/functions.js": #"""
 // Functions: a paged, filterable list, and one function's configuration, versions,
 // aliases (with their traffic split), URL and triggers (state, counters, Kafka lag).
-import { api, nsPath, session, query } from "../api.js";
+import { api, nsPath, session, query, functionList } from "../api.js";
 import { h, mount, fmt, table, facts, card, button, pre, notice, errorNotice, link, route, pill, spinner } from "../dom.js";
 import { splitBar } from "../chart.js";
 
@@ -804,7 +819,7 @@ async function list(ctx) {
   root.append(body);
   let all;
   try {
-    all = (await api(nsPath("functions"), { signal })).functions;
+    all = [...(await functionList({ signal, fresh: true }))];
   } catch (err) {
     if (signal.aborted) return;
     mount(body, errorNotice(err, "the function list"));
@@ -1054,7 +1069,7 @@ export async function render(ctx) {
         "pages/invoke.js": #"""
 // Invoke: pick a function, edit the JSON event, run it synchronously (with the log tail) or
 // enqueue it as a task; shows the status, every response header, the body and the logs.
-import { api, nsPath, query } from "../api.js";
+import { api, nsPath, query, functionList } from "../api.js";
 import { h, mount, fmt, table, card, button, pre, notice, errorNotice, link, route, spinner } from "../dom.js";
 
 const SAMPLE = '{\n  "name": "world"\n}';
@@ -1073,7 +1088,7 @@ export async function render(ctx) {
   root.append(h("div", { class: "page-head" }, h("h1", "Invoke")));
   let names = [];
   try {
-    names = (await api(nsPath("functions"), { signal })).functions.map((f) => f.name).sort();
+    names = (await functionList({ signal })).map((f) => f.name).sort();
   } catch (err) {
     if (signal.aborted) return;
     root.append(errorNotice(err, "the function list"));
@@ -1183,7 +1198,7 @@ export async function render(ctx) {
         "pages/logs.js": #"""
 // Live logs: the newest lines of a function, then new ones as they arrive — the same
 // long poll as `swell logs --follow` (`?after=NEXT&wait=25`), stopped when the page is left.
-import { api, nsPath, query } from "../api.js";
+import { api, nsPath, query, functionList } from "../api.js";
 import { h, mount, fmt, card, button, notice, errorNotice, link, spinner } from "../dom.js";
 
 const KEEP = 2000;   // lines kept on screen
@@ -1193,7 +1208,7 @@ export async function render(ctx) {
   root.append(h("div", { class: "page-head" }, h("h1", "Live logs")));
   let names = [];
   try {
-    names = (await api(nsPath("functions"), { signal })).functions.map((f) => f.name).sort();
+    names = (await functionList({ signal })).map((f) => f.name).sort();
   } catch (err) {
     if (!signal.aborted) root.append(errorNotice(err, "the function list"));
     return;

@@ -1,6 +1,6 @@
 // Functions: a paged, filterable list, and one function's configuration, versions,
 // aliases (with their traffic split), URL and triggers (state, counters, Kafka lag).
-import { api, nsPath, session, query } from "../api.js";
+import { api, nsPath, session, query, functionList } from "../api.js";
 import { h, mount, fmt, table, facts, card, button, pre, notice, errorNotice, link, route, pill, spinner } from "../dom.js";
 import { splitBar } from "../chart.js";
 
@@ -18,7 +18,7 @@ async function list(ctx) {
   root.append(body);
   let all;
   try {
-    all = (await api(nsPath("functions"), { signal })).functions;
+    all = [...(await functionList({ signal, fresh: true }))];
   } catch (err) {
     if (signal.aborted) return;
     mount(body, errorNotice(err, "the function list"));

@@ -1,6 +1,6 @@
 // Invoke: pick a function, edit the JSON event, run it synchronously (with the log tail) or
 // enqueue it as a task; shows the status, every response header, the body and the logs.
-import { api, nsPath, query } from "../api.js";
+import { api, nsPath, query, functionList } from "../api.js";
 import { h, mount, fmt, table, card, button, pre, notice, errorNotice, link, route, spinner } from "../dom.js";
 
 const SAMPLE = '{\n  "name": "world"\n}';
@@ -19,7 +19,7 @@ export async function render(ctx) {
   root.append(h("div", { class: "page-head" }, h("h1", "Invoke")));
   let names = [];
   try {
-    names = (await api(nsPath("functions"), { signal })).functions.map((f) => f.name).sort();
+    names = (await functionList({ signal })).map((f) => f.name).sort();
   } catch (err) {
     if (signal.aborted) return;
     root.append(errorNotice(err, "the function list"));

@@ -1,6 +1,6 @@
 // Live logs: the newest lines of a function, then new ones as they arrive — the same
 // long poll as `swell logs --follow` (`?after=NEXT&wait=25`), stopped when the page is left.
-import { api, nsPath, query } from "../api.js";
+import { api, nsPath, query, functionList } from "../api.js";
 import { h, mount, fmt, card, button, notice, errorNotice, link, spinner } from "../dom.js";
 
 const KEEP = 2000;   // lines kept on screen
@@ -10,7 +10,7 @@ export async function render(ctx) {
   root.append(h("div", { class: "page-head" }, h("h1", "Live logs")));
   let names = [];
   try {
-    names = (await api(nsPath("functions"), { signal })).functions.map((f) => f.name).sort();
+    names = (await functionList({ signal })).map((f) => f.name).sort();
   } catch (err) {
     if (!signal.aborted) root.append(errorNotice(err, "the function list"));
     return;

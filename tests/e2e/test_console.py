@@ -582,6 +582,14 @@ def test_pages_are_interactive_within_300_ms_with_1000_functions_and_100k_tasks(
                 location.hash = r + (r.includes('?') ? '&' : '?') + 'n=' + Math.random(); })""", route)
             best = ms if best is None else min(best, ms)
         timings[route] = best
+    # A fresh load of the whole console (HTML, CSS, modules, whoami, namespaces, the page).
+    loads = []
+    for _ in range(3):
+        p.page.evaluate("location.hash = '#/functions'")
+        p.page.reload()
+        p.ready()
+        loads.append(p.page.evaluate("""() => performance.now()"""))
+    timings["reload #/functions (from navigation start)"] = min(loads)
     print("console page timings (ms):", json.dumps(timings))
     assert "1,000 of 1,000 functions" in (p.go("#/functions") or p).view_text()
-    assert all(ms < 300 for ms in timings.values()), timings
+    assert all(ms < 300 for route, ms in timings.items() if route.startswith("#")), timings
