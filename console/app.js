@@ -91,6 +91,8 @@ function shell() {
 
 async function boot() {
   if (!session.key) { renderSignIn(); return; }
+  // Both at once: the identity, and the namespaces the key may open.
+  const listed = api("/v1/namespaces").then((r) => r.namespaces, () => null);
   try {
     session.identity = await api("/v1/whoami");
   } catch (err) {
@@ -98,11 +100,7 @@ async function boot() {
     renderSignIn(err.status === 401 ? "Your key is no longer valid." : `Cannot reach the server: ${err.message}`);
     return;
   }
-  try {
-    namespaces = (await api("/v1/namespaces")).namespaces;
-  } catch {
-    namespaces = [session.identity.namespace];
-  }
+  namespaces = (await listed) || [session.identity.namespace];
   if (!namespaces.includes(session.namespace)) session.namespace = namespaces.includes(session.identity.namespace) ? session.identity.namespace : namespaces[0];
   shell();
   route();

@@ -191,6 +191,8 @@ function shell() {
 
 async function boot() {
   if (!session.key) { renderSignIn(); return; }
+  // Both at once: the identity, and the namespaces the key may open.
+  const listed = api("/v1/namespaces").then((r) => r.namespaces, () => null);
   try {
     session.identity = await api("/v1/whoami");
   } catch (err) {
@@ -198,11 +200,7 @@ async function boot() {
     renderSignIn(err.status === 401 ? "Your key is no longer valid." : `Cannot reach the server: ${err.message}`);
     return;
   }
-  try {
-    namespaces = (await api("/v1/namespaces")).namespaces;
-  } catch {
-    namespaces = [session.identity.namespace];
-  }
+  namespaces = (await listed) || [session.identity.namespace];
   if (!namespaces.includes(session.namespace)) session.namespace = namespaces.includes(session.identity.namespace) ? session.identity.namespace : namespaces[0];
   shell();
   route();
@@ -724,6 +722,16 @@ export const spinner = () => h("div", { class: "loading", role: "status" }, "Loa
 <link rel="icon" href="logo.svg" type="image/svg+xml">
 <link rel="stylesheet" href="console.css">
 <script type="module" src="app.js"></script>
+<link rel="modulepreload" href="api.js">
+<link rel="modulepreload" href="dom.js">
+<link rel="modulepreload" href="chart.js">
+<link rel="modulepreload" href="pages/functions.js">
+<link rel="modulepreload" href="pages/invoke.js">
+<link rel="modulepreload" href="pages/logs.js">
+<link rel="modulepreload" href="pages/instances.js">
+<link rel="modulepreload" href="pages/tasks.js">
+<link rel="modulepreload" href="pages/usage.js">
+<link rel="modulepreload" href="pages/audit.js">
 </head>
 <body>
 <div id="app" class="app">
