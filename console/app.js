@@ -9,6 +9,7 @@ import * as instances from "./pages/instances.js";
 import * as tasks from "./pages/tasks.js";
 import * as usage from "./pages/usage.js";
 import * as audit from "./pages/audit.js";
+import * as workflows from "./pages/workflows.js";
 
 const PAGES = [
   { id: "functions", label: "Functions", module: functions },
@@ -16,6 +17,7 @@ const PAGES = [
   { id: "logs", label: "Logs", module: logs },
   { id: "instances", label: "Instances", module: instances },
   { id: "tasks", label: "Tasks", module: tasks },
+  { id: "workflows", label: "Workflows", module: workflows },
   { id: "usage", label: "Usage & cost", module: usage },
   { id: "audit", label: "Audit log", module: audit },
 ];

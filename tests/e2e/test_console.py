@@ -169,6 +169,8 @@ def test_console_is_served_from_the_binary_with_a_strict_csp_and_no_inline_code(
     js = requests.get(server.url + "/console/app.js", timeout=10)
     assert js.status_code == 200 and js.headers["Content-Type"].startswith("text/javascript")
     assert "Content-Security-Policy" in js.headers
+    head = requests.head(server.url + "/console/app.js", timeout=10)
+    assert head.status_code == 200 and head.content == b"" and head.headers["ETag"] == js.headers["ETag"]
     # Revalidation with the ETag, and nothing but the embedded names.
     again = requests.get(server.url + "/console/app.js", headers={"If-None-Match": js.headers["ETag"]}, timeout=10)
     assert again.status_code == 304
@@ -200,7 +202,7 @@ def test_sign_in_rejects_a_bad_key_then_every_page_opens_without_errors(console,
     assert p.context.cookies() == []
     for page, expect in [("functions", "hello"), ("functions/hello", "Configuration"), ("invoke/hello", "Event (JSON)"),
                          ("logs/hello", "following"), ("instances", "Instances"), ("tasks", "queued"),
-                         ("usage", "Usage"), ("audit", "Audit log")]:
+                         ("workflows", "Workflows"), ("usage", "Usage"), ("audit", "Audit log")]:
         p.go("#/" + page)
         assert expect in p.view_text(), (page, p.view_text()[:500])
         assert p.page.get_attribute(f".nav-link[data-page={page.split('/')[0]}]", "class").endswith("active")
@@ -547,6 +549,102 @@ def test_audit_page_pages_through_the_audit_contract_and_escapes_details(console
     p.page.wait_for_selector("tr[data-entry=a9]")
     assert p.page.locator("tr[data-entry]").count() == 4
     assert f"namespace={ns}" in seen[0] and "limit=100" in seen[0] and "before=CURSOR-1" in seen[1]
+    assert p.page.evaluate("window.__pwned") is None
+    assert p.problems == [], p.problems
+
+
+GRADE_SET = {
+    "Comment": "Grade a set of pages <script>window.__pwned = 5</script>",
+    "StartAt": "Split",
+    "States": {
+        "Split": {"Type": "Pass", "Next": "Grade"},
+        "Grade": {"Type": "Task", "Resource": "arn:aws:lambda:swell:default:function:grade", "Next": "Passed?",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}]},
+        "Passed?": {"Type": "Choice", "Choices": [{"Variable": "$.score", "NumericGreaterThan": 50, "Next": "Pass"}], "Default": "Retry later"},
+        "Retry later": {"Type": "Wait", "Seconds": 60, "Next": "Grade"},
+        "Pass": {"Type": "Succeed"},
+        "Failed": {"Type": "Fail", "Error": "Grading.Failed"},
+    },
+}
+
+
+def workflow_routes(page, ns, status="RUNNING"):
+    """Answers the workflow routes with the shapes of docs/openapi.yaml (workflows branch)."""
+    base = f"/v1/namespaces/{ns}/workflows"
+    wf = {"namespace": ns, "name": "grade-set", "revision": 2, "createdAt": "2026-12-01T10:00:00.000Z", "updatedAt": "2026-12-01T11:00:00.000Z"}
+    ex = {"executionArn": f"arn:aws:states:swell:{ns}:execution:grade-set:run-1", "name": "run-1", "workflow": "grade-set",
+          "status": status, "startDate": "2026-12-01T12:00:00.000Z", "stopDate": None, "redriveCount": 0, "revision": 2,
+          "input": {"pages": ["a.png"]}, "output": None, "error": None, "cause": None}
+    events = [
+        {"id": 1, "previousEventId": 0, "timestamp": "2026-12-01T12:00:00.000Z", "type": "ExecutionStarted", "input": {"pages": ["a.png"]}},
+        {"id": 2, "previousEventId": 1, "timestamp": "2026-12-01T12:00:00.001Z", "type": "PassStateEntered", "name": "Split"},
+        {"id": 3, "previousEventId": 2, "timestamp": "2026-12-01T12:00:00.002Z", "type": "PassStateExited", "name": "Split"},
+        {"id": 4, "previousEventId": 3, "timestamp": "2026-12-01T12:00:00.003Z", "type": "TaskStateEntered", "name": "Grade"},
+        {"id": 5, "previousEventId": 4, "timestamp": "2026-12-01T12:00:00.004Z", "type": "TaskScheduled", "resource": "grade"},
+    ]
+    calls = []
+
+    def answer(route):
+        url = route.request.url.split("?")[0]
+        path = url[url.index("/v1/"):]
+        calls.append((route.request.method, path))
+        if route.request.method == "POST" and path.endswith("/stop"):
+            ex.update(status="ABORTED", stopDate="2026-12-01T12:01:00.000Z", error="Console.Stopped")
+            body = {"execution": ex}
+        elif path == base:
+            body = {"workflows": [wf]}
+        elif path == f"{base}/grade-set":
+            body = {"workflow": dict(wf, definition=GRADE_SET)}
+        elif path == f"{base}/grade-set/executions":
+            body = {"executions": [ex], "nextCursor": None}
+        elif path == f"{base}/grade-set/executions/run-1":
+            body = {"execution": ex}
+        elif path == f"{base}/grade-set/executions/run-1/history":
+            body = {"events": events, "nextCursor": None}
+        else:
+            route.fulfill(status=404, content_type="application/json", body='{"error":{"code":"not_found","message":"no such thing"}}')
+            return
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route(re.compile(r".*/v1/namespaces/[^/]+/workflows(/.*)?(\?.*)?$"), answer)
+    return calls
+
+
+def test_workflows_say_unavailable_on_a_server_without_them(console, site, server):
+    if requests.get(server.url + f"/v1/namespaces/{site['ns']}/workflows", headers={"Authorization": f"Bearer {site['dev']}"},
+                    timeout=10).status_code != 404:
+        pytest.skip("this server runs workflows")
+    p = console().sign_in(site["dev"])
+    for route in ("#/workflows", "#/workflows/grade-set", "#/workflows/grade-set/executions/run-1"):
+        p.go(route)
+        assert "not available on this server" in p.page.inner_text("[data-testid=unavailable]"), route
+    assert p.problems == [], p.problems
+
+
+def test_a_workflow_execution_shows_its_path_current_state_and_history_and_stops(console, site):
+    """Until workflows are merged, their routes are answered with the documented shapes."""
+    p = console().sign_in(site["dev"])
+    calls = workflow_routes(p.page, site["ns"])
+    p.go("#/workflows")
+    p.page.locator("tr[data-workflow=grade-set] a").click()
+    p.ready()
+    # The whole definition is drawn: one node per state, edges for Next, Choices, Default and Catch.
+    assert sorted(p.page.eval_on_selector_all(".wfgraph .node", "ns => ns.map(n => n.dataset.state)")) == sorted(GRADE_SET["States"])
+    assert p.page.locator(".wfgraph .edge").count() == 6
+    assert p.page.locator(".wfgraph .edge-catch").count() == 1
+    assert "window.__pwned = 5" in p.view_text()
+    p.page.locator("tr[data-execution=run-1] a").click()
+    p.ready()
+    marks = dict(p.page.eval_on_selector_all(".wfgraph .node", "ns => ns.map(n => [n.dataset.state, n.dataset.mark])"))
+    assert marks == {"Split": "visited", "Grade": "current", "Passed?": "", "Retry later": "", "Pass": "", "Failed": ""}
+    assert p.page.locator("tr[data-event]").count() == 5
+    assert "TaskScheduled" in p.page.inner_text("tr[data-event='5']")
+    p.page.click("[data-testid=execution-stop]")
+    p.page.wait_for_selector("#execution-status .pill-aborted")
+    assert ("POST", f"/v1/namespaces/{site['ns']}/workflows/grade-set/executions/run-1/stop") in calls
+    # Ended, the open state is where it stopped.
+    assert p.page.get_attribute(".wfgraph .node[data-state=Grade]", "data-mark") == "failed"
+    assert p.page.locator("[data-testid=execution-redrive]").count() == 1
     assert p.page.evaluate("window.__pwned") is None
     assert p.problems == [], p.problems
 
