@@ -83,7 +83,7 @@ export function graph(def, marks = new Map()) {
     const rowW = r.length * (W + GX) - GX;
     r.forEach((n, j) => pos.set(n, { x: (width - rowW) / 2 + j * (W + GX), y: GY / 2 + i * (H + GY) }));
   });
-  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "wfgraph", role: "img", "aria-label": "State machine" },
+  const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "wfgraph", role: "img", "aria-label": "State machine" },
     s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" },
       s("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }))));
   const states = def.States || {};
