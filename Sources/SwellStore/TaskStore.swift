@@ -72,7 +72,12 @@ public final class TaskStore: Sendable {
                 CREATE TABLE namespace_limits (namespace TEXT PRIMARY KEY, settings TEXT NOT NULL);
                 """)
         }
-        m.registerMigration("v2-trace-parent") { db in
+        // The newest tasks of a namespace, unfiltered (the console's task list), without
+        // sorting the whole namespace: one index walk whatever the number of tasks.
+        m.registerMigration("v2-tasks-by-namespace") { db in
+            try db.execute(sql: "CREATE INDEX tasks_by_namespace ON tasks (namespace, created_at, id)")
+        }
+        m.registerMigration("v3-trace-parent") { db in
             try db.execute(sql: "ALTER TABLE tasks ADD COLUMN trace_parent TEXT")
         }
         try m.migrate(writer)
