@@ -25,8 +25,8 @@ public enum FunctionSpec {
             guard let runtimeName = try r.string("runtime") else {
                 throw SwellError.invalid(r.field("runtime"), "is required (one of: nodejs20, python3, provided)")
             }
-            guard let runtime = RuntimeKind(rawValue: runtimeName) else {
-                throw SwellError.invalid(r.field("runtime"), "must be one of nodejs20, python3, provided (got \"\(runtimeName)\")")
+            guard let runtime = RuntimeKind(named: runtimeName) else {
+                throw SwellError.invalid(r.field("runtime"), "must be one of \(RuntimeKind.acceptedNames) (got \"\(runtimeName)\")")
             }
             return runtime
         }

@@ -25,7 +25,10 @@ enum InstanceLauncher {
                 arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
                 environment: env, workingDirectory: codeDirectory)
         case .provided:
-            let path = "\(codeDirectory)/\(config.handler)"
+            // As on Lambda: the package's `bootstrap` runs, with the handler in `_HANDLER`.
+            // A package without one runs the executable the handler names (Swell's own form).
+            let bootstrap = "\(codeDirectory)/bootstrap"
+            let path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw LaunchError.entrypointMissing(config.handler)
             }

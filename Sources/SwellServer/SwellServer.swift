@@ -131,6 +131,10 @@ public enum SwellServer {
         InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
+        AWSFront(
+            keys: try AWSKeyStore(directory: data),
+            lambda: LambdaRoutes(control: control, catalog: catalog, code: code, invoker: invoker, tasks: tasks)
+        ).register(on: router, v1: v1)
 
         let host = configuration.host
         let port = configuration.port

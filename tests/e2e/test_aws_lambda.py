@@ -1,0 +1,400 @@
+"""The Lambda API with the real clients: boto3 and the AWS CLI (`aws --endpoint-url`) against
+`swell serve`, signed with an access key from `swell keys create --aws`."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+boto3 = pytest.importorskip("boto3")
+import botocore.config  # noqa: E402
+from botocore.auth import SigV4Auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_runtimes import vendor_packages  # noqa: E402
+
+
+def zip_bytes(files: dict) -> bytes:
+    """files: path -> str | (str, mode)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path, content in files.items():
+            mode = 0o644
+            if isinstance(content, tuple):
+                content, mode = content
+            info = zipfile.ZipInfo(path)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, content)
+    return buf.getvalue()
+
+
+def aws_keys(swell, role: str = "developer") -> tuple[str, str]:
+    res = swell.cli("keys", "create", "--role", role, "--name", "aws-e2e", "--aws").ok()
+    fields = dict(line.split(" = ", 1) for line in res.stdout.splitlines() if " = " in line)
+    assert fields["aws_access_key_id"].startswith("AKIA"), res
+    assert len(fields["aws_secret_access_key"]) == 40, res
+    return fields["aws_access_key_id"], fields["aws_secret_access_key"]
+
+
+@pytest.fixture(scope="module")
+def creds(swell):
+    return aws_keys(swell)
+
+
+@pytest.fixture(scope="module")
+def lam(swell, creds):
+    return boto3.client(
+        "lambda", endpoint_url=swell.url, region_name="us-east-1",
+        aws_access_key_id=creds[0], aws_secret_access_key=creds[1],
+        config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60))
+
+
+PY_HANDLER = """
+import json, os
+def handler(event, context):
+    print("py saw", json.dumps(event))
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"echo": event, "version": context.function_version, "tag": os.environ.get("TAG", "")}
+"""
+
+
+def create_py(lam, name: str, source: str = PY_HANDLER, **kw):
+    return lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/any",
+        Handler="app.handler", Code={"ZipFile": zip_bytes({"app.py": source})}, **kw)
+
+
+def test_function_life_cycle_with_boto3(swell, lam, unique):
+    name = unique("awsfn")
+    created = create_py(lam, name, Timeout=10, MemorySize=256, Environment={"Variables": {"TAG": "one"}})
+    assert created["FunctionName"] == name
+    assert created["Runtime"] == "python3.11"
+    assert created["Handler"] == "app.handler"
+    assert created["MemorySize"] == 256 and created["Timeout"] == 10
+    assert created["FunctionArn"] == f"arn:aws:lambda:swell:default:function:{name}"
+    assert created["State"] == "Active" and created["Version"] == "$LATEST"
+
+    got = lam.get_function(FunctionName=name)
+    assert got["Configuration"]["Environment"]["Variables"] == {"TAG": "one"}
+    assert lam.get_function_configuration(FunctionName=created["FunctionArn"])["FunctionName"] == name
+
+    # Sync invoke with the tail of the logs.
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"a": 1}), LogType="Tail")
+    assert r["StatusCode"] == 200
+    assert r["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in r
+    assert json.loads(r["Payload"].read()) == {"echo": {"a": 1}, "version": "$LATEST", "tag": "one"}
+    tail = base64.b64decode(r["LogResult"]).decode()
+    assert 'py saw {"a": 1}' in tail, tail
+    # A function error comes back as on Lambda.
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"fail": True}))
+    assert r["StatusCode"] == 200 and r["FunctionError"] == "Unhandled"
+    err = json.loads(r["Payload"].read())
+    assert err["errorType"] == "ValueError" and "asked to fail" in err["errorMessage"]
+    # DryRun checks and runs nothing.
+    assert lam.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+
+    # Update configuration, then code.
+    upd = lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"TAG": "two"}}, Timeout=20)
+    assert upd["Timeout"] == 20
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())["tag"] == "two"
+    code2 = PY_HANDLER.replace('"echo": event', '"echo": event, "code": 2')
+    upd = lam.update_function_code(FunctionName=name, ZipFile=zip_bytes({"app.py": code2}))
+    assert upd["CodeSha256"] != created["CodeSha256"]
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())["code"] == 2
+
+    # Publish, list versions, invoke a version by qualifier and by ARN.
+    v1 = lam.publish_version(FunctionName=name, Description="first")
+    assert v1["Version"] == "1"
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert versions == ["$LATEST", "1"]
+    r = lam.invoke(FunctionName=f"{name}:1", Payload=b"{}")
+    assert r["ExecutedVersion"] == "1"
+    r = lam.invoke(FunctionName=f"arn:aws:lambda:swell:default:function:{name}", Qualifier="1", Payload=b"{}")
+    assert json.loads(r["Payload"].read())["version"] == "1"
+
+    # Paged listing.
+    names = []
+    for page in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 1}):
+        names += [f["FunctionName"] for f in page["Functions"]]
+    assert name in names
+
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
+
+
+def test_alias_canary_counted_over_invocations(lam, unique):
+    name = unique("awscanary")
+    create_py(lam, name, source="def handler(e, c):\n    return c.function_version\n")
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=zip_bytes({"app.py": "def handler(e, c):\n    return 'v2:' + c.function_version\n"}))
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+    alias = lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1",
+                             RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})
+    assert alias["AliasArn"].endswith(f":function:{name}:live")
+    assert alias["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.1}
+    with pytest.raises(lam.exceptions.ResourceConflictException):
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    counts = {"1": 0, "2": 0}
+    n = 400
+    for _ in range(n):
+        r = lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")
+        counts[r["ExecutedVersion"]] += 1
+    # 10% of 400 = 40; a binomial's 4.5 sigma either side is [12, 68].
+    assert 12 <= counts["2"] <= 68, counts
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+    lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {}})
+    assert lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")["ExecutedVersion"] == "2"
+    assert [a["Name"] for a in lam.list_aliases(FunctionName=name)["Aliases"]] == ["live"]
+    lam.delete_alias(FunctionName=name, Name="live")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_alias(FunctionName=name, Name="live")
+    lam.delete_function(FunctionName=name)
+
+
+def test_async_invoke_with_on_failure_destination(swell, lam, unique):
+    sink = unique("awssink")
+    create_py(lam, sink, source="def handler(e, c):\n    print('SINK GOT', __import__('json').dumps(e))\n    return 'ok'\n")
+    name = unique("awsasync")
+    create_py(lam, name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+    cfg = lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0, MaximumEventAgeInSeconds=300,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:lambda:swell:default:function:{sink}"}})
+    assert cfg["MaximumRetryAttempts"] == 0 and cfg["MaximumEventAgeInSeconds"] == 300
+    got = lam.get_function_event_invoke_config(FunctionName=name)
+    assert got["DestinationConfig"]["OnFailure"]["Destination"].endswith(f":function:{sink}")
+
+    ok = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"async": 1}))
+    assert ok["StatusCode"] == 202
+    bad = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"fail": True, "marker": "m-1"}))
+    assert bad["StatusCode"] == 202
+    # The failure reaches the sink function (Swell's destination record carries the event).
+    deadline = time.time() + 30
+    found = False
+    while time.time() < deadline and not found:
+        lines = swell.logs(sink)["lines"]
+        found = any("SINK GOT" in l["message"] and "m-1" in l["message"] for l in lines)
+        time.sleep(0.5)
+    assert found, swell.logs(sink)
+    lam.delete_function_event_invoke_config(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+
+
+def test_function_url(swell, lam, unique):
+    name = unique("awsurl")
+    create_py(lam, name, source="def handler(e, c):\n    return {'statusCode': 201, 'body': 'hello ' + e['rawPath']}\n")
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+    assert url["FunctionUrl"] == f"{swell.url}/fn/default/{name}/"
+    with pytest.raises(lam.exceptions.ResourceConflictException):
+        lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+    r = requests.get(url["FunctionUrl"] + "x/y", timeout=30)
+    assert r.status_code == 201 and r.text == "hello /x/y", r.text
+    assert lam.get_function_url_config(FunctionName=name)["AuthType"] == "NONE"
+    lam.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
+    assert requests.get(url["FunctionUrl"], timeout=30).status_code == 401
+    assert len(lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"]) == 1
+    lam.delete_function_url_config(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName=name)
+
+
+def test_concurrency_settings(lam, unique):
+    name = unique("awsconc")
+    create_py(lam, name)
+    assert lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)["ReservedConcurrentExecutions"] == 5
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+    p = lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1)
+    assert p["RequestedProvisionedConcurrentExecutions"] == 1
+    assert lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="$LATEST")["Status"] == "READY"
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="$LATEST")
+    lam.delete_function_concurrency(FunctionName=name)
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    lam.delete_function(FunctionName=name)
+
+
+def test_error_classes(lam, unique):
+    with pytest.raises(lam.exceptions.ResourceNotFoundException) as e:
+        lam.invoke(FunctionName=unique("missing"), Payload=b"{}")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    name = unique("awserr")
+    create_py(lam, name)
+    with pytest.raises(lam.exceptions.ResourceConflictException):
+        create_py(lam, name)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as e:
+        lam.update_function_configuration(FunctionName=name, Timeout=5000)
+    assert "900" in str(e.value)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        create_py(lam, unique("awsbad"), Environment={"Variables": {"AWS_REGION": "x"}})
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.create_function(FunctionName=unique("awsbad"), Runtime="java21", Role="r", Handler="a.b",
+                            Code={"ZipFile": zip_bytes({"a.py": ""})})
+    with pytest.raises(lam.exceptions.InvalidRequestContentException):
+        lam.invoke(FunctionName=name, Payload=b"{not json")
+    # An action Swell does not implement says so, as AWS does for an unknown one.
+    with pytest.raises(lam.exceptions.ClientError) as e:
+        lam.get_account_settings()
+    assert e.value.response["Error"]["Code"] == "UnknownOperationException"
+    assert "Swell does not support" in e.value.response["Error"]["Message"]
+    lam.delete_function(FunctionName=name)
+
+
+def test_too_many_requests(swell, lam, unique):
+    name = unique("awsthrottle")
+    create_py(lam, name, source="import time\ndef handler(e, c):\n    time.sleep(3)\n    return 1\n", Timeout=10)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    import concurrent.futures
+    errors = []
+
+    def call():
+        try:
+            lam.invoke(FunctionName=name, Payload=b"{}")
+        except lam.exceptions.TooManyRequestsException as e:
+            errors.append(e)
+
+    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+        list(pool.map(lambda _: call(), range(40)))
+    if not errors:
+        pytest.skip("the server queued all 40 calls behind one instance without throttling")
+    assert errors[0].response["Error"]["Code"] == "TooManyRequestsException"
+
+
+def signed(swell, creds, method, path, body=b"", date=None, secret=None):
+    req = AWSRequest(method=method, url=swell.url + path, data=body, headers={"Content-Type": "application/json"})
+    c = Credentials(creds[0], secret or creds[1])
+    auth = SigV4Auth(c, "lambda", "us-east-1")
+    if date is not None:
+        auth._timestamp = lambda: date  # noqa: E731  (botocore reads the time through this hook)
+        req.context["timestamp"] = date
+    auth.add_auth(req)
+    return requests.request(method, req.url, headers=dict(req.headers), data=body, timeout=30)
+
+
+def test_signatures_are_required_and_checked(swell, creds):
+    r = requests.get(swell.url + "/2015-03-31/functions/", timeout=10)
+    assert r.status_code == 403 and r.headers["X-Amzn-ErrorType"] == "MissingAuthenticationTokenException", r.text
+    assert signed(swell, creds, "GET", "/2015-03-31/functions/").status_code == 200
+    wrong = signed(swell, creds, "GET", "/2015-03-31/functions/", secret="x" * 40)
+    assert wrong.status_code == 403 and wrong.headers["X-Amzn-ErrorType"] == "InvalidSignatureException", wrong.text
+    stale = signed(swell, creds, "GET", "/2015-03-31/functions/", date="20200101T000000Z")
+    assert stale.status_code == 403 and "Signature expired" in stale.json()["message"], stale.text
+    unknown = signed(swell, ("AKIAUNKNOWNUNKNOWN00", creds[1]), "GET", "/2015-03-31/functions/")
+    assert unknown.status_code == 403 and unknown.headers["X-Amzn-ErrorType"] == "UnrecognizedClientException"
+    # A Swell bearer key is no AWS signature.
+    r = requests.get(swell.url + "/2015-03-31/functions/", headers={"Authorization": f"Bearer {swell.key}"}, timeout=10)
+    assert r.status_code == 400 and r.headers["X-Amzn-ErrorType"] == "IncompleteSignatureException"
+    # Unknown paths under the AWS prefixes are refused unsigned too.
+    r = requests.get(swell.url + "/2015-03-31/nothing-here", timeout=10)
+    assert r.status_code == 403
+    # A tampered body does not verify.
+    req = AWSRequest(method="POST", url=swell.url + "/2015-03-31/functions", data=b"{}", headers={})
+    SigV4Auth(Credentials(*creds), "lambda", "us-east-1").add_auth(req)
+    r = requests.post(req.url, headers=dict(req.headers), data=b'{"x":1}', timeout=10)
+    assert r.status_code == 403 and r.headers["X-Amzn-ErrorType"] == "InvalidSignatureException"
+
+
+def test_presigned_request(swell, creds):
+    from botocore.auth import SigV4QueryAuth
+    req = AWSRequest(method="GET", url=swell.url + "/2015-03-31/functions/")
+    SigV4QueryAuth(Credentials(*creds), "lambda", "us-east-1", expires=60).add_auth(req)
+    r = requests.get(req.url, timeout=10)
+    assert r.status_code == 200, r.text
+    assert "Functions" in r.json()
+
+
+def test_revoking_the_swell_key_disables_its_aws_key(swell):
+    res = swell.cli("keys", "create", "--role", "invoker", "--name", "aws-revoke", "--aws").ok()
+    fields = dict(line.split(" = ", 1) for line in res.stdout.splitlines() if " = " in line)
+    key_id = res.stderr.split("key ", 1)[1].split(" ", 1)[0]
+    c = (fields["aws_access_key_id"], fields["aws_secret_access_key"])
+    assert signed(swell, c, "GET", "/2015-03-31/functions/").status_code == 200
+    # An invoker may not create functions.
+    r = signed(swell, c, "POST", "/2015-03-31/functions", body=b'{"FunctionName": "x"}')
+    assert r.status_code == 403 and r.headers["X-Amzn-ErrorType"] == "AccessDeniedException", r.text
+    swell.cli("keys", "revoke", key_id).ok()
+    r = signed(swell, c, "GET", "/2015-03-31/functions/")
+    assert r.status_code == 403 and r.headers["X-Amzn-ErrorType"] == "UnrecognizedClientException"
+
+
+def test_secret_is_not_stored_in_clear(server, creds):
+    data = Path(server.data_dir)
+    master = data / "aws-master.key"
+    assert master.stat().st_mode & 0o777 == 0o600
+    for f in data.rglob("*"):
+        if f.is_file():
+            assert creds[1].encode() not in f.read_bytes(), f"the secret is in clear in {f}"
+    assert creds[1] not in server.log()
+
+
+def test_aws_cli(swell, creds, tmp_path, unique):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=creds[0], AWS_SECRET_ACCESS_KEY=creds[1], AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    name = unique("awscli")
+    z = tmp_path / "fn.zip"
+    z.write_bytes(zip_bytes({"index.js": "exports.handler = async (e) => ({node: true, got: e});\n"}))
+
+    def aws(*args):
+        p = subprocess.run(["aws", "--endpoint-url", swell.url, "lambda", *args], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    out = json.loads(aws("create-function", "--function-name", name, "--runtime", "nodejs20.x", "--role", "arn:aws:iam::1:role/r",
+                         "--handler", "index.handler", "--zip-file", f"fileb://{z}"))
+    assert out["Runtime"] == "nodejs20.x"
+    result = tmp_path / "out.json"
+    meta = json.loads(aws("invoke", "--function-name", name, "--cli-binary-format", "raw-in-base64-out",
+                          "--payload", '{"k": "v"}', str(result)))
+    assert meta["StatusCode"] == 200
+    assert json.loads(result.read_text()) == {"node": True, "got": {"k": "v"}}
+    assert name in aws("list-functions")
+    aws("delete-function", "--function-name", name)
+    p = subprocess.run(["aws", "--endpoint-url", swell.url, "lambda", "get-function", "--function-name", name],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0 and "ResourceNotFoundException" in p.stderr
+
+
+RIC_HANDLER = """
+import json
+def handler(event, context):
+    print("ric via lambda api", json.dumps(event))
+    return {"ric": True, "echo": event, "requestId": context.aws_request_id}
+"""
+
+
+def test_custom_runtime_package_with_awslambdaric(lam, unique):
+    """A Lambda custom-runtime package, unmodified: `bootstrap` starts awslambdaric with $_HANDLER."""
+    try:
+        import awslambdaric  # noqa: F401
+    except ImportError:
+        pytest.skip("awslambdaric is not installed for this python (scripts/test.sh installs it)")
+    # As on Lambda, the runtime client ships inside the package (function processes run under
+    # their own uids and cannot import from /root's site-packages).
+    vendored = vendor_packages("awslambdaric", "simplejson", "snapshot_restore_py", "runtime_client")
+    bootstrap = "#!/bin/sh\ncd \"$LAMBDA_TASK_ROOT\"\nexport PYTHONPATH=\"$LAMBDA_TASK_ROOT\"\nexec /usr/bin/python3 -m awslambdaric $_HANDLER\n"
+    name = unique("awsric")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role="r", Handler="app.handler", MemorySize=256, Timeout=10,
+                        Code={"ZipFile": zip_bytes({"bootstrap": (bootstrap, 0o755), "app.py": RIC_HANDLER, **vendored})})
+    r = lam.invoke(FunctionName=name, Payload=json.dumps({"x": 1}))
+    assert "FunctionError" not in r, r["Payload"].read()
+    body = json.loads(r["Payload"].read())
+    assert body["ric"] is True and body["echo"] == {"x": 1}
+    r = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(r["Payload"].read())["echo"] == {}
+    lam.delete_function(FunctionName=name)
