@@ -125,5 +125,14 @@ struct SigV4Tests {
         try SigV4.parse(request, service: "lambda", now: Self.now.addingTimeInterval(30)).verify(secret: "k")
         #expect(throws: SigV4.Failure.signatureMismatch) { try SigV4.parse(request, service: "lambda", now: Self.now).verify(secret: "other") }
         #expect(throws: SigV4.Failure.self) { try SigV4.parse(request, service: "lambda", now: Self.now.addingTimeInterval(61)) }
+        // botocore over http signs the body's hash instead of UNSIGNED-PAYLOAD: also accepted.
+        var hashed = SigV4.Request(
+            method: "GET", rawPath: "/2015-03-31/functions/", rawQuery: query, headers: ["host": ["h:1"]], payloadSHA256: SigV4.emptyPayloadSHA256)
+        let canonical2 = SigV4.canonicalRequest(hashed, query: SigV4.parseQuery(query), signedHeaders: ["host"], payload: SigV4.emptyPayloadSHA256, excludeSignature: true)
+        let signature2 = SigV4.signature(
+            stringToSign: "AWS4-HMAC-SHA256\n\(date)\n\(scope)\n\(SigV4.sha256Hex(canonical2))",
+            signingKey: SigV4.signingKey(secret: "k", date: String(date.prefix(8)), region: "swell", service: "lambda"))
+        hashed.rawQuery += "&X-Amz-Signature=\(signature2)"
+        try SigV4.parse(hashed, service: "lambda", now: Self.now).verify(secret: "k")
     }
 }

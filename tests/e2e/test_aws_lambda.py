@@ -280,9 +280,13 @@ def signed(swell, creds, method, path, body=b"", date=None, secret=None):
     c = Credentials(creds[0], secret or creds[1])
     auth = SigV4Auth(c, "lambda", "us-east-1")
     if date is not None:
-        auth._timestamp = lambda: date  # noqa: E731  (botocore reads the time through this hook)
-        req.context["timestamp"] = date
-    auth.add_auth(req)
+        import datetime
+        from unittest import mock
+        when = datetime.datetime.strptime(date, "%Y%m%dT%H%M%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            auth.add_auth(req)
+    else:
+        auth.add_auth(req)
     return requests.request(method, req.url, headers=dict(req.headers), data=body, timeout=30)
 
 

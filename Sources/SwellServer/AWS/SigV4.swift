@@ -96,10 +96,15 @@ public enum SigV4 {
         public var signedHeaders: [String]
         public var signature: String
         public var canonicalRequest: String
+        /// A presigned request may sign its body's hash or `UNSIGNED-PAYLOAD` (botocore signs the
+        /// hash over http, the SDKs sign `UNSIGNED-PAYLOAD` over https); this is the other one.
+        public var alternativeCanonicalRequest: String?
 
         /// The string the signature is the HMAC of.
-        public var stringToSign: String {
-            "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(SigV4.hex(SHA256.hash(data: Data(canonicalRequest.utf8))))"
+        public var stringToSign: String { Self.stringToSign(canonicalRequest, amzDate: amzDate, scope: scope) }
+
+        static func stringToSign(_ canonical: String, amzDate: String, scope: String) -> String {
+            "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(SigV4.hex(SHA256.hash(data: Data(canonical.utf8))))"
         }
 
         /// Checks the signature with the access key's secret.
@@ -110,9 +115,15 @@ public enum SigV4 {
         /// Checks the signature with a derived signing key (``SigV4/signingKey(secret:date:region:service:)``).
         public func verify(signingKey: SymmetricKey) throws(Failure) {
             // Constant-time comparison of the given signature with the computed one.
-            guard let given = SigV4.bytes(hex: signature), given.count == 32,
-                HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Data(stringToSign.utf8), using: signingKey)
-            else { throw .signatureMismatch }
+            guard let given = SigV4.bytes(hex: signature), given.count == 32 else { throw .signatureMismatch }
+            if HMAC<SHA256>.isValidAuthenticationCode(given, authenticating: Data(stringToSign.utf8), using: signingKey) { return }
+            if let alternative = alternativeCanonicalRequest,
+                HMAC<SHA256>.isValidAuthenticationCode(
+                    given, authenticating: Data(Self.stringToSign(alternative, amzDate: amzDate, scope: scope).utf8), using: signingKey)
+            {
+                return
+            }
+            throw .signatureMismatch
         }
     }
 
@@ -190,13 +201,16 @@ public enum SigV4 {
         guard now.timeIntervalSince(time) <= TimeInterval(expires) else {
             throw .expired("the presigned request expired at \(format(time.addingTimeInterval(TimeInterval(expires))))")
         }
-        // Presigned requests sign no body (as AWS does), unless they sign its hash explicitly.
-        let payload = value("X-Amz-Content-Sha256") ?? unsignedPayload
-        if payload != unsignedPayload && payload != request.payloadSHA256 { throw .payloadMismatch }
+        // Presigned requests sign `UNSIGNED-PAYLOAD` (as AWS allows for them) or the body's hash.
+        if let declared = value("X-Amz-Content-Sha256"), declared != unsignedPayload, declared != request.payloadSHA256 {
+            throw .payloadMismatch
+        }
         return Parsed(
             accessKeyID: accessKey, scope: "\(date)/\(region)/\(service)/aws4_request", date: date, region: region, service: service,
             amzDate: amzDate, signedHeaders: signedHeaders, signature: signature,
-            canonicalRequest: canonicalRequest(request, query: query, signedHeaders: signedHeaders, payload: payload, excludeSignature: true))
+            canonicalRequest: canonicalRequest(request, query: query, signedHeaders: signedHeaders, payload: unsignedPayload, excludeSignature: true),
+            alternativeCanonicalRequest: canonicalRequest(
+                request, query: query, signedHeaders: signedHeaders, payload: request.payloadSHA256, excludeSignature: true))
     }
 
     /// `AKID/YYYYMMDD/region/service/aws4_request`
