@@ -28,8 +28,12 @@ struct LambdaRoutes {
     let invoker: Invoker
     let tasks: TaskService
 
-    /// The API dates whose paths this front serves.
-    static let dates = ["2015-03-31", "2017-10-31", "2018-10-31", "2019-09-25", "2019-09-30", "2021-10-31"]
+    /// The API dates whose paths this front serves (the Lambda API's every date, so that an
+    /// action Swell lacks is signed-checked and answered as AWS answers an unknown one).
+    static let dates = [
+        "2015-03-31", "2016-08-19", "2017-03-31", "2017-10-31", "2018-10-31", "2019-09-25", "2019-09-30", "2020-04-22",
+        "2020-06-30", "2021-07-20", "2021-10-31", "2021-11-15", "2022-07-20", "2024-08-31",
+    ]
 
     func register(on router: Router<SwellRequestContext>, keys: AWSKeyStore) {
         let cache = SigningKeyCache()
