@@ -39,6 +39,11 @@ extension ControlPlane {
             if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {
                 throw AWSError.notFound("Alias not found: \(LambdaARN.function(namespace, name, url.qualifier))")
             }
+            for trigger in config.triggers where trigger.qualifier != "$LATEST" {
+                let exists = Int(trigger.qualifier).map { n in catalog.versions(namespace, name).contains { $0.version == n } }
+                    ?? (catalog.alias(namespace, name, trigger.qualifier) != nil)
+                if !exists { throw AWSError.notFound("Function not found: \(LambdaARN.function(namespace, name, trigger.qualifier))") }
+            }
             let record = try store.putFunction(namespace: namespace, name: name, config: config)
             catalog.put(record)
             if old != nil {

@@ -164,6 +164,7 @@ struct LambdaRoutes {
             }
             return Response(status: .noContent)
         }
+        EventSourceMappingRoutes(routes: self).register(on: g)
     }
 
     func createFunction(_ request: Request, _ ctx: SwellRequestContext) async throws -> Response {
