@@ -43,13 +43,17 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
     public var async: AsyncConfig
     /// Event sources bound to the function (not versioned, like `url`).
     public var triggers: [TriggerConfig]
+    /// Layer versions extracted under `/opt`, in order (resolved: each with its digest).
+    public var layers: [LayerRef] = []
 
     public init(
         runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
         memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
         environment: [String: String] = [:], description: String = "", url: URLConfig? = nil,
-        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = []
+        scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = [],
+        layers: [LayerRef] = []
     ) {
+        self.layers = layers
         self.triggers = triggers
         self.scaling = scaling
         self.async = async
@@ -80,11 +84,12 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         if scaling != old.scaling { fields.append("scaling") }
         if async != old.async { fields.append("async") }
         if triggers != old.triggers { fields.append("triggers") }
+        if layers != old.layers { fields.append("layers") }
         return fields
     }
 
     enum CodingKeys: String, CodingKey {
-        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers
+        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers, layers
     }
 
     /// Decodes stored configurations, including those written before `scaling` and `async` existed.
@@ -103,6 +108,7 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         scaling = try c.decodeIfPresent(ScalingConfig.self, forKey: .scaling) ?? ScalingConfig()
         async = try c.decodeIfPresent(AsyncConfig.self, forKey: .async) ?? AsyncConfig()
         triggers = try c.decodeIfPresent([TriggerConfig].self, forKey: .triggers) ?? []
+        layers = try c.decodeIfPresent([LayerRef].self, forKey: .layers) ?? []
     }
 
     /// The part of the configuration that a published version freezes (the URL and triggers are not part of it).

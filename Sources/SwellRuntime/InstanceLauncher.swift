@@ -11,6 +11,28 @@ enum InstanceLauncher {
         var env = environment(
             config: config, key: key, instance: instance, codeDirectory: codeDirectory, runtimeAPI: runtimeAPI,
             tempDirectory: tempDirectory, runtime: runtime)
+        var request = try runtimeRequest(config: config, env: &env, codeDirectory: codeDirectory, runtime: runtime)
+        // Layers: their merged tree is the instance's /opt (a mount namespace of its own, as root).
+        if let tree = layerTree(config: config, codeDirectory: codeDirectory), geteuid() == 0 {
+            request.optDirectory = tree
+        }
+        return request
+    }
+
+    /// The merged tree of the function's layers (next to its code), or nil without layers.
+    static func layerTree(config: FunctionConfig, codeDirectory: String) -> String? {
+        LayerRef.treeName(config.layers).map { "\((codeDirectory as NSString).deletingLastPathComponent)/\($0)" }
+    }
+
+    /// Where instances see the layers: `/opt` as root (bind-mounted), else the tree itself.
+    static func optPath(config: FunctionConfig, codeDirectory: String) -> String? {
+        guard let tree = layerTree(config: config, codeDirectory: codeDirectory) else { return nil }
+        return geteuid() == 0 ? "/opt" : tree
+    }
+
+    static func runtimeRequest(
+        config: FunctionConfig, env: inout [String: String], codeDirectory: String, runtime: RuntimeConfiguration
+    ) throws -> SpawnRequest {
         switch config.runtime {
         case .nodejs20:
             let heap = max(64, config.memory * 85 / 100)
@@ -25,10 +47,16 @@ enum InstanceLauncher {
                 arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
                 environment: env, workingDirectory: codeDirectory)
         case .provided:
-            // As on Lambda: the package's `bootstrap` runs, with the handler in `_HANDLER`.
-            // A package without one runs the executable the handler names (Swell's own form).
+            // As on Lambda: the package's `bootstrap` runs, with the handler in `_HANDLER`, else a
+            // layer's (`/opt/bootstrap`). A package without either runs the executable the
+            // handler names (Swell's own form).
             let bootstrap = "\(codeDirectory)/bootstrap"
-            let path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
+            var path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
+            if !FileManager.default.isExecutableFile(atPath: path), let tree = layerTree(config: config, codeDirectory: codeDirectory),
+                FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap"), let opt = optPath(config: config, codeDirectory: codeDirectory)
+            {
+                path = "\(opt)/bootstrap"
+            }
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw LaunchError.entrypointMissing(config.handler)
             }
@@ -82,9 +110,15 @@ enum InstanceLauncher {
         env["SWELL_CONCURRENCY"] = String(config.concurrency)
         env["AWS_LAMBDA_MAX_CONCURRENCY"] = String(config.concurrency)
         env["SWELL_NAMESPACE"] = key.namespace
+        let opt = optPath(config: config, codeDirectory: codeDirectory)
         switch config.runtime {
-        case .nodejs20: env["NODE_PATH"] = "\(codeDirectory)/node_modules"
-        case .python3: env["PYTHONDONTWRITEBYTECODE"] = "1"
+        case .nodejs20:
+            // Lambda's module path: the layers' node_modules, then the function's own.
+            env["NODE_PATH"] = (opt.map { ["\($0)/nodejs/node20/node_modules", "\($0)/nodejs/node_modules"] } ?? [])
+                .appending("\(codeDirectory)/node_modules").joined(separator: ":")
+        case .python3:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            if let opt { env["PYTHONPATH"] = "\(opt)/python/lib/python3.11/site-packages:\(opt)/python" }
         case .provided: break
         }
         return env
@@ -99,4 +133,8 @@ enum InstanceLauncher {
             }
         }
     }
+}
+
+extension Array {
+    fileprivate func appending(_ element: Element) -> [Element] { self + [element] }
 }

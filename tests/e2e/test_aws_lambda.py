@@ -464,3 +464,62 @@ def test_event_source_mapping_delivers_kafka_records(swell, lam, unique):
     assert seen == {f"rec-{i}" for i in range(5)}, seen
     lam.delete_event_source_mapping(UUID=m["UUID"])
     lam.delete_function(FunctionName=name)
+
+
+def test_layers(swell, lam, unique):
+    """Two layers under /opt, in order (the later one wins), on the module path of Python and
+    Node.js as on Lambda; layer versions are numbered, listed, read and deleted."""
+    first = unique("awslayer-a")
+    second = unique("awslayer-b")
+    l1 = lam.publish_layer_version(LayerName=first, Description="one", CompatibleRuntimes=["python3.11", "nodejs20.x"],
+                                   Content={"ZipFile": zip_bytes({
+                                       "python/alpha.py": "NAME = 'alpha'\n",
+                                       "python/common.py": "WHO = 'first'\n",
+                                       "nodejs/node_modules/lefty/index.js": "module.exports = () => 'lefty';\n",
+                                       "data/shared.txt": "from the first layer\n"})})
+    assert l1["Version"] == 1 and l1["LayerVersionArn"] == f"arn:aws:lambda:swell:default:layer:{first}:1"
+    l2 = lam.publish_layer_version(LayerName=second, Content={"ZipFile": zip_bytes({
+        "python/beta.py": "NAME = 'beta'\n",
+        "python/common.py": "WHO = 'second'\n",
+        "data/shared.txt": "from the second layer\n"})})
+    assert l2["Version"] == 1
+    again = lam.publish_layer_version(LayerName=second, Content={"ZipFile": zip_bytes({"python/beta.py": "NAME = 'beta2'\n"})})
+    assert again["Version"] == 2
+    assert [v["Version"] for v in lam.list_layer_versions(LayerName=second)["LayerVersions"]] == [2, 1]
+    assert lam.get_layer_version(LayerName=first, VersionNumber=1)["Description"] == "one"
+    assert lam.get_layer_version_by_arn(Arn=l1["LayerVersionArn"])["Version"] == 1
+    assert {first, second} <= {l["LayerName"] for l in lam.list_layers()["Layers"]}
+
+    name = unique("awslayered")
+    source = (
+        "import alpha, beta, common\n"
+        "def handler(e, c):\n"
+        "    return {'alpha': alpha.NAME, 'beta': beta.NAME, 'common': common.WHO,\n"
+        "            'shared': open('/opt/data/shared.txt').read().strip(), 'alpha_file': alpha.__file__}\n")
+    fn = create_py(lam, name, source=source, Layers=[l1["LayerVersionArn"], l2["LayerVersionArn"]])
+    assert [l["Arn"] for l in fn["Layers"]] == [l1["LayerVersionArn"], l2["LayerVersionArn"]]
+    r = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in r, r["Payload"].read()
+    body = json.loads(r["Payload"].read())
+    assert body == {"alpha": "alpha", "beta": "beta", "common": "second", "shared": "from the second layer",
+                    "alpha_file": "/opt/python/alpha.py"}, body
+    # A layer version that is not there is a bad parameter.
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_function_configuration(FunctionName=name, Layers=[f"arn:aws:lambda:swell:default:layer:{first}:9"])
+    # Reordered, the first layer wins; a new version of the second is picked up by ARN.
+    lam.update_function_configuration(FunctionName=name, Layers=[again["LayerVersionArn"], l1["LayerVersionArn"]])
+    body = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert body["common"] == "first" and body["beta"] == "beta2" and body["shared"] == "from the first layer", body
+
+    node = unique("awslayerednode")
+    lam.create_function(FunctionName=node, Runtime="nodejs20.x", Role="r", Handler="index.handler", Layers=[l1["LayerVersionArn"]],
+                        Code={"ZipFile": zip_bytes({"index.js": "exports.handler = async () => require('lefty')();\n"})})
+    assert json.loads(lam.invoke(FunctionName=node, Payload=b"{}")["Payload"].read()) == "lefty"
+
+    # Deleting a layer version keeps the functions that use it working.
+    lam.delete_layer_version(LayerName=first, VersionNumber=1)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_layer_version(LayerName=first, VersionNumber=1)
+    assert json.loads(lam.invoke(FunctionName=node, Payload=b"{}")["Payload"].read()) == "lefty"
+    for f in (name, node):
+        lam.delete_function(FunctionName=f)

@@ -32,6 +32,7 @@ extension ControlPlane {
             config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
             if let old, old.config == config { return (old, false) }
             try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: "Code")
+            try prepareLayers(namespace: namespace, name: name, layers: config.layers)
             let root = CodeStore.functionDirectory(root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
             if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: "Handler", files: DirectoryFiles(root: root)) {
                 throw AWSError.invalid(problem.description)

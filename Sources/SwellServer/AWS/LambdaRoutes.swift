@@ -27,6 +27,7 @@ struct LambdaRoutes {
     let code: CodeStore
     let invoker: Invoker
     let tasks: TaskService
+    let layers: LayerStore
 
     /// The API dates whose paths this front serves (the Lambda API's every date, so that an
     /// action Swell lacks is signed-checked and answered as AWS answers an unknown one).
@@ -43,6 +44,7 @@ struct LambdaRoutes {
             switch date {
             case "2015-03-31": functions(group)
             case "2017-10-31": reservedConcurrency(group)
+            case "2018-10-31": LayerRoutes(layers: layers, routes: self).register(on: group)
             case "2019-09-25": eventInvokeConfig(group)
             case "2019-09-30": provisionedConcurrency(group)
             case "2021-10-31": urls(group)
@@ -267,8 +269,19 @@ struct LambdaRoutes {
                 throw AWSError.invalid("Environment.Variables: \(error.description)")
             }
         }
-        if let layerARNs = try body.strings("Layers"), !layerARNs.isEmpty {
-            throw AWSError.invalid("Swell does not support Layers yet (see docs/aws.md)")
+        if let layerARNs = try body.strings("Layers") {
+            var refs: [LayerRef] = []
+            for arn in layerARNs {
+                guard let parsed = LayerRef.parse(arn), parsed.namespace == nil || parsed.namespace == namespace else {
+                    throw AWSError.invalid("Layers: \(arn) is not a layer version ARN of namespace \(namespace)")
+                }
+                refs.append(LayerRef(name: parsed.name, version: parsed.version))
+            }
+            do {
+                config.layers = try control.resolveLayers(refs, namespace: namespace, field: "Layers")
+            } catch {
+                throw AWSError.invalid(error.description)
+            }
         }
         if let architectures = try body.strings("Architectures"), architectures != [LambdaShapes.architecture] {
             throw AWSError.invalid("this Swell host runs \(LambdaShapes.architecture) only (Architectures \(architectures))")
@@ -699,13 +712,18 @@ struct LambdaRoutes {
     func latestConfiguration(_ f: FunctionRecord) -> [String: Any] {
         LambdaShapes.configuration(
             namespace: f.namespace, name: f.name, config: f.config, version: "$LATEST", modified: f.updatedAt,
-            revision: LambdaShapes.revisionID(f.revision), layers: [])
+            revision: LambdaShapes.revisionID(f.revision), layers: describe(f.config.layers, namespace: f.namespace))
     }
 
     func versionConfiguration(_ v: VersionRecord) -> [String: Any] {
         LambdaShapes.configuration(
             namespace: v.namespace, name: v.function, config: v.config, version: String(v.version), modified: v.publishedAt,
-            revision: LambdaShapes.revisionID(v.version), layers: [])
+            revision: LambdaShapes.revisionID(v.version), layers: describe(v.config.layers, namespace: v.namespace))
+    }
+
+    /// `Layers` of a `FunctionConfiguration`.
+    func describe(_ layers: [LayerRef], namespace: String) -> [[String: Any]] {
+        layers.map { ["Arn": LambdaARN.layer(namespace, $0.name, $0.version), "CodeSize": code.size(namespace: namespace, sha256: $0.sha256)] }
     }
 
     func putAlias(_ t: Target, _ name: String, body: LambdaBody, existing: AliasRecord?) throws -> AliasRecord {
