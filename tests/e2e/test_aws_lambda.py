@@ -523,3 +523,17 @@ def test_layers(swell, lam, unique):
     assert json.loads(lam.invoke(FunctionName=node, Payload=b"{}")["Payload"].read()) == "lefty"
     for f in (name, node):
         lam.delete_function(FunctionName=f)
+
+
+def test_manifest_layers(swell, lam, app_dir, unique):
+    """`layers:` in swell.yaml names layer versions (NAME:VERSION or ARN) like the API does."""
+    layer = unique("mlayer")
+    v = lam.publish_layer_version(LayerName=layer, Content={"ZipFile": zip_bytes({"python/helper.py": "def hi():\n    return 'hi from layer'\n"})})
+    name = unique("mlayered")
+    swell.deploy(app_dir, {name: {"runtime": "python3.12", "handler": "app.handler", "layers": [f"{layer}:1"],
+                                  "files": {"app.py": "import helper\ndef handler(e, c):\n    return helper.hi()\n"}}})
+    assert swell.invoke_ok(name) == "hi from layer"
+    assert [l["Arn"] for l in lam.get_function(FunctionName=name)["Configuration"]["Layers"]] == [v["LayerVersionArn"]]
+    bad = swell.deploy(app_dir, {name: {"runtime": "python3", "handler": "app.handler", "layers": [f"{layer}:7"],
+                                        "files": {"app.py": "def handler(e, c):\n    return 1\n"}}}, check=False)
+    assert bad.code != 0 and f"functions.{name}.layers[0]" in bad.stderr + bad.stdout and "does not exist" in bad.stderr + bad.stdout, bad
