@@ -437,7 +437,8 @@ def test_event_source_mapping_delivers_kafka_records(swell, lam, unique):
     from confluent_kafka.admin import AdminClient, NewTopic
     broker = os.environ["SWELL_KAFKA_BROKER"]
     topic = unique("esm-topic")
-    AdminClient({"bootstrap.servers": broker}).create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": broker})  # kept alive until the topic exists
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
     name = unique("awsesmk")
     create_py(lam, name, source=(
         "import base64, json\n"
