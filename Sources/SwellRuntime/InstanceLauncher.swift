@@ -51,16 +51,17 @@ enum InstanceLauncher {
             // layer's (`/opt/bootstrap`). A package without either runs the executable the
             // handler names (Swell's own form).
             let bootstrap = "\(codeDirectory)/bootstrap"
-            var path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
-            if !FileManager.default.isExecutableFile(atPath: path), let tree = layerTree(config: config, codeDirectory: codeDirectory),
-                FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap"), let opt = optPath(config: config, codeDirectory: codeDirectory)
-            {
-                path = "\(opt)/bootstrap"
+            let path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
+            if FileManager.default.isExecutableFile(atPath: path) {
+                return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
             }
-            guard FileManager.default.isExecutableFile(atPath: path) else {
+            // The layer's bootstrap, checked in the merged tree and run as the instance sees it.
+            guard let tree = layerTree(config: config, codeDirectory: codeDirectory), FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap"),
+                let opt = optPath(config: config, codeDirectory: codeDirectory)
+            else {
                 throw LaunchError.entrypointMissing(config.handler)
             }
-            return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+            return SpawnRequest(executable: "\(opt)/bootstrap", arguments: [], environment: env, workingDirectory: codeDirectory)
         }
     }
 

@@ -96,7 +96,9 @@ public final class ControlPlane: Sendable {
                 try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: field("codeSha256"))
                 let root = CodeStore.functionDirectory(
                     root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
-                if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)) {
+                if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)),
+                    !layersProvideBootstrap(namespace: namespace, name: name, config: config)
+                {
                     problems.add(problem)
                 }
             } catch let error as SwellError {

@@ -538,3 +538,31 @@ def test_manifest_layers(swell, lam, app_dir, unique):
     bad = swell.deploy(app_dir, {name: {"runtime": "python3", "handler": "app.handler", "layers": [f"{layer}:7"],
                                         "files": {"app.py": "def handler(e, c):\n    return 1\n"}}}, check=False)
     assert bad.code != 0 and f"functions.{name}.layers[0]" in bad.stderr + bad.stdout and "does not exist" in bad.stderr + bad.stdout, bad
+
+
+TINY_RUNTIME = r"""
+import json, os, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:
+    r = urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next")
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    event = json.loads(r.read())
+    out = json.dumps({"handler": os.environ["_HANDLER"], "event": event, "runtime": __file__}).encode()
+    urllib.request.urlopen(urllib.request.Request(f"http://{api}/2018-06-01/runtime/invocation/{rid}/response", data=out, method="POST"))
+"""
+
+
+def test_custom_runtime_from_a_layer(lam, unique):
+    """As on Lambda, a provided function without a bootstrap of its own runs its layer's
+    /opt/bootstrap, with the handler in _HANDLER."""
+    layer = lam.publish_layer_version(LayerName=unique("runtime-layer"), Content={"ZipFile": zip_bytes({
+        "bootstrap": ("#!/bin/sh\nexec /usr/bin/python3 /opt/runtime.py\n", 0o755), "runtime.py": TINY_RUNTIME})})
+    name = unique("awslayerrt")
+    lam.create_function(FunctionName=name, Runtime="provided.al2", Role="r", Handler="my.handler", Layers=[layer["LayerVersionArn"]],
+                        Code={"ZipFile": zip_bytes({"my.txt": "data\n"})})
+    body = json.loads(lam.invoke(FunctionName=name, Payload=b'{"q": 1}')["Payload"].read())
+    assert body == {"handler": "my.handler", "event": {"q": 1}, "runtime": "/opt/runtime.py"}, body
+    # Without the layer there is nothing to run: refused at configuration time.
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_function_configuration(FunctionName=name, Layers=[])
+    lam.delete_function(FunctionName=name)

@@ -34,7 +34,9 @@ extension ControlPlane {
             try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: "Code")
             try prepareLayers(namespace: namespace, name: name, layers: config.layers)
             let root = CodeStore.functionDirectory(root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
-            if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: "Handler", files: DirectoryFiles(root: root)) {
+            if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: "Handler", files: DirectoryFiles(root: root)),
+                !layersProvideBootstrap(namespace: namespace, name: name, config: config)
+            {
                 throw AWSError.invalid(problem.description)
             }
             if let url = config.url, url.qualifier != "$LATEST", catalog.alias(namespace, name, url.qualifier) == nil {

@@ -73,7 +73,7 @@ struct LambdaRoutes {
             let t = try target(request, ctx, .invoker)
             let configuration = try configuration(t)
             var result: [String: Any] = ["Configuration": configuration, "Code": ["RepositoryType": "Swell"]]
-            if let f = catalog.function(t.namespace, t.name), f.config.scaling != ScalingConfig() {
+            if let f = catalog.function(t.namespace, t.name), f.config.scaling.maxInstances != ScalingConfig().maxInstances {
                 result["Concurrency"] = ["ReservedConcurrentExecutions": f.config.scaling.maxInstances * f.config.concurrency]
             }
             return try LambdaShapes.response(result)
@@ -362,6 +362,9 @@ struct LambdaRoutes {
             break
         case "Event":
             _ = try catalog.resolve(t.namespace, t.name, qualifier, random: 0)
+            guard payload.readableBytes <= TaskLimits.maxPayloadBytes else {
+                throw AWSError(.requestTooLarge, 413, "Request must be smaller than \(TaskLimits.maxPayloadBytes) bytes for an Event invocation")
+            }
             let result = try await tasks.enqueue(
                 namespace: t.namespace, function: t.name, qualifier: qualifier.description, payload: Data(payload.readableBytesView), options: TaskOptions())
             var headers = HTTPFields()
