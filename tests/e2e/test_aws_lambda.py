@@ -566,3 +566,28 @@ def test_custom_runtime_from_a_layer(lam, unique):
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_function_configuration(FunctionName=name, Layers=[])
     lam.delete_function(FunctionName=name)
+
+
+def test_access_keys_and_layers_survive_a_restart(make_server, tmp_path, unique):
+    """The sealed secrets are read back with the data directory's key, and layered functions
+    get their /opt tree again in the new run directory."""
+    srv = make_server(tmp_path / "data")
+    client = srv.client()
+    creds = aws_keys(client)
+
+    def lam_for(s):
+        return boto3.client("lambda", endpoint_url=s.url, region_name="eu-west-1", aws_access_key_id=creds[0],
+                            aws_secret_access_key=creds[1], config=botocore.config.Config(retries={"max_attempts": 0}))
+
+    lam = lam_for(srv)
+    layer = lam.publish_layer_version(LayerName="persist", Content={"ZipFile": zip_bytes({"python/persisted.py": "V = 'kept'\n"})})
+    name = unique("awsrestart")
+    create_py(lam, name, source="import persisted\ndef handler(e, c):\n    return persisted.V\n", Layers=[layer["LayerVersionArn"]])
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "kept"
+    srv.restart()
+    lam = lam_for(srv)
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "kept"
+    assert lam.get_layer_version(LayerName="persist", VersionNumber=1)["Version"] == 1
+    # A new version of the layer gets the next number, never a reused one.
+    lam.delete_layer_version(LayerName="persist", VersionNumber=1)
+    assert lam.publish_layer_version(LayerName="persist", Content={"ZipFile": zip_bytes({"python/x.py": ""})})["Version"] == 2
