@@ -591,3 +591,19 @@ def test_access_keys_and_layers_survive_a_restart(make_server, tmp_path, unique)
     # A new version of the layer gets the next number, never a reused one.
     lam.delete_layer_version(LayerName="persist", VersionNumber=1)
     assert lam.publish_layer_version(LayerName="persist", Content={"ZipFile": zip_bytes({"python/x.py": ""})})["Version"] == 2
+
+
+def test_unknown_callers_are_refused_before_their_body(swell, creds):
+    """A request of an unknown access key is answered without waiting for its (announced, never
+    sent) 60 MB body."""
+    import socket
+    from urllib.parse import urlparse
+    req = AWSRequest(method="POST", url=swell.url + "/2015-03-31/functions", data=b"", headers={})
+    SigV4Auth(Credentials("AKIAUNKNOWNUNKNOWN00", "x" * 40), "lambda", "us-east-1").add_auth(req)
+    u = urlparse(swell.url)
+    head = "".join(f"{k}: {v}\r\n" for k, v in req.headers.items() if k.lower() != "content-length")
+    with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+        s.sendall(f"POST /2015-03-31/functions HTTP/1.1\r\nHost: {u.netloc}\r\n{head}Content-Length: 60000000\r\n\r\n".encode())
+        answer = s.recv(4096).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 403"), answer
+    assert "UnrecognizedClientException" in answer

@@ -43,16 +43,6 @@ struct SigV4Middleware: RouterMiddleware {
     }
 
     func authenticate(_ request: inout Request) async throws -> Principal {
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: bodyLimit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw AWSError(.requestTooLarge, 413, "Request must be smaller than \(bodyLimit) bytes for this operation")
-        } catch is NIOTooManyBytesError {
-            throw AWSError(.requestTooLarge, 413, "Request must be smaller than \(bodyLimit) bytes for this operation")
-        }
-        let payloadHash = body.readableBytes == 0
-            ? SigV4.emptyPayloadSHA256 : body.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) }
         let target = request.head.path ?? "/"
         let (rawPath, rawQuery): (Substring, Substring)
         if let q = target.firstIndex(of: "?") {
@@ -63,17 +53,38 @@ struct SigV4Middleware: RouterMiddleware {
         var headers: [String: [String]] = [:]
         for field in request.headers { headers[field.name.canonicalName, default: []].append(field.value) }
         if let authority = request.head.authority { headers["host"] = [authority] }
-        let sig = SigV4.Request(
+        var sig = SigV4.Request(
             method: request.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers,
-            payloadSHA256: payloadHash)
-        let parsed: SigV4.Parsed
+            payloadSHA256: headers["x-amz-content-sha256"]?.first ?? SigV4.emptyPayloadSHA256)
+        let now = Date()
+        // Everything but the body first: unsigned, malformed, stale or unknown callers are
+        // refused before a byte of their body is read.
+        var parsed: SigV4.Parsed
         do {
-            parsed = try SigV4.parse(sig, service: service, now: Date())
+            parsed = try SigV4.parse(sig, service: service, now: now)
         } catch {
             throw AWSError(error)
         }
         guard let credential = keys.credential(parsed.accessKeyID), let key = catalog.key(id: credential.keyID) else {
             throw AWSError(.unrecognizedClient, 403, "The security token included in the request is invalid.")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: bodyLimit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw AWSError(.requestTooLarge, 413, "Request must be smaller than \(bodyLimit) bytes for this operation")
+        } catch is NIOTooManyBytesError {
+            throw AWSError(.requestTooLarge, 413, "Request must be smaller than \(bodyLimit) bytes for this operation")
+        }
+        let payloadHash = body.readableBytes == 0
+            ? SigV4.emptyPayloadSHA256 : body.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) }
+        if payloadHash != sig.payloadSHA256 {
+            sig.payloadSHA256 = payloadHash
+            do {
+                parsed = try SigV4.parse(sig, service: service, now: now)
+            } catch {
+                throw AWSError(error)
+            }
         }
         let signingKey = signingKeys.key(credential: credential, date: parsed.date, region: parsed.region, service: parsed.service)
         do {
