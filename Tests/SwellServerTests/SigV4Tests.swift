@@ -77,6 +77,31 @@ struct SigV4Tests {
         #expect(throws: SigV4.Failure.wrongService("service")) { try SigV4.parse(vanilla(), service: "lambda", now: Self.now) }
     }
 
+    @Test func datesAreReadAsUTC() throws {
+        #expect(try SigV4.parseAmzDate("20261201T170000Z").timeIntervalSince1970 == 1_796_144_400)
+        #expect(try SigV4.parseAmzDate("20000229T235959Z").timeIntervalSince1970 == 951_868_799)
+        #expect(SigV4.format(Date(timeIntervalSince1970: 1_796_144_400)) == "20261201T170000Z")
+        #expect(throws: SigV4.Failure.self) { try SigV4.parseAmzDate("2026-12-01T17:00:00Z") }
+        #expect(throws: SigV4.Failure.self) { try SigV4.parseAmzDate("20261301T170000Z") }
+    }
+
+    /// The server parses before it reads the body, then puts the body's hash in.
+    @Test func theBodyHashCanBeSetAfterParsing() throws {
+        let date = SigV4.format(Self.now)
+        let body = #"{"x": 1}"#
+        let signed = sign(method: "POST", path: "/p", query: "", headers: ["host": "h"], body: body, secret: "s", date: date)
+        var early = signed
+        early.payloadSHA256 = SigV4.emptyPayloadSHA256
+        let parsedEarly = try SigV4.parse(early, service: "lambda", now: Self.now)
+        #expect(throws: SigV4.Failure.signatureMismatch) { try parsedEarly.verify(secret: "s") }
+        let completed = try parsedEarly.withPayload(SigV4.sha256Hex(body))
+        #expect(completed == (try SigV4.parse(signed, service: "lambda", now: Self.now)))
+        try completed.verify(secret: "s")
+        var declared = early
+        declared.headers["x-amz-content-sha256"] = [SigV4.emptyPayloadSHA256]
+        #expect(throws: SigV4.Failure.payloadMismatch) { try SigV4.parse(declared, service: "lambda", now: Self.now).withPayload(SigV4.sha256Hex(body)) }
+    }
+
     @Test func aDeclaredPayloadHashMustMatchTheBody() {
         var request = vanilla()
         request.headers["x-amz-content-sha256"] = [SigV4.unsignedPayload]

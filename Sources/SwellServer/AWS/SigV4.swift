@@ -99,6 +99,30 @@ public enum SigV4 {
         /// A presigned request may sign its body's hash or `UNSIGNED-PAYLOAD` (botocore signs the
         /// hash over http, the SDKs sign `UNSIGNED-PAYLOAD` over https); this is the other one.
         public var alternativeCanonicalRequest: String?
+        /// Whether the signature came in the query (presigned) rather than the header.
+        public var presigned = false
+        /// The payload hash the (alternative, when presigned) canonical request ends with.
+        public var payload = ""
+        /// The payload hash the request declares (`x-amz-content-sha256`, or the query's
+        /// `X-Amz-Content-Sha256` when presigned).
+        public var declaredPayload: String?
+
+        /// The same request with the body's real hash: what ``SigV4/parse(_:service:now:)``
+        /// gives for it, without parsing again (a server checks everything else before it
+        /// reads the body).
+        public func withPayload(_ hash: String) throws(Failure) -> Parsed {
+            guard hash != payload else { return self }
+            var p = self
+            p.payload = hash
+            if presigned {
+                if let declared = declaredPayload, declared != SigV4.unsignedPayload, declared != hash { throw .payloadMismatch }
+                p.alternativeCanonicalRequest = alternativeCanonicalRequest.map { String($0.dropLast(payload.utf8.count)) + hash }
+            } else {
+                if let declared = declaredPayload, declared != hash { throw .payloadMismatch }
+                p.canonicalRequest = String(canonicalRequest.dropLast(payload.utf8.count)) + hash
+            }
+            return p
+        }
 
         /// The string the signature is the HMAC of.
         public var stringToSign: String { Self.stringToSign(canonicalRequest, amzDate: amzDate, scope: scope) }
@@ -177,7 +201,8 @@ public enum SigV4 {
         return Parsed(
             accessKeyID: accessKey, scope: "\(date)/\(region)/\(service)/aws4_request", date: date, region: region, service: service,
             amzDate: amzDate, signedHeaders: signedHeaders, signature: signature,
-            canonicalRequest: canonicalRequest(request, query: query, signedHeaders: signedHeaders, payload: payload, excludeSignature: false))
+            canonicalRequest: canonicalRequest(request, query: query, signedHeaders: signedHeaders, payload: payload, excludeSignature: false),
+            payload: payload, declaredPayload: request.headers["x-amz-content-sha256"]?.first)
     }
 
     static func parsePresigned(_ request: Request, query: [(name: String, value: String)], service expectedService: String, now: Date) throws(Failure) -> Parsed {
@@ -210,7 +235,8 @@ public enum SigV4 {
             amzDate: amzDate, signedHeaders: signedHeaders, signature: signature,
             canonicalRequest: canonicalRequest(request, query: query, signedHeaders: signedHeaders, payload: unsignedPayload, excludeSignature: true),
             alternativeCanonicalRequest: canonicalRequest(
-                request, query: query, signedHeaders: signedHeaders, payload: request.payloadSHA256, excludeSignature: true))
+                request, query: query, signedHeaders: signedHeaders, payload: request.payloadSHA256, excludeSignature: true),
+            presigned: true, payload: request.payloadSHA256, declaredPayload: value("X-Amz-Content-Sha256"))
     }
 
     /// `AKID/YYYYMMDD/region/service/aws4_request`
@@ -251,12 +277,14 @@ public enum SigV4 {
         guard let y = n(0..<4), let mo = n(4..<6), let d = n(6..<8), let h = n(9..<11), let mi = n(11..<13), let s = n(13..<15),
             (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
         else { throw .incomplete("X-Amz-Date must look like 20261201T170000Z (got \(text))") }
-        var c = DateComponents()
-        (c.year, c.month, c.day, c.hour, c.minute, c.second) = (y, mo, d, h, mi, s)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: c) else { throw .incomplete("X-Amz-Date is not a date (got \(text))") }
-        return date
+        // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+        let yy = mo <= 2 ? y - 1 : y
+        let era = yy / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + h * 3600 + mi * 60 + s))
     }
 
     /// A date as `X-Amz-Date` writes it.

@@ -53,7 +53,7 @@ struct SigV4Middleware: RouterMiddleware {
         var headers: [String: [String]] = [:]
         for field in request.headers { headers[field.name.canonicalName, default: []].append(field.value) }
         if let authority = request.head.authority { headers["host"] = [authority] }
-        var sig = SigV4.Request(
+        let sig = SigV4.Request(
             method: request.method.rawValue, rawPath: String(rawPath), rawQuery: String(rawQuery), headers: headers,
             payloadSHA256: headers["x-amz-content-sha256"]?.first ?? SigV4.emptyPayloadSHA256)
         let now = Date()
@@ -78,13 +78,10 @@ struct SigV4Middleware: RouterMiddleware {
         }
         let payloadHash = body.readableBytes == 0
             ? SigV4.emptyPayloadSHA256 : body.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) }
-        if payloadHash != sig.payloadSHA256 {
-            sig.payloadSHA256 = payloadHash
-            do {
-                parsed = try SigV4.parse(sig, service: service, now: now)
-            } catch {
-                throw AWSError(error)
-            }
+        do {
+            parsed = try parsed.withPayload(payloadHash)
+        } catch {
+            throw AWSError(error)
         }
         let signingKey = signingKeys.key(credential: credential, date: parsed.date, region: parsed.region, service: parsed.service)
         do {
