@@ -607,3 +607,32 @@ def test_unknown_callers_are_refused_before_their_body(swell, creds):
         answer = s.recv(4096).decode(errors="replace")
     assert answer.startswith("HTTP/1.1 403"), answer
     assert "UnrecognizedClientException" in answer
+
+
+def test_hostile_packages_are_refused(lam, unique):
+    """Zips that would escape their tree (a link out, a path with ..) or are no zips at all are
+    bad parameters, for code and layers alike; nothing is created."""
+    def with_link(target: str) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("app.py", "def handler(e, c):\n    return 1\n")
+            info = zipfile.ZipInfo("escape")
+            info.external_attr = (0o120777) << 16
+            z.writestr(info, target)
+        return buf.getvalue()
+
+    def with_dotdot() -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("app.py", "def handler(e, c):\n    return 1\n")
+            z.writestr("../../outside.py", "x = 1\n")
+        return buf.getvalue()
+
+    name = unique("awshostile")
+    for bad in (with_link("/etc/shadow"), with_link("../../../etc"), with_dotdot(), b"not a zip at all"):
+        with pytest.raises(lam.exceptions.InvalidParameterValueException):
+            lam.create_function(FunctionName=name, Runtime="python3.11", Role="r", Handler="app.handler", Code={"ZipFile": bad})
+        with pytest.raises(lam.exceptions.InvalidParameterValueException):
+            lam.publish_layer_version(LayerName=unique("badlayer"), Content={"ZipFile": bad})
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
