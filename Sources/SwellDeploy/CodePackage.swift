@@ -76,6 +76,11 @@ public struct CodePackage: Sendable {
         } catch {
             throw PackError(description: "\(path) is neither a directory nor a readable .zip file")
         }
+        return try zipEntries(archive)
+    }
+
+    /// The entries of an opened zip archive (files, directories, links; modes as stored).
+    static func zipEntries(_ archive: Archive) throws -> [TarArchive.Entry] {
         var entries: [TarArchive.Entry] = []
         for entry in archive {
             var path = entry.path

@@ -53,6 +53,14 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The key with this id, unless revoked.
+    public func key(id: String) -> KeyRecord? {
+        state.withLock { s in
+            guard let k = s.keysByID[id], !k.revoked else { return nil }
+            return k
+        }
+    }
+
     public func keys(namespace: String) -> [KeyRecord] {
         state.withLock { s in s.keysByID.values.filter { $0.namespace == namespace }.sorted { $0.createdAt < $1.createdAt } }
     }

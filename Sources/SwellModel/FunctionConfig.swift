@@ -57,15 +57,19 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
     public var triggers: [TriggerConfig]
     /// A share of one GPU per instance (nil: no GPU).
     public var gpu: GPUShare?
+    /// Layer versions extracted under `/opt`, in order (resolved: each with its digest).
+    public var layers: [LayerRef] = []
 
     public init(
         runtime: RuntimeKind, handler: String, codeSha256: String, codeSize: Int = 0,
         memory: Int = 128, timeout: Int = 3, concurrency: Int = 1,
         environment: [String: String] = [:], description: String = "", url: URLConfig? = nil,
         scaling: ScalingConfig = ScalingConfig(), async: AsyncConfig = AsyncConfig(), triggers: [TriggerConfig] = [],
-        gpu: GPUShare? = nil
+        gpu: GPUShare? = nil,
+        layers: [LayerRef] = []
     ) {
         self.gpu = gpu
+        self.layers = layers
         self.triggers = triggers
         self.scaling = scaling
         self.async = async
@@ -97,11 +101,12 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         if async != old.async { fields.append("async") }
         if triggers != old.triggers { fields.append("triggers") }
         if gpu != old.gpu { fields.append("gpu") }
+        if layers != old.layers { fields.append("layers") }
         return fields
     }
 
     enum CodingKeys: String, CodingKey {
-        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers, gpu
+        case runtime, handler, codeSha256, codeSize, memory, timeout, concurrency, environment, description, url, scaling, async, triggers, gpu, layers
     }
 
     /// Decodes stored configurations, including those written before `scaling` and `async` existed.
@@ -121,6 +126,7 @@ public struct FunctionConfig: Sendable, Codable, Hashable {
         async = try c.decodeIfPresent(AsyncConfig.self, forKey: .async) ?? AsyncConfig()
         triggers = try c.decodeIfPresent([TriggerConfig].self, forKey: .triggers) ?? []
         gpu = try c.decodeIfPresent(GPUShare.self, forKey: .gpu)
+        layers = try c.decodeIfPresent([LayerRef].self, forKey: .layers) ?? []
     }
 
     /// The part of the configuration that a published version freezes (the URL and triggers are not part of it).

@@ -7,7 +7,7 @@ public enum FunctionSpec {
     /// Fields a function entry may carry.
     public static let knownFields: Set<String> = [
         "runtime", "handler", "code", "codeSha256", "codeSize", "memory", "timeout", "concurrency",
-        "environment", "description", "url", "scaling", "async", "triggers", "gpu",
+        "environment", "description", "url", "scaling", "async", "triggers", "gpu", "layers",
     ]
 
     /// Parses and validates one function entry, reporting every field in error at once
@@ -25,8 +25,8 @@ public enum FunctionSpec {
             guard let runtimeName = try r.string("runtime") else {
                 throw SwellError.invalid(r.field("runtime"), "is required (one of: nodejs20, python3, provided)")
             }
-            guard let runtime = RuntimeKind(rawValue: runtimeName) else {
-                throw SwellError.invalid(r.field("runtime"), "must be one of nodejs20, python3, provided (got \"\(runtimeName)\")")
+            guard let runtime = RuntimeKind(named: runtimeName) else {
+                throw SwellError.invalid(r.field("runtime"), "must be one of \(RuntimeKind.acceptedNames) (got \"\(runtimeName)\")")
             }
             return runtime
         }
@@ -97,12 +97,33 @@ public enum FunctionSpec {
             }
             return GPUShare(memory: memory)
         } ?? nil
+        let layers = problems.check { () throws(SwellError) in try parseLayers(r) }
         try problems.throwIfAny()
 
         return FunctionConfig(
             runtime: runtime!, handler: handler!, codeSha256: sha!, codeSize: size, memory: memory ?? 128, timeout: timeout ?? 3,
             concurrency: concurrency ?? 1, environment: environment!, description: description!, url: url,
-            scaling: scaling!, async: async!, triggers: triggers!, gpu: gpu)
+            scaling: scaling!, async: async!, triggers: triggers!, gpu: gpu, layers: layers!)
+    }
+
+    /// `layers: [NAME:VERSION | layer version ARN, …]`, at most five; the server resolves each
+    /// to its package (``LayerRef/sha256``).
+    static func parseLayers(_ r: FieldReader) throws(SwellError) -> [LayerRef] {
+        guard let value = r.value("layers") else { return [] }
+        guard case .array(let items) = value else { throw SwellError.invalid(r.field("layers"), "must be a list of NAME:VERSION (got \(value.kindName))") }
+        guard items.count <= LayerRef.maxPerFunction else {
+            throw SwellError.invalid(r.field("layers"), "may list at most \(LayerRef.maxPerFunction) layers (got \(items.count))")
+        }
+        var result: [LayerRef] = []
+        for (i, item) in items.enumerated() {
+            let field = "\(r.field("layers"))[\(i)]"
+            guard case .string(let text) = item else { throw SwellError.invalid(field, "must be NAME:VERSION or a layer version ARN (got \(item.kindName))") }
+            guard let parsed = LayerRef.parse(text) else {
+                throw SwellError.invalid(field, "must be NAME:VERSION or a layer version ARN (got \"\(text)\")")
+            }
+            result.append(LayerRef(name: parsed.name, version: parsed.version))
+        }
+        return result
     }
 
     static func validateHandler(_ handler: String, runtime: RuntimeKind, field: String) throws(SwellError) {

@@ -10,7 +10,8 @@ import Foundation
 /// - `python3`, handler `pkg/mod.func` or `pkg.mod.func`: `pkg/mod.py`, `pkg/mod/__init__.py`,
 ///   a directory `pkg/mod` (a namespace package), `pkg/mod.pyc` or an extension module
 ///   `pkg/mod*.so`.
-/// - `provided`: the executable named by the handler, with an executable bit.
+/// - `provided`: an executable `bootstrap` (run with the handler in `_HANDLER`, as on
+///   Lambda), else the executable named by the handler.
 ///
 /// The export itself is not checked here: only the runtime can tell whether a module
 /// exports a name (`module.exports = require('./impl')`, `from impl import *` and
@@ -38,6 +39,12 @@ public enum HandlerCheck {
     public static func check(handler: String, runtime: RuntimeKind, field: String, files: some Files) -> SwellError? {
         switch runtime {
         case .provided:
+            // A package with an executable `bootstrap` runs it, whatever the handler says (Lambda's
+            // custom runtimes read `_HANDLER` themselves).
+            switch files.node("bootstrap") {
+            case .file(executable: true)?, .symlink?: return nil
+            default: break
+            }
             switch files.node(handler) {
             case .file(executable: true)?, .symlink?:
                 return nil

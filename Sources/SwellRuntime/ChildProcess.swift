@@ -17,6 +17,9 @@ public struct SpawnRequest: Sendable {
     public var gid: Int32 = -1
     /// `cgroup.procs` files the child joins before it execs.
     public var cgroupProcs: [String] = []
+    /// A directory the child sees (read-only) as `/opt`, in a mount namespace of its own
+    /// (the function's layers; needs root).
+    public var optDirectory: String?
 
     public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String?) {
         self.executable = executable
@@ -100,7 +103,9 @@ public final class ChildProcesses: Sendable {
         let argv = ([request.executable] + request.arguments).map { strdup($0) } + [nil]
         let envp = request.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         let cgroups = request.cgroupProcs.map { strdup($0) } + [nil]
+        let optDirectory = request.optDirectory.map { strdup($0) } ?? nil
         defer {
+            free(optDirectory)
             argv.forEach { free($0) }
             envp.forEach { free($0) }
             cgroups.forEach { free($0) }
@@ -116,7 +121,7 @@ public final class ChildProcesses: Sendable {
                             stdin_fd: stdinPipe ? inp[0] : -1, stdout_fd: out[1], stderr_fd: err[1],
                             rlimit_as: request.addressSpaceLimit, rlimit_nproc: request.processLimit,
                             rlimit_nofile: request.openFileLimit, rlimit_cpu: 0, uid: request.uid, gid: request.gid,
-                            cgroup_procs: request.cgroupProcs.isEmpty ? nil : cgroupBuf.baseAddress)
+                            cgroup_procs: request.cgroupProcs.isEmpty ? nil : cgroupBuf.baseAddress, opt_dir: optDirectory)
                         return swell_spawn(&options, &pid)
                     }
                     if let dir = request.workingDirectory { return dir.withCString { call($0) } }

@@ -11,6 +11,28 @@ enum InstanceLauncher {
         var env = environment(
             config: config, key: key, instance: instance, codeDirectory: codeDirectory, runtimeAPI: runtimeAPI,
             tempDirectory: tempDirectory, runtime: runtime)
+        var request = try runtimeRequest(config: config, env: &env, codeDirectory: codeDirectory, runtime: runtime)
+        // Layers: their merged tree is the instance's /opt (a mount namespace of its own, as root).
+        if let tree = layerTree(config: config, codeDirectory: codeDirectory), geteuid() == 0 {
+            request.optDirectory = tree
+        }
+        return request
+    }
+
+    /// The merged tree of the function's layers (next to its code), or nil without layers.
+    static func layerTree(config: FunctionConfig, codeDirectory: String) -> String? {
+        LayerRef.treeName(config.layers).map { "\((codeDirectory as NSString).deletingLastPathComponent)/\($0)" }
+    }
+
+    /// Where instances see the layers: `/opt` as root (bind-mounted), else the tree itself.
+    static func optPath(config: FunctionConfig, codeDirectory: String) -> String? {
+        guard let tree = layerTree(config: config, codeDirectory: codeDirectory) else { return nil }
+        return geteuid() == 0 ? "/opt" : tree
+    }
+
+    static func runtimeRequest(
+        config: FunctionConfig, env: inout [String: String], codeDirectory: String, runtime: RuntimeConfiguration
+    ) throws -> SpawnRequest {
         switch config.runtime {
         case .nodejs20:
             let heap = max(64, config.memory * 85 / 100)
@@ -25,11 +47,21 @@ enum InstanceLauncher {
                 arguments: ["-u", "\(runtime.bootstrapDirectory)/python/bootstrap.py"],
                 environment: env, workingDirectory: codeDirectory)
         case .provided:
-            let path = "\(codeDirectory)/\(config.handler)"
-            guard FileManager.default.isExecutableFile(atPath: path) else {
+            // As on Lambda: the package's `bootstrap` runs, with the handler in `_HANDLER`, else a
+            // layer's (`/opt/bootstrap`). A package without either runs the executable the
+            // handler names (Swell's own form).
+            let bootstrap = "\(codeDirectory)/bootstrap"
+            let path = FileManager.default.isExecutableFile(atPath: bootstrap) ? bootstrap : "\(codeDirectory)/\(config.handler)"
+            if FileManager.default.isExecutableFile(atPath: path) {
+                return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+            }
+            // The layer's bootstrap, checked in the merged tree and run as the instance sees it.
+            guard let tree = layerTree(config: config, codeDirectory: codeDirectory), FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap"),
+                let opt = optPath(config: config, codeDirectory: codeDirectory)
+            else {
                 throw LaunchError.entrypointMissing(config.handler)
             }
-            return SpawnRequest(executable: path, arguments: [], environment: env, workingDirectory: codeDirectory)
+            return SpawnRequest(executable: "\(opt)/bootstrap", arguments: [], environment: env, workingDirectory: codeDirectory)
         }
     }
 
@@ -84,9 +116,15 @@ enum InstanceLauncher {
             env["CUDA_VISIBLE_DEVICES"] = String(device)
             env["SWELL_GPU_MEMORY_MB"] = String(instance.gpuMemoryMB)
         }
+        let opt = optPath(config: config, codeDirectory: codeDirectory)
         switch config.runtime {
-        case .nodejs20: env["NODE_PATH"] = "\(codeDirectory)/node_modules"
-        case .python3: env["PYTHONDONTWRITEBYTECODE"] = "1"
+        case .nodejs20:
+            // Lambda's module path: the layers' node_modules, then the function's own.
+            env["NODE_PATH"] = (opt.map { ["\($0)/nodejs/node20/node_modules", "\($0)/nodejs/node_modules"] } ?? [])
+                .appending("\(codeDirectory)/node_modules").joined(separator: ":")
+        case .python3:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            if let opt { env["PYTHONPATH"] = "\(opt)/python/lib/python3.11/site-packages:\(opt)/python" }
         case .provided: break
         }
         return env
@@ -101,4 +139,8 @@ enum InstanceLauncher {
             }
         }
     }
+}
+
+extension Array {
+    fileprivate func appending(_ element: Element) -> [Element] { self + [element] }
 }

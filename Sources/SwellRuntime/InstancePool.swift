@@ -379,7 +379,8 @@ public final class InstancePool: Sendable {
                 Task { await self.instanceExited(id, code: code) }
             }
             let child: SpawnedChild
-            if let warmPool, let prebooted = await warmPool.take(config.runtime) {
+            // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
+            if config.layers.isEmpty, let warmPool, let prebooted = await warmPool.take(config.runtime) {
                 // Specialize a pre-booted runtime: the cold start costs the handler's import only.
                 // Its output waits in the pipes until the pumps attach, right after.
                 child = prebooted.child

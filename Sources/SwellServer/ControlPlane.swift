@@ -15,9 +15,15 @@ public final class ControlPlane: Sendable {
     let code: CodeStore
     /// The uids this server's functions get: its data directory's block of the host's.
     let uidRange: UIDRange
+    /// Layer versions functions may list (nil: none can be resolved).
+    let layers: LayerStore?
     private let revocations = Mutex(())
 
-    init(store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore, uidRange: UIDRange = .standard) {
+    init(
+        store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore, uidRange: UIDRange = .standard,
+        layers: LayerStore? = nil
+    ) {
+        self.layers = layers
         self.uidRange = uidRange
         self.store = store
         self.catalog = catalog
@@ -53,6 +59,7 @@ public final class ControlPlane: Sendable {
         let old = catalog.function(namespace, name)
         if let old, old.config == config { return (old, "unchanged", []) }
         try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: codeField)
+        try prepareLayers(namespace: namespace, name: name, layers: config.layers)
         let record = try store.putFunction(namespace: namespace, name: name, config: config)
         catalog.put(record)
         if let old {
@@ -77,6 +84,11 @@ public final class ControlPlane: Sendable {
             try problems.throwIfAny()
             throw SwellError.invalid(path.isEmpty ? "body" : path, "is not a valid function")
         }
+        if !config.layers.isEmpty, let resolved = problems.check({ () throws(SwellError) in
+            try resolveLayers(config.layers, namespace: namespace, field: field("layers"))
+        }) {
+            config.layers = resolved
+        }
         if code.has(namespace: namespace, sha256: config.codeSha256) {
             config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
             do {
@@ -84,7 +96,9 @@ public final class ControlPlane: Sendable {
                 try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: field("codeSha256"))
                 let root = CodeStore.functionDirectory(
                     root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
-                if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)) {
+                if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)),
+                    !layersProvideBootstrap(namespace: namespace, name: name, config: config)
+                {
                     problems.add(problem)
                 }
             } catch let error as SwellError {

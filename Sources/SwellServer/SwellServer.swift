@@ -117,7 +117,8 @@ public enum SwellServer {
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
-        let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange)
+        let layers = try LayerStore(path: "\(data)/layers.db")
+        let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange, layers: layers)
 
         // Every function gets its uid and its own unpacked copy of each package it uses.
         try prepareFunctions(snapshot, control: control, code: code, logger: logger)
@@ -150,6 +151,10 @@ public enum SwellServer {
         ConsoleAPIRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
         ConsoleRoutes().register(on: router)
+        AWSFront(
+            keys: try AWSKeyStore(directory: data),
+            lambda: LambdaRoutes(control: control, catalog: catalog, code: code, invoker: invoker, tasks: tasks, layers: layers)
+        ).register(on: router, v1: v1)
 
         let host = configuration.host
         let port = configuration.port
@@ -191,6 +196,15 @@ public enum SwellServer {
                 try control.prepareCode(namespace: ns, name: name, sha256: sha, field: "codeSha256")
             } catch {
                 logger.error("cannot unpack a function's code", metadata: ["function": "\(ns)/\(name)", "sha256": "\(sha)", "error": "\(error)"])
+            }
+        }
+        // The merged /opt trees of functions with layers (the run directory is new at every start).
+        let layered = snapshot.functions.map { ($0.namespace, $0.name, $0.config.layers) } + snapshot.versions.map { ($0.namespace, $0.function, $0.config.layers) }
+        for (ns, name, layers) in layered where !layers.isEmpty {
+            do {
+                try control.prepareLayers(namespace: ns, name: name, layers: layers)
+            } catch {
+                logger.error("cannot unpack a function's layers", metadata: ["function": "\(ns)/\(name)", "error": "\(error)"])
             }
         }
     }

@@ -115,6 +115,15 @@ public final class CodeStore: Sendable {
         guard Names.isNamespaceName(namespace), Names.isFunctionName(function), Self.isDigest(sha256) else {
             throw SwellError(.internal, "invalid code location \(namespace)/\(function)/\(sha256)")
         }
+        return try install(namespace: namespace, function: function, name: sha256, owner: owner) {
+            try TarArchive.read(Data(contentsOf: URL(fileURLWithPath: archivePath(namespace, sha256))))
+        }
+    }
+
+    /// Unpacks `entries` as `function`'s tree `name` (once; later calls find it): staged, sealed
+    /// (root:GID, 0750/0640) and renamed into place, as ``prepare(namespace:function:sha256:owner:)`` describes.
+    func install(namespace: String, function: String, name treeName: String, owner: Owner?, entries read: () throws -> [TarArchive.Entry]) throws -> String {
+        let sha256 = treeName
         let gid = owner?.gid ?? getegid()
         let namespaceDirectory = "\(unpackDirectory)/\(namespace)"
         let functionDirectory = "\(namespaceDirectory)/\(function)"
@@ -129,8 +138,7 @@ public final class CodeStore: Sendable {
         let final = "\(functionDirectory)/\(sha256)"
         if (try? FileTree.status(sha256, in: functionFD, path: final)).map(FileTree.isDirectory) == true { return final }
 
-        let data = try Data(contentsOf: URL(fileURLWithPath: archivePath(namespace, sha256)))
-        let entries = try TarArchive.read(data)
+        let entries = try read()
         let stagingFD = try FileTree.openDirectory(stagingDirectory)
         defer { close(stagingFD) }
         let name = UUID().uuidString
@@ -246,7 +254,7 @@ public final class CodeStore: Sendable {
 
     // MARK: Paths
 
-    private func archivePath(_ namespace: String, _ sha256: String) -> String { "\(directory)/\(namespace)/\(sha256).tar" }
+    func archivePath(_ namespace: String, _ sha256: String) -> String { "\(directory)/\(namespace)/\(sha256).tar" }
 
     static func isDigest(_ s: String) -> Bool {
         s.utf8.count == 64 && s.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }

@@ -576,6 +576,8 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "admin, developer or invoker.") var role: String
         @Option(help: "A label for the key.") var name: String?
         @Option(help: "Namespace (default: the key's; the default namespace's admin may create keys for any).") var namespace: String?
+        @Flag(help: "Also issue an AWS access key id and secret access key bound to the new key (for boto3, the AWS CLI and the AWS SDKs).")
+        var aws = false
 
         func run() async throws {
             try await runClient {
@@ -583,6 +585,11 @@ struct Keys: AsyncParsableCommand {
                 let result = try await client.json("POST", "/v1/namespaces/\(ns)/keys", ["role": role, "name": name ?? ""])
                 printError("key \(result["id"] ?? "") (\(result["role"] ?? "") in \(result["namespace"] ?? "")); it is shown only once:")
                 print(result["key"] as? String ?? "")
+                guard aws, let id = result["id"] as? String else { return }
+                let issued = try await client.json("POST", "/v1/namespaces/\(ns)/keys/\(id.pathEscaped)/aws", [String: String]())
+                printError("AWS credentials bound to key \(id), shown only once (for ~/.aws/credentials):")
+                print("aws_access_key_id = \(issued["accessKeyId"] as? String ?? "")")
+                print("aws_secret_access_key = \(issued["secretAccessKey"] as? String ?? "")")
             }
         }
     }

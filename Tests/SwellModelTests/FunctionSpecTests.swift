@@ -61,6 +61,15 @@ import Testing
         #expect(error(["runtime": "nodejs20", "handler": "a.b", "environment": .object(["BIG": .string(big)])])?.field == "functions.hello.environment")
     }
 
+    @Test func lambdaRuntimeNamesAreAliases() throws {
+        #expect(try parse(["runtime": "nodejs20.x", "handler": "index.handler"]).runtime == .nodejs20)
+        #expect(try parse(["runtime": "python3.12", "handler": "app.handler"]).runtime == .python3)
+        #expect(try parse(["runtime": "provided.al2023"]).runtime == .provided)
+        #expect(try parse(["runtime": "provided.al2", "handler": "app.handler"]).handler == "app.handler")
+        #expect(throws: SwellError.self) { try parse(["runtime": "java21", "handler": "x.y"]) }
+        #expect(RuntimeKind.python3.lambdaName == "python3.11")
+    }
+
     @Test func providedDefaultsToBootstrap() throws {
         #expect(try parse(["runtime": "provided"]).handler == "bootstrap")
     }

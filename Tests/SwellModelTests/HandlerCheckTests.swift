@@ -42,6 +42,9 @@ import Testing
         #expect(problem("bootstrap", .provided, ["bootstrap": 0o644])?.contains("is not executable (chmod +x bootstrap") == true)
         #expect(problem("bootstrap", .provided, ["run.sh": 0o755])?.contains("has no executable bootstrap") == true)
         #expect(problem("bin", .provided, ["bin/": 0])?.contains("is a directory") == true)
+        // As on Lambda: an executable bootstrap runs whatever the handler (it reads _HANDLER).
+        #expect(problem("app.handler", .provided, ["bootstrap": 0o755, "app.py": 0o644]) == nil)
+        #expect(problem("app.handler", .provided, ["bootstrap": 0o644, "app.py": 0o644])?.contains("has no executable app.handler") == true)
     }
 
     @Test func exportHints() {

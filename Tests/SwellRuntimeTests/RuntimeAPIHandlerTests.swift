@@ -55,6 +55,31 @@ struct RuntimeAPIHandlerTests {
         ) { r in outcome.result.withLock { $0 = r } }
     }
 
+    /// What awslambdaric and the other runtime clients send on a handler error: the type in
+    /// `Lambda-Runtime-Function-Error-Type`, a JSON body that may or may not repeat it.
+    @Test func errorReportsTakeTheirTypeFromTheBodyElseTheHeader() throws {
+        let both = RuntimeAPIHandler.decodeError(
+            ByteBuffer(string: #"{"errorType":"KeyError","errorMessage":"'x'","stackTrace":["a"]}"#), header: "Runtime.Unknown")
+        #expect(both == FunctionError(errorType: "KeyError", errorMessage: "'x'", stackTrace: ["a"]))
+        let headerOnly = RuntimeAPIHandler.decodeError(ByteBuffer(string: #"{"errorMessage":"boom"}"#), header: "Runtime.ImportModuleError")
+        #expect(headerOnly.errorType == "Runtime.ImportModuleError" && headerOnly.errorMessage == "boom")
+        let notJSON = RuntimeAPIHandler.decodeError(ByteBuffer(string: "segfault"), header: "Runtime.ExitError")
+        #expect(notJSON.errorType == "Runtime.ExitError" && notJSON.errorMessage == "segfault")
+        #expect(RuntimeAPIHandler.decodeError(ByteBuffer(string: ""), header: nil).errorType == "Unhandled")
+
+        let h = try Harness()
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        let outcome = Outcome()
+        h.mailbox.deliver(invocation("req-e", into: outcome))
+        _ = try h.written()
+        let body = #"{"errorMessage":"bad","errorType":"ValueError"}"#
+        try h.send("POST /2018-06-01/runtime/invocation/req-e/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\n"
+            + "Content-Type: application/vnd.aws.lambda.error+json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(try h.written().hasPrefix("HTTP/1.1 202 Accepted\r\n"))
+        guard case .failure(.unhandled, let error)? = outcome.value else { Issue.record("not failed: \(String(describing: outcome.value))"); return }
+        #expect(error.errorType == "ValueError" && error.errorMessage == "bad")
+    }
+
     @Test func nextCarriesTheEventInOneResponseAndTheResponseCompletesIt() throws {
         let h = try Harness()
         try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")

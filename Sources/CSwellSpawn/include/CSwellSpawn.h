@@ -19,6 +19,7 @@ typedef struct {
     int uid;                   ///< switch to this uid (and gid) when >= 0
     int gid;
     char *const *cgroup_procs; ///< NULL-terminated cgroup.procs files the child joins before exec, or NULL
+    const char *opt_dir;       ///< bind-mounted read-only on /opt in a mount namespace of the child's own, or NULL (needs root)
 } swell_spawn_options;
 
 /// Forks and execs a child in a new process group (pgid = pid), with a clean signal
