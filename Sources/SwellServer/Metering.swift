@@ -1,0 +1,31 @@
+import Foundation
+import Logging
+import SwellInvoker
+import SwellModel
+import SwellRuntime
+import SwellStore
+
+/// Wiring of metering for `swell serve`.
+enum Metering {
+    /// The meter over `usage.db` in the data directory, with the price table in force: the
+    /// `--prices` file's when given (stored, so that it outlives the server), else the stored
+    /// one, else the defaults.
+    static func meter(data: String, prices given: PriceTable?, logger: Logger) async throws -> UsageMeter {
+        let store = try SQLiteUsageStore(path: "\(data)/usage.db")
+        var prices = try await store.prices() ?? .defaults
+        if let given {
+            try await store.setPrices(given)
+            prices = given
+        }
+        return UsageMeter(store: store, prices: prices, logger: logger)
+    }
+
+    /// The instances alive now per function version (every pool's live count and memory).
+    static func instanceSamples(_ runtime: RuntimeManager) -> [InstanceSample] {
+        runtime.allPools().map { pool in
+            InstanceSample(
+                namespace: pool.key.namespace, function: pool.key.name, version: pool.key.version.description,
+                instances: pool.load().instances, memoryMB: pool.config.memory)
+        }
+    }
+}
