@@ -1,0 +1,66 @@
+import Foundation
+import SwellModel
+@testable import SwellStore
+import Testing
+
+/// usage.db and audit.db on real files: merging deltas, reopening, paging, append-only.
+@Suite struct UsageStoreTests {
+    static func directory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swell-usage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.path
+    }
+
+    static func delta(_ hour: Int64, _ fn: String, invocations: Int64, mbMs: Int64, peak: Int64, ms: Double, ns: String = "default") -> UsageRecord {
+        var latency = LatencyHistogram()
+        for _ in 0..<invocations { latency.record(milliseconds: ms) }
+        return UsageRecord(
+            key: UsageKey(hour: hour, namespace: ns, function: fn, version: "$LATEST"),
+            counters: UsageCounters(invocations: invocations, errors: 1, coldStarts: 0, billedMs: mbMs / 128, mbMs: mbMs, peakInstances: peak, memoryMB: 128, latency: latency))
+    }
+
+    @Test func deltasMergeAndSurviveReopening() async throws {
+        let dir = try Self.directory()
+        let hour: Int64 = 1_796_130_000
+        do {
+            let store = try SQLiteUsageStore(path: "\(dir)/usage.db")
+            try await store.add([Self.delta(hour, "a", invocations: 2, mbMs: 1280, peak: 3, ms: 10), Self.delta(hour, "b", invocations: 1, mbMs: 128, peak: 1, ms: 1)])
+            try await store.add([Self.delta(hour, "a", invocations: 1, mbMs: 128, peak: 2, ms: 100)])
+            try await store.add([Self.delta(hour + 3600, "a", invocations: 1, mbMs: 128, peak: 1, ms: 5, ns: "other")])
+            try await store.setPrices(PriceTable(perGBSecond: 1, perMillionRequests: 2, alwaysOnPerGBHour: 3))
+        }
+        let store = try SQLiteUsageStore(path: "\(dir)/usage.db")
+        let rows = try await store.usage(namespace: "default", function: nil, fromHour: hour, toHour: hour + 3600)
+        #expect(rows.map(\.key.function) == ["a", "b"])
+        let a = rows[0].counters
+        #expect(a.invocations == 3 && a.errors == 2 && a.mbMs == 1408 && a.billedMs == 11)
+        #expect(a.peakInstances == 3, "the larger peak, not the sum")
+        #expect(a.latency.count == 3 && a.latency.percentile(1) == 100)
+        #expect(try await store.usage(namespace: "default", function: "b", fromHour: hour, toHour: hour + 7200).count == 1)
+        #expect(try await store.usage(namespace: nil, function: nil, fromHour: hour, toHour: hour + 7200).count == 3)
+        #expect(try await store.usage(namespace: "default", function: nil, fromHour: hour + 3600, toHour: hour + 7200).isEmpty)
+        #expect(try await store.prices() == PriceTable(perGBSecond: 1, perMillionRequests: 2, alwaysOnPerGBHour: 3))
+        #expect(try await SQLiteUsageStore.inMemory().prices() == nil)
+    }
+
+    @Test func auditIsAppendOnlyAndPagesNewestFirst() async throws {
+        let dir = try Self.directory()
+        let store = try SQLiteAuditStore(path: "\(dir)/audit.db")
+        for i in 0..<5 {
+            _ = try await store.append(AuditEntry(
+                time: Date(), keyID: "k_\(i)", role: .admin, address: "127.0.0.1", namespace: i == 2 ? "other" : "default",
+                action: .functionDeploy, target: "f\(i)", details: ["fields": ["memory"]]))
+        }
+        let page = try await store.entries(namespace: "default", before: nil, limit: 2)
+        #expect(page.map(\.target) == ["f4", "f3"])
+        let next = try await store.entries(namespace: "default", before: page.last!.id, limit: 10)
+        #expect(next.map(\.target) == ["f1", "f0"])
+        #expect(next[0].details == ["fields": ["memory"]] && next[0].role == .admin && next[0].action == .functionDeploy)
+        #expect(try await store.entries(namespace: nil, before: nil, limit: 10).count == 5)
+        // The database itself refuses to rewrite history.
+        let raw = try SQLiteAuditStore(path: "\(dir)/audit.db")
+        await #expect(throws: (any Error).self) { try await raw.db.write { try $0.execute(sql: "UPDATE audit SET key_id = 'x'") } }
+        await #expect(throws: (any Error).self) { try await raw.db.write { try $0.execute(sql: "DELETE FROM audit") } }
+        #expect(try await store.entries(namespace: nil, before: nil, limit: 10).allSatisfy { $0.keyID.hasPrefix("k_") })
+    }
+}
