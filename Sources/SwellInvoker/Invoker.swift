@@ -13,8 +13,14 @@ public final class Invoker: Sendable {
     let codeDirectory: String
     let hub: LogHub
     let writer: RecordWriter
+    /// Latency histograms, errors by type and throttles by reason (swift-metrics).
+    public let metrics: InvocationMetrics
 
-    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter) {
+    public init(
+        catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter,
+        metrics: InvocationMetrics = .off
+    ) {
+        self.metrics = metrics
         self.catalog = catalog
         self.runtime = runtime
         self.codeDirectory = codeDirectory
@@ -49,6 +55,7 @@ public final class Invoker: Sendable {
         let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }
         let startedAt = Date()
+        let arrived = ContinuousClock.now
         let outcome = await pool.invoke(InvokeRequest(
             requestID: requestID, payload: payload, qualifier: qualifier.description,
             traceID: traceID ?? Self.newTraceID(), clientContext: clientContext, workClass: workClass, timeout: timeout))
@@ -58,6 +65,7 @@ public final class Invoker: Sendable {
         case .completed(let r):
             result = r
         case .throttled(let reason):
+            metrics.throttled(namespace: namespace, function: name, reason: reason)
             if captureLogs { _ = await hub.endCapture(requestID, grace: .zero) }
             let message: String
             switch reason {
@@ -79,6 +87,12 @@ public final class Invoker: Sendable {
             status: errorType == nil ? "success" : "error", errorType: errorType, coldStart: outcome.coldStart,
             initMs: outcome.initDuration.milliseconds, durationMs: durationMs, billedMs: billed,
             memoryMB: resolved.config.memory, startedAt: startedAt))
+
+        // The wait for a slot: the whole call less the run and, for a cold start, the init.
+        let queueWait = (ContinuousClock.now - arrived) - outcome.runDuration - (outcome.coldStart ? outcome.initDuration : .zero)
+        metrics.completed(
+            namespace: namespace, function: name, coldStart: outcome.coldStart, run: outcome.runDuration,
+            initDuration: outcome.initDuration, queueWait: queueWait, errorType: errorType)
 
         var lines: [String]?
         if captureLogs {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 import SwellInvoker
 import SwellModel
 import SwellRuntime
@@ -12,6 +13,8 @@ struct InstanceRoutes {
     let runtime: RuntimeManager
     let triggers: TriggerManager
     let tasks: TaskService
+    /// The swift-metrics/Prometheus registry: histograms of the invoke path and the scrape-time gauges.
+    let node: NodeMetrics
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.get("namespaces/:ns/functions/:name/instances") { _, ctx in
@@ -26,12 +29,12 @@ struct InstanceRoutes {
             _ = try ctx.authorize("default", .admin)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText())))
         }
     }
 
     /// The Prometheus text exposition of the runtime's counters and gauges.
-    func metricsText() async -> String {
+    func metricsText() async throws -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -56,26 +59,11 @@ struct InstanceRoutes {
         family("swell_init_seconds_total", "counter", "Sum of cold-start init durations.")
         for (function, c) in counters { out += "swell_init_seconds_total\(labels(function)) \(c.initSeconds)\n" }
 
-        var gauges: [RuntimeMetrics.Function: (instances: Int, inFlight: Int, queued: Int)] = [:]
-        for pool in runtime.allPools() {
-            let load = pool.load()
-            let name = RuntimeMetrics.Function(namespace: pool.key.namespace, name: pool.key.name)
-            gauges[name, default: (0, 0, 0)].instances += load.instances
-            gauges[name, default: (0, 0, 0)].inFlight += load.inFlight
-            gauges[name, default: (0, 0, 0)].queued += load.queued
-        }
-        let sorted = gauges.sorted { $0.key < $1.key }
-        family("swell_instances", "gauge", "Instances starting or running.")
-        for (function, g) in sorted { out += "swell_instances\(labels(function)) \(g.instances)\n" }
-        family("swell_concurrent_invocations", "gauge", "Invocations holding a slot now.")
-        for (function, g) in sorted { out += "swell_concurrent_invocations\(labels(function)) \(g.inFlight)\n" }
-        family("swell_queued_requests", "gauge", "Requests waiting for a slot now.")
-        for (function, g) in sorted { out += "swell_queued_requests\(labels(function)) \(g.queued)\n" }
-        let usage = runtime.capacity.usage
-        family("swell_memory_reserved_bytes", "gauge", "Memory reserved by instances against the node's budget.")
-        out += "swell_memory_reserved_bytes \(usage.reservedMB * 1024 * 1024)\n"
-        family("swell_memory_budget_bytes", "gauge", "The node's memory budget for instances.")
-        out += "swell_memory_budget_bytes \(usage.budgetMB * 1024 * 1024)\n"
+        // Gauges and the invoke path's histograms: through the Prometheus registry (reading
+        // the instances' memory from /proc is file work: off the cooperative pool).
+        let node = self.node
+        let runtime = self.runtime
+        out += try await NIOThreadPool.singleton.runIfActive { node.scrape(runtime) }
         return out
     }
 }

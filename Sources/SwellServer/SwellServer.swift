@@ -99,7 +99,10 @@ public enum SwellServer {
         let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
-        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
+        let nodeMetrics = NodeMetrics()
+        let invoker = Invoker(
+            catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer,
+            metrics: nodeMetrics.invocationMetrics())
         usage.sampleInstances { Metering.instanceSamples(runtime) }
         let taskStore = try TaskStore(path: "\(data)/tasks.db")
         let kafka = KafkaClients(logger: logger)
@@ -134,7 +137,7 @@ public enum SwellServer {
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
         TaskRoutes(tasks: tasks, store: taskStore, logs: logStore).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, logs: logStore, hub: hub, writer: writer).register(on: v1)
-        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks, node: nodeMetrics).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         UsageRoutes(meter: usage).register(on: v1)
         AuditRoutes(store: audit).register(on: v1)
