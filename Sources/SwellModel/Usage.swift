@@ -75,12 +75,17 @@ public struct UsageCounters: Sendable, Hashable {
     public var memoryMB: Int64 = 0
     /// Run durations.
     public var latency = LatencyHistogram()
+    /// MB-hours an always-on fleet sized for the peak would have run: for one version's hour
+    /// `peakInstances × memoryMB`; for a roll-up (a namespace's hour, a function's day) the sum
+    /// of its versions' hours.
+    public var alwaysOnMBHours: Int64 = 0
 
     public init() {}
 
+    /// - Parameter alwaysOnMBHours: nil for one version's hour (`peakInstances × memoryMB`).
     public init(
         invocations: Int64, errors: Int64, coldStarts: Int64, billedMs: Int64, mbMs: Int64, peakInstances: Int64, memoryMB: Int64,
-        latency: LatencyHistogram = LatencyHistogram()
+        latency: LatencyHistogram = LatencyHistogram(), alwaysOnMBHours: Int64? = nil
     ) {
         self.invocations = invocations
         self.errors = errors
@@ -90,23 +95,32 @@ public struct UsageCounters: Sendable, Hashable {
         self.peakInstances = peakInstances
         self.memoryMB = memoryMB
         self.latency = latency
+        self.alwaysOnMBHours = alwaysOnMBHours ?? peakInstances * memoryMB
     }
 
     /// GB-seconds of compute.
     public var gbSeconds: Double { Double(mbMs) / 1024 / 1000 }
 
-    /// GB-hours an always-on fleet sized for the hour's peak would have run (one hour of it).
-    public var alwaysOnGBHours: Double { Double(peakInstances) * Double(memoryMB) / 1024 }
+    /// GB-hours an always-on fleet sized for each hour's peak would have run.
+    public var alwaysOnGBHours: Double { Double(alwaysOnMBHours) / 1024 }
 
-    /// Adds another delta of the same hour and version: sums, and the larger peak and memory.
+    /// Adds another delta of the same hour and version: sums, and the larger peak and memory
+    /// (and the always-on figure that follows from them).
     public mutating func merge(_ other: UsageCounters) {
+        addTotals(other)
+        peakInstances = max(peakInstances, other.peakInstances)
+        memoryMB = max(memoryMB, other.memoryMB)
+        alwaysOnMBHours = peakInstances * memoryMB
+    }
+
+    /// Adds the additive figures of another row (counts, durations, latency), not its peak,
+    /// memory or always-on figure.
+    public mutating func addTotals(_ other: UsageCounters) {
         invocations += other.invocations
         errors += other.errors
         coldStarts += other.coldStarts
         billedMs += other.billedMs
         mbMs += other.mbMs
-        peakInstances = max(peakInstances, other.peakInstances)
-        memoryMB = max(memoryMB, other.memoryMB)
         latency.merge(other.latency)
     }
 }
@@ -200,6 +214,7 @@ public struct UsageAccumulator: Sendable {
 
     private mutating func update(_ key: UsageKey, _ body: (inout UsageCounters) -> Void) {
         body(&pending[key, default: UsageCounters()])
+        pending[key]!.alwaysOnMBHours = pending[key]!.peakInstances * pending[key]!.memoryMB
     }
 }
 
@@ -251,6 +266,32 @@ public struct UsageCost: Sendable, Hashable, Codable {
         self.requests = requests
         self.compute = compute
         self.total = total
+    }
+}
+
+/// A range of hours cut where daily roll-ups can serve it: whole UTC days in the middle,
+/// the hours before the first midnight and after the last one at the edges.
+public struct UsageSpan: Sendable, Hashable {
+    /// Hours before the first whole day (empty when the range starts at midnight).
+    public var head: Range<Int64>
+    /// Whole days, from the first midnight to the last (empty when there is no whole day).
+    public var days: Range<Int64>
+    /// Hours after the last whole day.
+    public var tail: Range<Int64>
+
+    /// Cuts `fromHour..<toHour` (hour starts, seconds since the epoch).
+    public init(fromHour: Int64, toHour: Int64) {
+        let firstMidnight = UsageHour.day(of: fromHour) == fromHour ? fromHour : UsageHour.day(of: fromHour) + 86_400
+        let lastMidnight = UsageHour.day(of: toHour)
+        if firstMidnight < lastMidnight {
+            head = fromHour..<firstMidnight
+            days = firstMidnight..<lastMidnight
+            tail = lastMidnight..<toHour
+        } else {
+            head = fromHour..<max(fromHour, toHour)
+            days = firstMidnight..<firstMidnight
+            tail = toHour..<toHour
+        }
     }
 }
 
@@ -310,6 +351,13 @@ public struct UsageReport: Sendable, Hashable {
         public var function: String?
         public var figures: UsageFigures
 
+        public init(period: String?, namespace: String, function: String? = nil, figures: UsageFigures) {
+            self.period = period
+            self.namespace = namespace
+            self.function = function
+            self.figures = figures
+        }
+
         enum CodingKeys: String, CodingKey { case period, namespace, function }
 
         public func encode(to encoder: any Encoder) throws {
@@ -324,38 +372,51 @@ public struct UsageReport: Sendable, Hashable {
     public var rows: [Row]
     public var totals: UsageFigures
 
-    /// Groups hourly records and prices them.
+    /// Groups usage records and prices them.
+    ///
+    /// A record is a unit of time (`key.hour`: an hour, or a day for daily roll-ups) of one
+    /// version, function or namespace. Within a row, the peaks of records of the same unit add
+    /// up (versions and functions run side by side), and the row's peak is the largest unit.
     /// - Parameters:
-    ///   - records: hour rows of one or more function versions (any order).
+    ///   - records: records of one or more namespaces (any order).
     ///   - namespaceLabel: the `namespace` of period rows (rows by function name their own).
-    public static func build(_ records: [UsageRecord], by grouping: UsageGrouping, prices: PriceTable, namespaceLabel: String) -> UsageReport {
+    ///   - totalPeak: the peak of the totals when the records cannot tell it (daily roll-ups of
+    ///     several functions peak at different hours); nil: computed like a row's.
+    public static func build(
+        _ records: [UsageRecord], by grouping: UsageGrouping, prices: PriceTable, namespaceLabel: String, totalPeak: Int64? = nil
+    ) -> UsageReport {
+        struct GroupKey: Hashable, Comparable {
+            var unit: Int64
+            var namespace: String
+            var function: String
+
+            static func < (a: GroupKey, b: GroupKey) -> Bool { (a.unit, a.namespace, a.function) < (b.unit, b.namespace, b.function) }
+        }
         struct Group {
             var counters = UsageCounters()
-            var alwaysOnGBHours = 0.0
-            /// Instances per hour, the row's versions added up.
-            var perHour: [Int64: Int64] = [:]
+            var alwaysOnMBHours: Int64 = 0
+            /// Instances per unit of time, the row's versions and functions added up.
+            var perUnit: [Int64: Int64] = [:]
+
+            mutating func add(_ record: UsageRecord) {
+                counters.addTotals(record.counters)
+                alwaysOnMBHours += record.counters.alwaysOnMBHours
+                perUnit[record.key.hour, default: 0] += record.counters.peakInstances
+            }
         }
-        func add(_ record: UsageRecord, to g: inout Group) {
-            var c = record.counters
-            let peak = c.peakInstances
-            c.peakInstances = 0
-            g.counters.merge(c)
-            g.alwaysOnGBHours += record.counters.alwaysOnGBHours
-            g.perHour[record.key.hour, default: 0] += peak
-        }
-        var groups: [[String]: Group] = [:]
+        var groups: [GroupKey: Group] = [:]
         var total = Group()
         for record in records {
-            let id: [String]
+            let key: GroupKey
             switch grouping {
-            case .hour: id = [UsageHour.hourLabel(record.key.hour)]
-            case .day: id = [UsageHour.dayLabel(record.key.hour)]
-            case .function: id = [record.key.namespace, record.key.function]
+            case .hour: key = GroupKey(unit: record.key.hour, namespace: "", function: "")
+            case .day: key = GroupKey(unit: UsageHour.day(of: record.key.hour), namespace: "", function: "")
+            case .function: key = GroupKey(unit: 0, namespace: record.key.namespace, function: record.key.function)
             }
-            add(record, to: &groups[id, default: Group()])
-            add(record, to: &total)
+            groups[key, default: Group()].add(record)
+            total.add(record)
         }
-        func figures(_ g: Group) -> UsageFigures {
+        func figures(_ g: Group, peak: Int64? = nil) -> UsageFigures {
             var f = UsageFigures()
             f.invocations = g.counters.invocations
             f.errors = g.counters.errors
@@ -364,18 +425,19 @@ public struct UsageReport: Sendable, Hashable {
             f.gbSeconds = g.counters.gbSeconds
             f.p50Ms = g.counters.latency.percentile(0.5)
             f.p99Ms = g.counters.latency.percentile(0.99)
-            f.peakInstances = g.perHour.values.max() ?? 0
+            f.peakInstances = peak ?? g.perUnit.values.max() ?? 0
             f.cost = prices.cost(requests: g.counters.invocations, gbSeconds: f.gbSeconds)
-            f.alwaysOnCost = prices.alwaysOn(gbHours: g.alwaysOnGBHours)
+            f.alwaysOnCost = prices.alwaysOn(gbHours: Double(g.alwaysOnMBHours) / 1024)
             return f
         }
-        let rows = groups.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { id, g -> Row in
+        let rows = groups.sorted { $0.key < $1.key }.map { key, g -> Row in
             switch grouping {
-            case .hour, .day: Row(period: id[0], namespace: namespaceLabel, function: nil, figures: figures(g))
-            case .function: Row(period: nil, namespace: id[0], function: id[1], figures: figures(g))
+            case .hour: Row(period: UsageHour.hourLabel(key.unit), namespace: namespaceLabel, function: nil, figures: figures(g))
+            case .day: Row(period: UsageHour.dayLabel(key.unit), namespace: namespaceLabel, function: nil, figures: figures(g))
+            case .function: Row(period: nil, namespace: key.namespace, function: key.function, figures: figures(g))
             }
         }
-        return UsageReport(rows: rows, totals: figures(total))
+        return UsageReport(rows: rows, totals: figures(total, peak: totalPeak))
     }
 }
 

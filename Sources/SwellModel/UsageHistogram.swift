@@ -18,22 +18,23 @@ public struct LatencyHistogram: Sendable, Hashable {
     /// Bucket count: index 255 holds everything from 2^31.875 µs (about 68 minutes) up.
     public static let bucketCount = 256
 
-    /// Counts per bucket index (absent: zero).
-    public private(set) var counts: [UInt8: Int64]
+    /// Counts per bucket index: empty, or `bucketCount` entries (dense, so that merging and
+    /// walking are plain loops).
+    public private(set) var counts: [Int64]
+    /// Values recorded.
+    public private(set) var count: Int64
     /// Smallest and largest value recorded, in microseconds (0 when empty).
     public private(set) var minMicros: Int64
     public private(set) var maxMicros: Int64
 
     public init() {
-        counts = [:]
+        counts = []
+        count = 0
         minMicros = 0
         maxMicros = 0
     }
 
-    /// Values recorded.
-    public var count: Int64 { counts.values.reduce(0, +) }
-
-    public var isEmpty: Bool { counts.isEmpty }
+    public var isEmpty: Bool { count == 0 }
 
     /// The bucket of a value in microseconds.
     public static func bucket(micros: Int64) -> UInt8 {
@@ -53,28 +54,35 @@ public struct LatencyHistogram: Sendable, Hashable {
         record(micros: micros, count: 1)
     }
 
-    mutating func record(micros: Int64, count: Int64) {
-        guard count > 0 else { return }
-        if counts.isEmpty {
+    mutating func record(micros: Int64, count n: Int64) {
+        guard n > 0 else { return }
+        if count == 0 {
             minMicros = micros
             maxMicros = micros
+            if counts.isEmpty { counts = [Int64](repeating: 0, count: Self.bucketCount) }
         } else {
             minMicros = min(minMicros, micros)
             maxMicros = max(maxMicros, micros)
         }
-        counts[Self.bucket(micros: micros), default: 0] += count
+        counts[Int(Self.bucket(micros: micros))] += n
+        count += n
     }
 
     /// Adds another histogram's values to this one.
     public mutating func merge(_ other: LatencyHistogram) {
-        guard !other.counts.isEmpty else { return }
-        if counts.isEmpty {
+        guard other.count > 0 else { return }
+        guard count > 0 else {
             self = other
             return
         }
         minMicros = min(minMicros, other.minMicros)
         maxMicros = max(maxMicros, other.maxMicros)
-        for (bucket, n) in other.counts { counts[bucket, default: 0] += n }
+        count += other.count
+        counts.withUnsafeMutableBufferPointer { mine in
+            other.counts.withUnsafeBufferPointer { theirs in
+                for i in 0..<Self.bucketCount { mine[i] &+= theirs[i] }
+            }
+        }
     }
 
     /// The value below which the fraction `q` (0...1) of the recorded values fall, in
@@ -87,10 +95,10 @@ public struct LatencyHistogram: Sendable, Hashable {
         if rank >= total { return Double(maxMicros) / 1000 }
         if rank == 1 { return Double(minMicros) / 1000 }
         var seen: Int64 = 0
-        for bucket in counts.keys.sorted() {
-            seen += counts[bucket]!
+        for bucket in 0..<Self.bucketCount {
+            seen += counts[bucket]
             if seen >= rank {
-                let value = Self.representative(bucket: bucket)
+                let value = Self.representative(bucket: UInt8(bucket))
                 return min(Double(maxMicros), max(Double(minMicros), value)) / 1000
             }
         }
@@ -104,38 +112,50 @@ public struct LatencyHistogram: Sendable, Hashable {
     /// (8 bytes little-endian), by increasing index.
     public var encoded: [UInt8] {
         var out: [UInt8] = [1]
-        out.reserveCapacity(17 + counts.count * 9)
+        out.reserveCapacity(17 + 9 * 32)
         func put(_ v: Int64) {
             var le = v.littleEndian
             withUnsafeBytes(of: &le) { out.append(contentsOf: $0) }
         }
         put(minMicros)
         put(maxMicros)
-        for bucket in counts.keys.sorted() {
-            out.append(bucket)
-            put(counts[bucket]!)
+        for (bucket, n) in counts.enumerated() where n != 0 {
+            out.append(UInt8(bucket))
+            put(n)
         }
         return out
     }
 
     /// Reads `encoded`; nil for bytes that are not such a histogram.
     public init?<Bytes: Collection>(encoded bytes: Bytes) where Bytes.Element == UInt8 {
-        let b = Array(bytes)
+        let decoded = bytes.withContiguousStorageIfAvailable { b in Self(encoded: UnsafeRawBufferPointer(b)) }
+            ?? Array(bytes).withUnsafeBytes { Self(encoded: $0) }
+        guard let decoded else { return nil }
+        self = decoded
+    }
+
+    /// Reads `encoded` from raw bytes; nil for bytes that are not such a histogram.
+    public init?(encoded b: UnsafeRawBufferPointer) {
         guard b.count >= 17, b[0] == 1, (b.count - 17) % 9 == 0 else { return nil }
         func get(_ at: Int) -> Int64 {
-            var v: UInt64 = 0
-            for i in 0..<8 { v |= UInt64(b[at + i]) << (8 * UInt64(i)) }
-            return Int64(bitPattern: v)
+            Int64(littleEndian: b.loadUnaligned(fromByteOffset: at, as: Int64.self))
         }
         self.init()
         minMicros = get(1)
         maxMicros = get(9)
+        var counts = [Int64](repeating: 0, count: Self.bucketCount)
+        var total: Int64 = 0
         var at = 17
         while at < b.count {
             let n = get(at + 1)
             guard n > 0 else { return nil }
-            counts[b[at], default: 0] += n
+            counts[Int(b[at])] += n
+            total += n
             at += 9
+        }
+        if total > 0 {
+            self.counts = counts
+            count = total
         }
     }
 }

@@ -20,11 +20,10 @@ struct UsageRoutes {
                 by: q.get("by"), principal: p, now: Date())
             // Everything metered up to now is in the store before it is read.
             await meter.flush()
-            let records = try await meter.store.usage(
-                namespace: query.namespace, function: query.function, fromHour: UsageHour.start(of: query.since),
-                toHour: Self.hourCeiling(query.until))
             let prices = meter.prices
-            let report = UsageReport.build(records, by: query.by, prices: prices, namespaceLabel: query.namespace ?? "*")
+            let report = try await meter.store.report(
+                namespace: query.namespace, function: query.function, fromHour: UsageHour.start(of: query.since),
+                toHour: Self.hourCeiling(query.until), by: query.by, prices: prices)
             return try JSONBody.response(API.UsageAnswer(
                 since: Timestamps.iso8601(query.since), until: Timestamps.iso8601(query.until), by: query.by.rawValue,
                 namespace: query.namespace ?? "*", prices: prices, rows: report.rows, totals: report.totals))

@@ -150,3 +150,19 @@ import Testing
         #expect(AuditAction.classify(method: "DELETE", route: "/v1/namespaces/{ns}/keys/{id}")?.target == "id")
     }
 }
+
+extension UsageTests {
+    @Test func spansCutAtMidnights() {
+        let midnight: Int64 = 1_796_083_200
+        let s = UsageSpan(fromHour: midnight + 5 * 3600, toHour: midnight + (3 * 24 + 7) * 3600)
+        #expect(s.head == (midnight + 5 * 3600)..<(midnight + 86_400))
+        #expect(s.days == (midnight + 86_400)..<(midnight + 3 * 86_400))
+        #expect(s.tail == (midnight + 3 * 86_400)..<(midnight + (3 * 24 + 7) * 3600))
+        let whole = UsageSpan(fromHour: midnight, toHour: midnight + 2 * 86_400)
+        #expect(whole.head.isEmpty && whole.tail.isEmpty && whole.days == midnight..<(midnight + 2 * 86_400))
+        let inside = UsageSpan(fromHour: midnight + 3600, toHour: midnight + 7200)
+        #expect(inside.days.isEmpty && inside.tail.isEmpty && inside.head == (midnight + 3600)..<(midnight + 7200))
+        let acrossOne = UsageSpan(fromHour: midnight + 20 * 3600, toHour: midnight + 28 * 3600)
+        #expect(acrossOne.days.isEmpty && acrossOne.head == (midnight + 20 * 3600)..<(midnight + 28 * 3600))
+    }
+}
