@@ -61,6 +61,7 @@ let package = Package(
                 "SwellModel",
                 "SwellScheduler",
                 "CSwellSpawn",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

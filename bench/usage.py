@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import struct
@@ -190,6 +191,7 @@ def main() -> None:
     finally:
         stop(proc)
         log.close()
+        shutil.rmtree(work, ignore_errors=True)
     base = round(percentile(baseline, 50), 2)
     print(f"baseline: sqlite3 read of the same {args.functions * args.days * 24} rows p50 {base:.2f} ms")
     summary("usage", {"build": build, "functions": args.functions, "namespaces": args.namespaces, "days": args.days,

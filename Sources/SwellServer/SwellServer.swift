@@ -100,6 +100,7 @@ public enum SwellServer {
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
         let nodeMetrics = NodeMetrics()
+        runtime.metrics.use(nodeMetrics.factory)
         let invoker = Invoker(
             catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer,
             metrics: nodeMetrics.invocationMetrics())
