@@ -99,6 +99,18 @@ def test_control_plane_changes_are_audited(make_server, tmp_path):
     assert as_json["entries"][0]["action"] == "function.delete"
 
 
+def test_trigger_pause_and_resume_are_audited(make_server, tmp_path):
+    srv = make_server(tmp_path / "data")
+    admin = srv.client()
+    admin.deploy(tmp_path / "app", {"yearly": node_fn(SRC, triggers=[{"type": "timer", "cron": "0 0 0 1 1 *"}])})
+    base = "/v1/namespaces/default/functions/yearly/triggers/timer"
+    assert admin.api("POST", base + "/pause").status_code == 200
+    assert admin.api("POST", base + "/resume").status_code == 200
+    assert admin.api("POST", "/v1/namespaces/default/functions/yearly/triggers/nope/pause").status_code == 404
+    log = entries(admin, limit=2)["entries"]
+    assert [(e["action"], e["target"]) for e in log] == [("trigger.resume", "timer"), ("trigger.pause", "timer")]
+
+
 def _epoch(text: str) -> float:
     from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

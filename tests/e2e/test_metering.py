@@ -180,3 +180,23 @@ def test_usage_is_scoped_to_the_key_namespace_and_validated(make_server, tmp_pat
     as_json = json.loads(admin.cli("usage", "--by", "day", "--json").ok().stdout)
     assert as_json["by"] == "day" and as_json["totals"]["invocations"] == 1
     assert admin.cli("usage", "--by", "week").code != 0
+
+
+def test_trigger_invocations_are_metered(make_server, tmp_path):
+    srv = make_server(tmp_path / "data")
+    admin = srv.client()
+    admin.deploy(tmp_path / "app", {"ticker": node_fn(SLEEPY, memory=384, triggers=[{"type": "timer", "cron": "*/1 * * * * *"}])})
+    deadline = time.monotonic() + 60
+    rows = {}
+    while time.monotonic() < deadline:
+        rows = by_function(usage(admin, by="function"))
+        if rows.get("ticker", {}).get("invocations", 0) >= 3:
+            break
+        time.sleep(0.5)
+    assert admin.api("POST", "/v1/namespaces/default/functions/ticker/triggers/timer/pause").status_code == 200
+    time.sleep(1.5)  # a fire in flight when paused finishes
+    row = by_function(usage(admin, by="function"))["ticker"]
+    recs = records(admin, "ticker")
+    assert row["invocations"] == len(recs) >= 3
+    assert row["billedMs"] == sum(r["billedMs"] for r in recs)
+    assert abs(row["gbSeconds"] - sum(r["billedMs"] * 384 for r in recs) / 1024 / 1000) < 1e-9
