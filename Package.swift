@@ -193,6 +193,13 @@ let package = Package(
         .testTarget(name: "SwellWorkflowTests", dependencies: ["SwellWorkflow"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "SwellInvokerTests",
+            dependencies: [
+                "SwellInvoker", "SwellStore", "SwellModel", "SwellScheduler",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "SwellRuntimeTests",
             dependencies: [
                 "SwellRuntime", "SwellModel",
