@@ -312,7 +312,7 @@ public struct UsageFigures: Sendable, Hashable, Encodable {
     public var coldStarts: Int64 = 0
     public var billedMs: Int64 = 0
     public var gbSeconds: Double = 0
-    /// Percentiles of the run duration; nil when nothing ran.
+    /// Percentiles of the run duration; nil when nothing ran (encoded as 0).
     public var p50Ms: Double?
     public var p99Ms: Double?
     /// Most instances alive at once in any hour of the row (the versions and functions of
@@ -333,8 +333,9 @@ public struct UsageFigures: Sendable, Hashable, Encodable {
         try c.encode(coldStarts, forKey: .coldStarts)
         try c.encode(billedMs, forKey: .billedMs)
         try c.encode(gbSeconds, forKey: .gbSeconds)
-        try c.encode(p50Ms, forKey: .p50Ms)
-        try c.encode(p99Ms, forKey: .p99Ms)
+        // Numbers always (the console charts them): 0 when nothing ran.
+        try c.encode(p50Ms ?? 0, forKey: .p50Ms)
+        try c.encode(p99Ms ?? 0, forKey: .p99Ms)
         try c.encode(peakInstances, forKey: .peakInstances)
         try c.encode(cost, forKey: .cost)
         try c.encode(alwaysOnCost, forKey: .alwaysOnCost)

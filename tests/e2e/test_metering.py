@@ -100,6 +100,7 @@ def test_usage_equals_billed_durations_times_memory_and_survives_a_restart(make_
     assert rows["meter-b"]["errors"] == 1
     assert rows["meter-idle"]["invocations"] == 0 and rows["meter-idle"]["gbSeconds"] == 0
     assert rows["meter-idle"]["peakInstances"] == 2
+    assert rows["meter-idle"]["p50Ms"] == 0 and rows["meter-idle"]["p99Ms"] == 0, "numbers even when nothing ran"
     assert abs(answer["totals"]["gbSeconds"] - expected_gbs) < 1e-9
     assert answer["totals"]["invocations"] == 9
 
