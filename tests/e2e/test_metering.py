@@ -6,6 +6,7 @@ namespace. Each test runs its own server, so the usage it reads is only its own.
 from __future__ import annotations
 
 import json
+import stat
 import time
 
 import requests
@@ -133,6 +134,10 @@ def test_usage_equals_billed_durations_times_memory_and_survives_a_restart(make_
     dev = admin.api("POST", "/v1/namespaces/default/keys", json_body={"role": "developer"}).json()["key"]
     assert admin.api("PUT", "/v1/prices", key=dev, json_body={"perGBSecond": 0}).status_code == 403
     before = usage(admin, by="function")
+    for name in ("usage.db", "audit.db", "usage.db-wal"):
+        path = srv.data_dir / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     srv.stop()
     srv.extra_args = []
     srv.start()
