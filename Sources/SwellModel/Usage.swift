@@ -167,7 +167,7 @@ public struct UsageAccumulator: Sendable {
             hour: UsageHour.start(of: record.startedAt), namespace: record.namespace, function: record.function, version: record.version)
         let billed = Int64(record.billedMs)
         let memory = Int64(record.memoryMB)
-        let isError = record.status != "success"
+        let isError = record.errorType != nil
         let cold = record.coldStart
         let duration = record.durationMs
         update(key) { c in
@@ -212,9 +212,14 @@ public struct UsageAccumulator: Sendable {
         return pending.map { UsageRecord(key: $0.key, counters: $0.value) }.sorted { $0.key < $1.key }
     }
 
+    private static func modify(_ c: inout UsageCounters, _ body: (inout UsageCounters) -> Void) {
+        body(&c)
+        c.alwaysOnMBHours = c.peakInstances * c.memoryMB
+    }
+
     private mutating func update(_ key: UsageKey, _ body: (inout UsageCounters) -> Void) {
-        body(&pending[key, default: UsageCounters()])
-        pending[key]!.alwaysOnMBHours = pending[key]!.peakInstances * pending[key]!.memoryMB
+        // One hash look-up: the body and the always-on figure on the same entry.
+        Self.modify(&pending[key, default: UsageCounters()], body)
     }
 }
 
