@@ -29,8 +29,8 @@ struct Usage: AsyncParsableCommand {
             func cells(_ label: String, _ r: [String: Any]) -> [String] {
                 let cost = r["cost"] as? [String: Any] ?? [:]
                 return [
-                    label, "\(r["invocations"] ?? 0)", "\(r["errors"] ?? 0)", "\(r["coldStarts"] ?? 0)",
-                    Self.number(r["gbSeconds"], digits: 3), Self.number(r["p50Ms"], digits: 1), Self.number(r["p99Ms"], digits: 1),
+                    Audit.cell(label, first.1 - 1), "\(r["invocations"] ?? 0)", "\(r["errors"] ?? 0)", "\(r["coldStarts"] ?? 0)",
+                    Self.number(r["gbSeconds"], digits: 6), Self.number(r["p50Ms"], digits: 1), Self.number(r["p99Ms"], digits: 1),
                     "\(r["peakInstances"] ?? 0)", Self.money(cost["total"]), Self.money(r["alwaysOnCost"]),
                 ]
             }
@@ -39,7 +39,7 @@ struct Usage: AsyncParsableCommand {
             }
             if let totals = answer["totals"] as? [String: Any] { table.append(cells("TOTAL", totals)) }
             printTable(
-                [first, ("INVOCATIONS", 13), ("ERRORS", 8), ("COLD", 6), ("GB-S", 12), ("P50 MS", 9), ("P99 MS", 9), ("PEAK", 6),
+                [first, ("INVOCATIONS", 13), ("ERRORS", 8), ("COLD", 6), ("GB-S", 14), ("P50 MS", 9), ("P99 MS", 9), ("PEAK", 6),
                  ("COST", 12), ("ALWAYS-ON", 0)],
                 table)
             if let p = answer["prices"] as? [String: Any] {
@@ -80,10 +80,16 @@ struct Audit: AsyncParsableCommand {
             let entries = answer["entries"] as? [[String: Any]] ?? []
             printTable([("TIME", 26), ("NAMESPACE", 12), ("ACTION", 18), ("TARGET", 22), ("KEY", 18), ("ROLE", 11), ("ADDRESS", 17), ("DETAILS", 0)],
                 entries.map { e in
-                    ["\(e["time"] ?? "")", "\(e["namespace"] ?? "")", "\(e["action"] ?? "")", "\(e["target"] ?? "")", "\(e["keyId"] ?? "")",
+                    ["\(e["time"] ?? "")", Audit.cell("\(e["namespace"] ?? "")", 11), "\(e["action"] ?? "")", Self.cell("\(e["target"] ?? "")", 21),
+                     Self.cell("\(e["keyId"] ?? "")", 17),
                      "\(e["role"] ?? "")", "\(e["address"] ?? "")", jsonText(e["details"] ?? [:])]
                 })
             if let next = answer["next"] as? String { print("\nmore: swell audit --before \(next)") }
         }
+    }
+
+    /// A value cut to fit a column of `width` (with the space before the next column).
+    static func cell(_ text: String, _ width: Int) -> String {
+        text.count < width ? text : String(text.prefix(width - 2)) + "…"
     }
 }
