@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", exact: "1.7.3"),
         // OpenTelemetry: only its OTLP/HTTP exporter (no gRPC stack).
         .package(url: "https://github.com/swift-otel/swift-otel.git", exact: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // Process spawning with the guarantees Foundation.Process cannot give:
@@ -62,6 +64,7 @@ let package = Package(
                 "SwellModel",
                 "SwellScheduler",
                 "CSwellSpawn",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,6 +82,7 @@ let package = Package(
                 "SwellStore",
                 "SwellScheduler",
                 "SwellRuntime",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -154,6 +158,8 @@ let package = Package(
         .target(
             name: "SwellServer",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwellModel",
                 "SwellDeploy",
                 "SwellStore",
@@ -194,6 +200,13 @@ let package = Package(
         .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellWorkflowTests", dependencies: ["SwellWorkflow"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellDeployTests", dependencies: ["SwellDeploy", "SwellModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SwellInvokerTests",
+            dependencies: [
+                "SwellInvoker", "SwellStore", "SwellModel", "SwellScheduler",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SwellRuntimeTests",
             dependencies: [

@@ -17,9 +17,15 @@ public final class Invoker: Sendable {
     /// Whether invocations record spans (OpenTelemetry export configured). Fixed at start-up:
     /// when off, the invoke path does no tracing work at all.
     public let tracing: Bool
+    /// Latency histograms, errors by type and throttles by reason (swift-metrics).
+    public let metrics: InvocationMetrics
 
-    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter, tracing: Bool = false) {
+    public init(
+        catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter,
+        metrics: InvocationMetrics = .off, tracing: Bool = false
+    ) {
         self.tracing = tracing
+        self.metrics = metrics
         self.catalog = catalog
         self.runtime = runtime
         self.codeDirectory = codeDirectory
@@ -108,6 +114,7 @@ public final class Invoker: Sendable {
         let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }
         let startedAt = Date()
+        let arrived = ContinuousClock.now
         let outcome = await pool.invoke(InvokeRequest(
             requestID: requestID, payload: payload, qualifier: qualifier.description,
             traceID: traceID, clientContext: clientContext, workClass: workClass, timeout: timeout))
@@ -117,6 +124,7 @@ public final class Invoker: Sendable {
         case .completed(let r):
             result = r
         case .throttled(let reason):
+            metrics.throttled(namespace: namespace, function: name, reason: reason)
             if captureLogs { _ = await hub.endCapture(requestID, grace: .zero) }
             let message: String
             switch reason {
@@ -138,6 +146,12 @@ public final class Invoker: Sendable {
             status: errorType == nil ? "success" : "error", errorType: errorType, coldStart: outcome.coldStart,
             initMs: outcome.initDuration.milliseconds, durationMs: durationMs, billedMs: billed,
             memoryMB: resolved.config.memory, startedAt: startedAt))
+
+        // The wait for a slot: the whole call less the run and, for a cold start, the init.
+        let queueWait = (ContinuousClock.now - arrived) - outcome.runDuration - (outcome.coldStart ? outcome.initDuration : .zero)
+        metrics.completed(
+            namespace: namespace, function: name, coldStart: outcome.coldStart, run: outcome.runDuration,
+            initDuration: outcome.initDuration, queueWait: queueWait, errorType: errorType)
 
         var lines: [String]?
         if captureLogs {

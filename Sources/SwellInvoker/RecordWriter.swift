@@ -45,8 +45,14 @@ public final class RecordWriter: Service, Sendable {
     /// Bytes every function may have queued even when its namespace's share is full.
     static let functionQueueReserve = 256 << 10
     private let listeners = Mutex<[@Sendable ([LogLine]) -> Void]>([])
+    /// Meters every invocation record into hourly usage (nil: no metering).
+    public let usage: UsageMeter?
 
-    public init(store: any RecordStore, logs: LogStore, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000) {
+    public init(
+        store: any RecordStore, logs: LogStore, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000,
+        usage: UsageMeter? = nil
+    ) {
+        self.usage = usage
         self.store = store
         self.logs = logs
         self.limits = limits
@@ -93,6 +99,8 @@ public final class RecordWriter: Service, Sendable {
     }
 
     public func enqueue(_ record: InvocationRecord) {
+        // Metered whether or not the record itself finds room in the buffer.
+        usage?.add(record)
         pending.withLock { p in
             if p.records.count < maxPendingRecords { p.records.append(record) } else { p.droppedRecords += 1 }
         }

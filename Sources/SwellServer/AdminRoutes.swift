@@ -30,6 +30,7 @@ struct AdminRoutes {
             let name = try body.string("name") ?? ""
             guard name.count <= 64 else { throw SwellError.invalid("name", "must be at most 64 characters") }
             let (record, plaintext) = try control.createKey(namespace: ns, role: role, name: name)
+            AuditNote.current?.set("keyId", .string(record.id))
             return try JSONBody.response(API.KeyInfo(record, plaintext: plaintext), status: .created)
         }
         group.get("namespaces/:ns/keys") { _, ctx in

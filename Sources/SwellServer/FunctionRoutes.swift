@@ -33,6 +33,8 @@ struct FunctionRoutes {
             let (record, change, fields) = try await NIOThreadPool.singleton.runIfActive {
                 try control.putFunction(namespace: ns, name: name, spec: body, path: "")
             }
+            AuditNote.current?.set("change", .string(change))
+            AuditNote.current?.set("fields", .array(fields.map { .string($0) }))
             return try JSONBody.response(
                 API.PutFunctionResult(function: .init(record), change: change, fields: fields),
                 status: change == "created" ? .created : .ok)
@@ -49,6 +51,8 @@ struct FunctionRoutes {
             let body = try FieldReader(try await JSONBody.read(request), path: "")
             try body.rejectUnknown(["description"])
             let (version, created) = try control.publish(namespace: ns, name: name, description: try body.string("description") ?? "")
+            AuditNote.current?.set("version", .int(version.version))
+            AuditNote.current?.set("created", .bool(created))
             return try JSONBody.response(API.VersionInfo(version), status: created ? .created : .ok)
         }
         group.get("namespaces/:ns/functions/:name/versions") { _, ctx in
@@ -107,6 +111,9 @@ struct FunctionRoutes {
                     changes.append(.init(function: f.name, change: "deleted", fields: []))
                 }
             }
+            AuditNote.current?.set("changes", .array(changes.map { c in
+                ["function": .string(c.function), "change": .string(c.change), "fields": .array(c.fields.map { .string($0) })]
+            }))
             return try JSONBody.response(["changes": changes])
         }
         group.head("namespaces/:ns/code/:sha") { _, ctx in

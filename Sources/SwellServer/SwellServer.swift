@@ -34,12 +34,15 @@ public struct ServerConfiguration: Sendable {
     public var logs: LogLimits
     /// GPUs instances may hold shares of (`--gpu`); none by default.
     public var gpus: [GPUDevice] = []
+    /// Prices to apply at start (`--prices FILE`); nil keeps the stored ones (or the defaults).
+    public var prices: PriceTable?
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
         warmPool: Bool = true, memoryBudgetMB: Int? = nil, namespaceMaxInstances: Int = 1000, sandbox: Bool = true,
-        listener: ListenerConfiguration = ListenerConfiguration(), logs: LogLimits = LogLimits()
+        listener: ListenerConfiguration = ListenerConfiguration(), logs: LogLimits = LogLimits(), prices: PriceTable? = nil
     ) {
+        self.prices = prices
         self.listener = listener
         self.logs = logs
         self.memoryBudgetMB = memoryBudgetMB
@@ -89,7 +92,8 @@ public enum SwellServer {
         // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
         let logStore = try LogStore(
             path: "\(data)/logs.db", walLimitBytes: max(256 << 10, min(4 << 20, configuration.logs.retention.databaseMaxBytes / 8)))
-        let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger)
+        let usage = try await Metering.meter(data: data, prices: configuration.prices, logger: logger)
+        let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger, usage: usage)
         let hub = LogHub(writer: writer, limits: configuration.logs)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
         let warmPool = configuration.warmPool ? WarmPool(runtime: runtimeConfiguration, logger: logger, sandbox: sandbox) : nil
@@ -107,8 +111,12 @@ public enum SwellServer {
                 "endpoint": "\(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "console")",
             ])
         }
+        let nodeMetrics = NodeMetrics()
+        runtime.metrics.use(nodeMetrics.factory)
         let invoker = Invoker(
-            catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer, tracing: tracing)
+            catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer,
+            metrics: nodeMetrics.invocationMetrics(), tracing: tracing)
+        usage.sampleInstances { Metering.instanceSamples(runtime) }
         let taskStore = try TaskStore(path: "\(data)/tasks.db")
         let kafka = KafkaClients(logger: logger)
         let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger, kafka: kafka)
@@ -141,14 +149,17 @@ public enum SwellServer {
             headers[.contentType] = "application/yaml"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
         }
-        let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog))
+        let audit = try SQLiteAuditStore(path: "\(data)/audit.db")
+        let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog)).add(middleware: AuditMiddleware(store: audit))
         FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
         TaskRoutes(tasks: tasks, store: taskStore, logs: logStore).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, logs: logStore, hub: hub, writer: writer).register(on: v1)
-        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks, node: nodeMetrics).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         ConsoleAPIRoutes(catalog: catalog, runtime: runtime).register(on: v1)
+        UsageRoutes(meter: usage).register(on: v1)
+        AuditRoutes(store: audit).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
         ConsoleRoutes().register(on: router)
         AWSFront(
@@ -167,7 +178,7 @@ public enum SwellServer {
             configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.
-            services: (telemetry.map { [$0] } ?? []) + [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
+            services: (telemetry.map { [$0] } ?? []) + [usage, writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: [

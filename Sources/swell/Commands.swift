@@ -18,7 +18,7 @@ struct Swell: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Login.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self,
-            Triggers.self, Logs.self, Keys.self,
+            Triggers.self, Logs.self, Keys.self, Usage.self, Audit.self,
         ])
 }
 
@@ -73,6 +73,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "MB of log lines kept per namespace, shared fairly by its functions.") var logNamespaceMaxMb = 256
     @Option(help: "MB the log database (logs.db) may occupy, shared fairly by namespaces.") var logDbMaxMb = 1024
     @Option(help: "Hours log lines are kept.") var logRetentionHours = 168.0
+    @Option(help: "A JSON file of prices (perGBSecond, perMillionRequests, alwaysOnPerGBHour) to apply at start (see docs/observability.md).") var prices: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -96,6 +97,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
+        let priceTable = try loadPrices()
         let lock: DataDirectoryLock
         do {
             lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
@@ -113,7 +115,7 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox,
-                listener: listener, logs: logs
+                listener: listener, logs: logs, prices: priceTable
             ).withGPUs(gpus),
             logger: logger)
         // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
@@ -155,6 +157,25 @@ struct Serve: AsyncParsableCommand {
             maxAge: logRetentionHours * 3600, functionMaxBytes: logFunctionMaxMb << 20, namespaceMaxBytes: logNamespaceMaxMb << 20,
             databaseMaxBytes: logDbMaxMb << 20)
         return limits
+    }
+
+    /// The `--prices` file's table (prices it leaves out keep their defaults).
+    func loadPrices() throws -> PriceTable? {
+        guard let prices else { return nil }
+        guard let data = FileManager.default.contents(atPath: prices) else {
+            throw ValidationError("--prices: cannot read \(prices)")
+        }
+        let value: ConfigValue
+        do {
+            value = try JSONDecoder().decode(ConfigValue.self, from: data)
+        } catch {
+            throw ValidationError("--prices: \(prices) is not valid JSON")
+        }
+        do {
+            return try PriceTable.defaults.updated(with: value)
+        } catch {
+            throw ValidationError("--prices: \(prices): \(error.description)")
+        }
     }
 
     static func locateExample(_ name: String) throws -> String {

@@ -113,7 +113,7 @@ def test_metrics_count_cold_starts_and_invocations(swell, app_dir, unique):
     assert lines[f"swell_invocations_total{labels}"] == "2"
     assert lines[f"swell_cold_starts_total{labels}"] == "1"
     assert float(lines[f"swell_init_seconds_total{labels}"]) > 0
-    assert lines[f"swell_instances{labels}"] == "1"
+    assert float(lines[f"swell_instances{labels}"]) == 1
     # Only the admin of `default` reads node-wide metrics.
     assert swell.api("GET", "/v1/metrics", key=None).status_code == 401
 
