@@ -129,6 +129,7 @@ let package = Package(
             name: "SwellDeploy",
             dependencies: [
                 "SwellModel",
+                "SwellWorkflow",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -155,6 +156,7 @@ let package = Package(
                 "SwellInvoker",
                 "SwellTasks",
                 "SwellTriggers",
+                "SwellWorkflow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -199,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "SwellServerTests",
             dependencies: [
-                "SwellServer", "SwellModel",
+                "SwellServer", "SwellModel", "SwellStore", "SwellWorkflow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

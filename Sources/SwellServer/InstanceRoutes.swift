@@ -12,6 +12,7 @@ struct InstanceRoutes {
     let runtime: RuntimeManager
     let triggers: TriggerManager
     let tasks: TaskService
+    var workflows: WorkflowEngine? = nil
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.get("namespaces/:ns/functions/:name/instances") { _, ctx in
@@ -26,7 +27,7 @@ struct InstanceRoutes {
             _ = try ctx.authorize("default", .admin)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText() + (await workflows?.currentMetrics().prometheusText ?? ""))))
         }
     }
 
