@@ -99,7 +99,9 @@ ALL_STATES = {
                          {"StartAt": "D", "States": {"D": {"Type": "Task", "Resource": "swell:function:{double}", "End": True}}},
                          {"StartAt": "I", "States": {"I": {"Type": "Pass", "InputPath": "$.index", "End": True}}},
                      ]}}}},
-        "Done": {"Type": "Succeed", "OutputPath": "$['doubled','both','mapped']"},
+        "Done": {"Type": "Pass", "Parameters": {"doubled.$": "$.doubled", "both.$": "$.both", "mapped.$": "$.mapped"},
+                 "Next": "End"},
+        "End": {"Type": "Succeed"},
     },
 }
 
