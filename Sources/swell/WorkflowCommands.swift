@@ -232,6 +232,6 @@ func deployWorkflows(_ manifest: Manifest, client: APIClient, namespace ns: Stri
         let reply = try await client.send("PUT", "/v1/namespaces/\(ns)/workflows/\(w.name.pathEscaped)", body: body)
         let workflow = reply.json()["workflow"] as? [String: Any] ?? [:]
         let changed = workflow["changed"] as? Bool ?? true
-        print("\(reply.status == 201 ? "created" : changed ? "updated" : "unchanged") workflow \(w.name)")
+        print("workflow \(w.name): \(reply.status == 201 ? "created" : changed ? "updated" : "unchanged")")
     }
 }

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from swell_e2e import node_fn, write_app
 
@@ -243,8 +244,8 @@ def test_names_are_unique_and_definitions_are_validated_with_their_path(swell, a
     manifest["workflows"] = {"grade-set-" + fn: {"definitionFile": "flow.yaml"}}
     (app_dir / "swell.yaml").write_text(json.dumps(manifest))
     first_deploy = swell.cli("deploy", str(app_dir)).ok()
-    assert f"created workflow grade-set-{fn}" in first_deploy.stdout
-    assert f"unchanged workflow grade-set-{fn}" in swell.cli("deploy", str(app_dir)).ok().stdout
+    assert f"workflow grade-set-{fn}: created" in first_deploy.stdout
+    assert f"workflow grade-set-{fn}: unchanged" in swell.cli("deploy", str(app_dir)).ok().stdout
     out = swell.cli("start", f"grade-set-{fn}", "--input", '{"value": 4}', "--wait").ok().stdout
     assert json.loads(out) == {"value": 8}
     assert f"grade-set-{fn}" in swell.cli("workflows", "list").ok().stdout
@@ -323,3 +324,25 @@ def test_kill_9_during_a_map_of_2000_and_a_30s_wait_then_restart(make_server, tm
     assert w["status"] == "SUCCEEDED" and w["output"] == "woke"
     assert time.monotonic() - waited_from >= 29.5
     check_history(history(swell, "long-wait", "w"))
+
+
+def test_the_homework_grade_set_example(swell, tmp_path):
+    """examples/homework's grade-set: Map over the pages, a retried flaky fetch, grading, a summary,
+    and the teacher notified of the incomplete pages; `swell start --wait` and the history via the CLI."""
+    import shutil
+    example = Path(__file__).resolve().parents[2] / "examples" / "homework"
+    d = tmp_path / "homework"
+    shutil.copytree(example, d, ignore=shutil.ignore_patterns("node_modules", "test"))
+    out = swell.cli("deploy", str(d)).ok().stdout
+    assert "workflow grade-set:" in out, out
+    name = f"7b-{time.monotonic_ns()}"
+    res = swell.cli("start", "grade-set", "--input", (d / "class-7b.json").read_text(), "--name", name, "--wait", timeout=300).ok()
+    summary = json.loads(res.stdout)
+    assert summary["pages"] == 6 and summary["complete"] == 4, summary
+    assert summary["incomplete"] == ["ben", "dee"] and summary["notified"]["sent"] is True, summary
+    events = history(swell, "grade-set", name)
+    check_history(events)
+    assert sum(e["type"] == "MapIterationSucceeded" for e in events) == 6
+    assert any(e["type"] == "TaskStateEntered" and e["name"] == "NotifyTeacher" for e in events)
+    table = swell.cli("executions", "history", "grade-set", name).ok().stdout
+    assert "MapIterationStarted" in table and "ExecutionSucceeded" in table
