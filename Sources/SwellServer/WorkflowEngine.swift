@@ -131,6 +131,8 @@ public actor WorkflowEngine: Service {
     private var live: [String: Live] = [:]
     private var tokens: [String: String] = [:]
     private var starting: Set<String> = []
+    /// Parsed definitions by their JSON text (a start does not parse the same definition again).
+    private var machines: [String: StateMachine] = [:]
     private var metrics = Metrics()
     /// Set once the open executions of the store were loaded (`run` does that first).
     public private(set) var recoveredOnce = false
@@ -250,7 +252,9 @@ public actor WorkflowEngine: Service {
     /// Applies one event to a live execution, journals it, carries out its actions.
     @discardableResult
     func deliver(_ id: String, _ event: WorkflowEvent) -> Bool {
-        guard var l = live[id] else { return false }
+        // Taken out of the dictionary while it changes, so that the state is not copied (a Map's
+        // bookkeeping would be, on every event).
+        guard var l = live.removeValue(forKey: id) else { return false }
         let now = clock.now()
         l.owed.before(event)
         let transitionsBefore = l.state.transitions
@@ -266,7 +270,7 @@ public actor WorkflowEngine: Service {
         for action in actions {
             switch action {
             case .record(let h):
-                history.append((h.id, (try? encoder.encode(h)) ?? Data()))
+                history.append((h.id, Data(Self.historyJSON(h).serialized().utf8)))
             case .executionSucceeded, .executionFailed, .executionTimedOut, .executionAborted:
                 ended = true
             default:
@@ -296,8 +300,7 @@ public actor WorkflowEngine: Service {
         if ended {
             for token in l.owed.tokens.keys { tokens[token] = nil }
             // Tokens of the interpreter's tasks are dropped with `after`; any left go here.
-            tokens = tokens.filter { $0.value != id }
-            live[id] = nil
+            if !tokens.isEmpty { tokens = tokens.filter { $0.value != id } }
             metrics.open = live.count
             for (_, waiter) in l.waiters { waiter.resume(returning: l.record) }
             return true
@@ -339,12 +342,13 @@ public actor WorkflowEngine: Service {
     /// - Returns: the execution and whether this call created it.
     /// - Throws: 404 for an unknown workflow, 409 for a name used with another input, 400 for a bad name.
     public func start(namespace: String, workflow: String, name: String?, input: JSON) async throws(SwellError) -> (ExecutionRecord, created: Bool) {
+        let generated = name == nil
         let name = name ?? UUID().uuidString.lowercased()
         guard Names.isFunctionName(name) else {
             throw SwellError.invalid("name", "must be 1-64 characters of A-Z, a-z, 0-9, - and _ (got \"\(name)\")")
         }
         let id = "\(namespace)/\(workflow)/\(name)"
-        if let existing = try await existing(id, input: input) { return (existing, false) }
+        if !generated, let existing = try await existing(id, input: input) { return (existing, false) }
         let definition: WorkflowRecord?
         do {
             definition = try await store.workflow(namespace: namespace, name: workflow)
@@ -354,31 +358,39 @@ public actor WorkflowEngine: Service {
         guard let definition else { throw SwellError.notFound("workflow \(workflow) does not exist in namespace \(namespace)") }
         // Another start of the same name may have begun while this one read the store.
         guard !starting.contains(id) else { throw SwellError(.conflict, "an execution named \(name) of \(workflow) is starting; try again") }
-        if let existing = try await existing(id, input: input) { return (existing, false) }
+        if !generated, let existing = try await existing(id, input: input) { return (existing, false) }
         guard !starting.contains(id) else { throw SwellError(.conflict, "an execution named \(name) of \(workflow) is starting; try again") }
         starting.insert(id)
         defer { starting.remove(id) }
         let machine: StateMachine
-        do {
-            machine = try StateMachine(parsing: definition.definition)
-        } catch {
-            throw SwellError(.internal, "the stored definition of \(workflow) does not parse: \(error)")
+        if let cached = machines[definition.definition] {
+            machine = cached
+        } else {
+            do {
+                machine = try StateMachine(parsing: definition.definition)
+            } catch {
+                throw SwellError(.internal, "the stored definition of \(workflow) does not parse: \(error)")
+            }
+            if machines.count >= 256 { machines.removeAll() }
+            machines[definition.definition] = machine
         }
         let record = ExecutionRecord(
             id: id, namespace: namespace, workflow: workflow, name: name, status: .running, input: input.serialized(),
             seed: UInt64.random(in: 0...UInt64.max), definition: definition.definition, revision: definition.revision, startedAt: Date())
-        do {
-            try await journal.commit([.create(record)])
-        } catch {
-            throw SwellError(.internal, "the execution could not be stored: \(error)")
-        }
+        // The record and the first step go out in one commit; the start is answered once it is
+        // on disk. (Its first invocations may begin before: a crash before the commit loses an
+        // execution that was never acknowledged, whose invocations ran at least once.)
+        journal.append([.create(record)])
         live[id] = Live(record: record, state: ExecutionState(info: Self.info(record), seed: record.seed), machine: machine, sequence: 0)
         metrics.started += 1
         metrics.open = live.count
         deliver(id, .started(input: input))
+        do {
+            try await journal.flush()
+        } catch {
+            throw SwellError(.internal, "the execution could not be stored: \(error)")
+        }
         if let current = live[id]?.record { return (current, true) }
-        // It ended within its first step: its end is in the journal's queue.
-        try? await journal.flush()
         return ((try? await store.execution(id: id)) ?? record, true)
     }
 
@@ -525,9 +537,32 @@ public actor WorkflowEngine: Service {
         return m
     }
 
-    /// The decoded history of an execution, after `after`, at most `limit` events.
-    public func history(id: String, after: Int, limit: Int) async throws -> [HistoryEvent] {
-        try await store.history(executionID: id, after: after, limit: limit).map { try decoder.decode(HistoryEvent.self, from: $0) }
+    /// The history of an execution after `after`, at most `limit` events, each as the JSON text
+    /// the API shows (`historyJSON`).
+    public func history(id: String, after: Int, limit: Int) async throws -> [Data] {
+        try await store.history(executionID: id, after: after, limit: limit)
+    }
+
+    /// A history event as the API shows it and the store keeps it.
+    static func historyJSON(_ e: HistoryEvent) -> JSON {
+        var o = JSONObject()
+        o["id"] = .int(e.id)
+        o["previousEventId"] = .int(e.previousEventID)
+        o["timestamp"] = .string(e.timestamp.description)
+        o["type"] = .string(e.type.rawValue)
+        let d = e.details
+        if let v = d.name { o["name"] = .string(v) }
+        if let v = d.input { o["input"] = v }
+        if let v = d.output { o["output"] = v }
+        if let v = d.error { o["error"] = .string(v) }
+        if let v = d.cause { o["cause"] = .string(v) }
+        if let v = d.resource { o["resource"] = .string(v) }
+        if let v = d.parameters { o["parameters"] = v }
+        if let v = d.timeoutSeconds { o["timeoutSeconds"] = .int(v) }
+        if let v = d.heartbeatSeconds { o["heartbeatSeconds"] = .int(v) }
+        if let v = d.index { o["index"] = .int(v) }
+        if let v = d.length { o["length"] = .int(v) }
+        return .object(o)
     }
 }
 

@@ -136,8 +136,17 @@ struct WorkflowRoutes {
             guard try await engine.execution(id: id) != nil else { throw SwellError.notFound("execution \(id) does not exist") }
             try? await engine.journal.flush()
             let events = try await engine.history(id: id, after: after, limit: limit)
-            let next: JSON = events.count == limit ? events.last.map { .string(String($0.id)) } ?? .null : .null
-            return try Self.json(["events": .array(events.map(Self.historyJSON)), "nextCursor": next])
+            // Stored as the API shows them: written out as they are.
+            var body = ByteBuffer(string: "{\"events\":[")
+            for (i, e) in events.enumerated() {
+                if i > 0 { body.writeString(",") }
+                body.writeBytes(e)
+            }
+            let next = events.count == limit ? after + limit : nil
+            body.writeString("],\"nextCursor\":\(next.map { "\"\($0)\"" } ?? "null")}")
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         }
         group.post("namespaces/:ns/workflows/:name/executions/:execution/stop") { request, ctx in
             let id = try Self.executionID(ctx, role: .developer)
@@ -277,27 +286,6 @@ struct WorkflowRoutes {
             o["error"] = r.error.map { .string($0) } ?? .null
             o["cause"] = r.cause.map { .string($0) } ?? .null
         }
-        return .object(o)
-    }
-
-    static func historyJSON(_ e: HistoryEvent) -> JSON {
-        var o = JSONObject()
-        o["id"] = .int(e.id)
-        o["previousEventId"] = .int(e.previousEventID)
-        o["timestamp"] = .string(e.timestamp.description)
-        o["type"] = .string(e.type.rawValue)
-        let d = e.details
-        if let v = d.name { o["name"] = .string(v) }
-        if let v = d.input { o["input"] = v }
-        if let v = d.output { o["output"] = v }
-        if let v = d.error { o["error"] = .string(v) }
-        if let v = d.cause { o["cause"] = .string(v) }
-        if let v = d.resource { o["resource"] = .string(v) }
-        if let v = d.parameters { o["parameters"] = v }
-        if let v = d.timeoutSeconds { o["timeoutSeconds"] = .int(v) }
-        if let v = d.heartbeatSeconds { o["heartbeatSeconds"] = .int(v) }
-        if let v = d.index { o["index"] = .int(v) }
-        if let v = d.length { o["length"] = .int(v) }
         return .object(o)
     }
 }
