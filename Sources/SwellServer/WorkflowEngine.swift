@@ -127,6 +127,8 @@ public actor WorkflowEngine: Service {
     let logger: Logger
     /// Timers are checked this often.
     let tick: Duration
+    /// Finished executions are kept this long (seconds), like finished tasks.
+    let retention: TimeInterval
 
     private var live: [String: Live] = [:]
     private var tokens: [String: String] = [:]
@@ -142,8 +144,9 @@ public actor WorkflowEngine: Service {
     private let decoder = JSONDecoder()
 
     public init(store: any WorkflowStore, runner: any WorkflowTaskRunner, clock: any WorkflowClock = SystemWorkflowClock(), logger: Logger,
-                tick: Duration = .milliseconds(20))
+                tick: Duration = .milliseconds(20), retention: TimeInterval = TaskLimits.retention)
     {
+        self.retention = retention
         self.store = store
         self.journal = WorkflowJournal(store: store, logger: logger)
         self.runner = runner
@@ -163,6 +166,13 @@ public actor WorkflowEngine: Service {
                 while !Task.isCancelled {
                     await self.fireDueTimers()
                     try? await Task.sleep(for: self.tick)
+                }
+            }
+            // Retention: finished executions go with their history after `retention`, like tasks.
+            group.addTask { [journal, retention] in
+                while !Task.isCancelled {
+                    journal.append([.purge(stoppedBefore: Date().addingTimeInterval(-retention))])
+                    try? await Task.sleep(for: .seconds(3600))
                 }
             }
             group.addTask {
@@ -431,9 +441,11 @@ public actor WorkflowEngine: Service {
             group.cancelAll()
             return first
         }
-        guard let record else { return nil }
         try? await journal.flush()
-        return record
+        if let record { return record }
+        // It ended before the waiter was registered: as stored.
+        guard live[id] == nil else { return nil }
+        return try? await store.execution(id: id)
     }
 
     private func register(_ id: String, _ key: UUID) async -> ExecutionRecord? {

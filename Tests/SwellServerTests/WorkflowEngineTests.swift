@@ -311,3 +311,27 @@ func checkHistory(_ events: [Event]) {
         await h.stop()
     }
 }
+
+@Suite struct WorkflowStoreTests {
+    @Test func purgeRemovesFinishedExecutionsWithTheirHistoryAndKeepsRunningOnes() async throws {
+        let store = try SQLiteWorkflowStore.inMemory()
+        func record(_ name: String, _ status: ExecutionStatus) -> ExecutionRecord {
+            ExecutionRecord(id: "default/wf/\(name)", namespace: "default", workflow: "wf", name: name, status: status, input: "{}",
+                            seed: 1, definition: "{}", revision: 1, startedAt: Date(timeIntervalSince1970: 1000))
+        }
+        try store.apply([
+            .create(record("old", .running)), .create(record("new", .running)), .create(record("open", .running)),
+            .step(executionID: "default/wf/old", sequence: 0, event: Data("{}".utf8), history: [(1, Data("{}".utf8))]),
+            .finish(executionID: "default/wf/old", status: .succeeded, output: "1", error: nil, cause: nil, at: Date(timeIntervalSince1970: 2000)),
+            .finish(executionID: "default/wf/new", status: .failed, output: nil, error: "E", cause: "c", at: Date(timeIntervalSince1970: 4000)),
+        ])
+        try store.apply([.purge(stoppedBefore: Date(timeIntervalSince1970: 3000))])
+        #expect(try await store.execution(id: "default/wf/old") == nil)
+        #expect(try await store.history(executionID: "default/wf/old", after: 0, limit: 10).isEmpty)
+        #expect(try await store.events(executionID: "default/wf/old").isEmpty)
+        #expect(try await store.execution(id: "default/wf/new")?.error == "E")
+        #expect(try await store.openExecutions().map(\.name) == ["open"])
+        let failed = try await store.executions(namespace: "default", workflow: "wf", status: .failed, before: nil, limit: 10)
+        #expect(failed.map(\.name) == ["new"])
+    }
+}
