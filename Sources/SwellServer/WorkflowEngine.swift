@@ -19,7 +19,14 @@ public struct SystemWorkflowClock: WorkflowClock {
 
 /// Runs one Task state's invocation; the outcome goes back into the execution.
 public protocol WorkflowTaskRunner: Sendable {
-    func run(namespace: String, invocation: TaskInvocation) async -> Result<TaskResult, StatesError>
+    /// - Parameter requestID: the invocation's request id (what `cancel` names).
+    func run(namespace: String, invocation: TaskInvocation, requestID: String) async -> Result<TaskResult, StatesError>
+    /// Interrupts an invocation under way (its execution was stopped, or its task timed out).
+    func cancel(namespace: String, invocation: TaskInvocation, requestID: String)
+}
+
+extension WorkflowTaskRunner {
+    public func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {}
 }
 
 /// One event as the journal keeps it: the event and the time it was applied at (replay applies
@@ -105,6 +112,8 @@ public actor WorkflowEngine: Service {
         let machine: StateMachine
         var sequence: Int
         var owed = ExecutionObligations()
+        /// Request ids of the invocations under way, by task id.
+        var requests: [Int: (TaskInvocation, String)] = [:]
         var waiters: [UUID: CheckedContinuation<ExecutionRecord?, Never>] = [:]
     }
 
@@ -274,6 +283,10 @@ public actor WorkflowEngine: Service {
             return false
         }
         metrics.transitions += l.state.transitions - transitionsBefore
+        switch event {
+        case .taskSucceeded(let t, _), .taskFailed(let t, _): l.requests[t.rawValue] = nil
+        default: break
+        }
         let start = l.owed.after(actions)
         var history: [(id: Int, event: Data)] = []
         var ended = false
@@ -283,6 +296,10 @@ public actor WorkflowEngine: Service {
                 history.append((h.id, Data(Self.historyJSON(h).serialized().utf8)))
             case .executionSucceeded, .executionFailed, .executionTimedOut, .executionAborted:
                 ended = true
+            case .cancelTask(let t):
+                if let (inv, request) = l.requests.removeValue(forKey: t.rawValue) {
+                    runner.cancel(namespace: l.record.namespace, invocation: inv, requestID: request)
+                }
             default:
                 break
             }
@@ -326,8 +343,10 @@ public actor WorkflowEngine: Service {
     /// Runs an invocation in the engine's task group; its outcome comes back as an event.
     func launch(_ id: String, namespace: String, _ inv: TaskInvocation) {
         let runner = self.runner
+        let request = RandomID.uuid()
+        live[id]?.requests[inv.id.rawValue] = (inv, request)
         jobs.yield { [self] in
-            let outcome = await runner.run(namespace: namespace, invocation: inv)
+            let outcome = await runner.run(namespace: namespace, invocation: inv, requestID: request)
             switch outcome {
             case .success(let result): await self.deliver(id, .taskSucceeded(inv.id, result))
             case .failure(let error): await self.deliver(id, .taskFailed(inv.id, error))
@@ -462,7 +481,7 @@ public actor WorkflowEngine: Service {
         live[id]?.waiters.removeValue(forKey: key)?.resume(returning: nil)
     }
 
-    /// Stops (aborts) a running execution. Running invocations are not interrupted; their results are ignored.
+    /// Stops (aborts) a running execution: its invocations under way are interrupted (their instances killed, as for a timeout).
     public func stop(id: String, error: String?, cause: String?) async throws(SwellError) -> ExecutionRecord {
         guard live[id] != nil else {
             let stored = try? await store.execution(id: id)
@@ -589,7 +608,13 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
 
     public init(invoker: Invoker) { self.invoker = invoker }
 
-    public func run(namespace: String, invocation: TaskInvocation) async -> Result<TaskResult, StatesError> {
+    public func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {
+        for pool in invoker.runtime.pools(namespace: namespace, name: invocation.function.name) {
+            if pool.interrupt(requestID) { return }
+        }
+    }
+
+    public func run(namespace: String, invocation: TaskInvocation, requestID: String) async -> Result<TaskResult, StatesError> {
         let qualifier: Qualifier
         do {
             qualifier = try Qualifier(parsing: invocation.function.qualifier ?? "$LATEST")
@@ -599,7 +624,8 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
         do {
             let response = try await invoker.invoke(
                 namespace: namespace, name: invocation.function.name, qualifier: qualifier,
-                payload: ByteBuffer(string: invocation.payload.serialized()), workClass: .offline, timeout: invocation.timeoutSeconds)
+                payload: ByteBuffer(string: invocation.payload.serialized()), workClass: .offline, requestID: requestID,
+                timeout: invocation.timeoutSeconds)
             switch response.result {
             case .success(let bytes):
                 let data = Array(bytes.readableBytesView)

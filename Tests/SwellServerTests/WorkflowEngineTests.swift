@@ -23,7 +23,13 @@ final class MockRunner: WorkflowTaskRunner, Sendable {
 
     init(_ behaviours: [String: Behaviour] = [:]) { self.behaviours = Mutex(behaviours) }
 
-    func run(namespace: String, invocation: TaskInvocation) async -> Result<TaskResult, StatesError> {
+    let cancelled = Mutex<[String]>([])
+
+    func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {
+        cancelled.withLock { $0.append(invocation.function.name) }
+    }
+
+    func run(namespace: String, invocation: TaskInvocation, requestID: String) async -> Result<TaskResult, StatesError> {
         let n = calls.withLock { c in
             c[invocation.function.name, default: 0] += 1
             return c[invocation.function.name]!
@@ -275,11 +281,21 @@ func checkHistory(_ events: [Event]) {
             {"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}
             """)
         let clock = MockClock()
-        let h = try await Harness(store: store, runner: MockRunner(), clock: clock)
+        let runner = MockRunner(["hang": { _, _ in
+            try? await Task.sleep(for: .seconds(3600))
+            return .failure(StatesError("Task.Stopped"))
+        }])
+        let h = try await Harness(store: store, runner: runner, clock: clock)
         let (a, _) = try await h.engine.start(namespace: "default", workflow: "slow", name: "a", input: [:])
         let (b, _) = try await h.engine.start(namespace: "default", workflow: "slow", name: "b", input: [:])
         let stopped = try await h.engine.stop(id: a.id, error: "Manual", cause: "by the test")
         #expect(stopped.status == .aborted && stopped.error == "Manual")
+        // A running invocation is interrupted when its execution stops.
+        _ = try await store.putWorkflow(namespace: "default", name: "busy", definition: #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"swell:function:hang","End":true}}}"#)
+        let (c, _) = try await h.engine.start(namespace: "default", workflow: "busy", name: "c", input: [:])
+        for _ in 0..<200 where runner.count("hang") == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        _ = try await h.engine.stop(id: c.id, error: nil, cause: nil)
+        #expect(runner.cancelled.withLock { $0 } == ["hang"])
         clock.advance(61)
         await h.engine.fireDueTimers()
         let timedOut = try await waitFor(h.engine, b.id)
