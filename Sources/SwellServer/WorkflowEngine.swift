@@ -293,7 +293,7 @@ public actor WorkflowEngine: Service {
         for action in actions {
             switch action {
             case .record(let h):
-                history.append((h.id, Data(Self.historyJSON(h).serialized().utf8)))
+                history.append((h.id, Data(Self.historyText(h).utf8)))
             case .executionSucceeded, .executionFailed, .executionTimedOut, .executionAborted:
                 ended = true
             case .cancelTask(let t):
@@ -572,6 +572,39 @@ public actor WorkflowEngine: Service {
     /// the API shows (`historyJSON`).
     public func history(id: String, after: Int, limit: Int) async throws -> [Data] {
         try await store.history(executionID: id, after: after, limit: limit)
+    }
+
+    /// A history event as the API shows it and the store keeps it: `historyJSON` written out
+    /// directly (the same text, without building the object first).
+    static func historyText(_ e: HistoryEvent) -> String {
+        var out = "{\"id\":\(e.id),\"previousEventId\":\(e.previousEventID),\"timestamp\":\"\(e.timestamp.description)\",\"type\":\"\(e.type.rawValue)\""
+        func field(_ key: String, _ value: JSON?) {
+            guard let value else { return }
+            out += ",\"\(key)\":"
+            out += value.serialized()
+        }
+        func field(_ key: String, _ value: String?) {
+            guard let value else { return }
+            field(key, JSON.string(value))
+        }
+        func field(_ key: String, _ value: Int?) {
+            guard let value else { return }
+            out += ",\"\(key)\":\(value)"
+        }
+        let d = e.details
+        field("name", d.name)
+        field("input", d.input)
+        field("output", d.output)
+        field("error", d.error)
+        field("cause", d.cause)
+        field("resource", d.resource)
+        field("parameters", d.parameters)
+        field("timeoutSeconds", d.timeoutSeconds)
+        field("heartbeatSeconds", d.heartbeatSeconds)
+        field("index", d.index)
+        field("length", d.length)
+        out += "}"
+        return out
     }
 
     /// A history event as the API shows it and the store keeps it.

@@ -351,3 +351,36 @@ func checkHistory(_ events: [Event]) {
         #expect(failed.map(\.name) == ["new"])
     }
 }
+
+extension WorkflowEngineThroughputTests {
+    /// The engine alone: 20 executions of a 1,000-state Pass chain; the rate is printed.
+    @Test func aThousandStatePassChain() async throws {
+        let (store, _) = try temporaryStore()
+        let states = (0..<1000).map { i in i == 999 ? #""S999":{"Type":"Pass","End":true}"# : #""S\#(i)":{"Type":"Pass","Next":"S\#(i + 1)"}"# }
+        _ = try await store.putWorkflow(namespace: "default", name: "chain", definition: #"{"StartAt":"S0","States":{"# + states.joined(separator: ",") + "}}")
+        let h = try await Harness(store: store, runner: MockRunner(), clock: MockClock())
+        let started = ContinuousClock.now
+        for i in 0..<20 {
+            let (r, _) = try await h.engine.start(namespace: "default", workflow: "chain", name: "c\(i)", input: ["x": 1])
+            #expect(r.status == .succeeded)
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let events = try await historyOf(h.engine, "default/chain/c0")
+        checkHistory(events)
+        #expect(events.count == 2002)
+        print("engine-only Pass chain: 20,000 transitions in \(seconds) s = \(Int(20_000 / seconds)) transitions/s")
+        await h.stop()
+    }
+}
+
+@Suite struct WorkflowHistoryTextTests {
+    @Test func theStoredTextIsTheJSONOfTheEvent() throws {
+        let e = HistoryEvent(id: 7, previousEventID: 5, timestamp: Timestamp(seconds: 1_700_000_000, nanoseconds: 5_000_000), type: .taskFailed,
+                             details: HistoryDetails(name: "Grade \"1\"", input: ["a": [1, 2.5, "x\ny"]], error: "TypeError", cause: "tab\there",
+                                                     resource: "swell:function:g", timeoutSeconds: 3, index: 0))
+        let text = WorkflowEngine.historyText(e)
+        #expect(try JSON(parsing: text) == WorkflowEngine.historyJSON(e))
+        #expect(text == WorkflowEngine.historyJSON(e).serialized())
+    }
+}
