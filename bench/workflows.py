@@ -16,6 +16,11 @@ one-Task workflow adds over invoking its function directly.
   beside `samples` direct invocations of the same function: synchronous
   (`POST …/invoke`) and async (`POST …/invoke?mode=async`, then `GET …/tasks/{id}` every
   1 ms until it succeeded). Reported: p50/p90 of each and the workflow's p50 minus each.
+- With `--asl-path DIR`: the same Pass chain (`chains` executions, one after another) through
+  `local-workflow-engine` (PyPI; fadams/asl-workflow-engine, an ASL interpreter in Python)
+  installed in DIR (`python3 -m pip install --target DIR local-workflow-engine`), in-process:
+  its StateEngine driven by an in-memory event queue, its in-memory stores, no HTTP and
+  nothing durable — a lower bound of its cost per transition.
 """
 
 from __future__ import annotations
@@ -141,6 +146,57 @@ def overhead(server: Server, samples: int) -> dict:
             "added_p50_ms_over_async": round(percentile(wf, 50) - percentile(asynchronous, 50), 2)}
 
 
+ASL_ENGINE_HARNESS = r"""
+import collections, json, logging, os, sys, tempfile, time
+from local_workflow_engine.state_engine import StateEngine
+logging.disable(logging.CRITICAL)
+
+class Queue:  # the engine's event dispatcher, in memory
+    def __init__(self, engine):
+        self.q, self.n, self.engine = collections.deque(), 0, engine
+        engine.event_dispatcher = self
+    def publish(self, event, threadsafe=False, start_execution=False): self.q.append(event)
+    def acknowledge(self, id): pass
+    def broadcast(self, *a, **k): pass
+    def set_timeout(self, callback, delay): raise RuntimeError("no timers in a Pass chain")
+    def clear_timeout(self, t): pass
+    def run(self):
+        while self.q:
+            self.n += 1
+            self.engine.notify(self.q.popleft(), self.n)
+
+n, runs = int(sys.argv[1]), int(sys.argv[2])
+store = os.path.join(tempfile.mkdtemp(), "asl_store.json")
+engine = StateEngine({"state_engine": {"store_url": store, "execution_ttl": 86400}, "event_queue": {}})
+queue = Queue(engine)
+states = {f"S{i}": {"Type": "Pass", "Next": f"S{i + 1}"} for i in range(n - 1)}
+states[f"S{n - 1}"] = {"Type": "Pass", "End": True}
+arn = "arn:aws:states:local:0123456789:stateMachine:chain"
+engine.asl_store[arn] = {"creationDate": 0, "definition": {"StartAt": "S0", "States": states}, "name": "chain",
+                         "roleArn": "arn:aws:iam:::role/x", "stateMachineArn": arn, "updateDate": 0, "status": "ACTIVE", "type": "STANDARD"}
+t0 = time.perf_counter()
+for r in range(runs):
+    execution = f"arn:aws:states:local:0123456789:execution:chain:r{r}"
+    context = {"Execution": {"Id": execution, "Input": {"x": 1}, "Name": f"r{r}", "RoleArn": "x", "StartTime": "2026-01-01T00:00:00Z"},
+               "State": {"EnteredTime": "2026-01-01T00:00:00Z", "Name": ""}, "StateMachine": {"Id": arn, "Name": "chain"}}
+    queue.publish({"data": {"x": 1}, "context": context})
+    queue.run()
+    assert engine.executions[execution]["status"] == "SUCCEEDED"
+elapsed = time.perf_counter() - t0
+print(json.dumps({"states": n, "executions": runs, "seconds": round(elapsed, 3), "transitions_per_s": round(n * runs / elapsed),
+                  "history_events_per_execution": len(engine.execution_history[f"arn:aws:states:local:0123456789:execution:chain:r0"])}))
+"""
+
+
+def asl_engine_chain(path: str, n: int, runs: int) -> dict:
+    import json as _json
+    import os
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=path, LOG_LEVEL="ERROR")
+    out = subprocess.run([sys.executable, "-c", ASL_ENGINE_HARNESS, str(n), str(runs)], env=env, capture_output=True, text=True, check=True)
+    return {"interpreter": "local-workflow-engine 1.0.4 (in-process, in memory, not durable)", **_json.loads(out.stdout.strip().splitlines()[-1])}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--chain", type=int, default=1000)
@@ -149,6 +205,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=100)
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--quick", action="store_true", help="small sizes, to check the benchmark runs")
+    p.add_argument("--asl-path", help="a directory where local-workflow-engine is installed (pip install --target DIR)")
     a = p.parse_args()
     if a.quick:
         a.chain, a.chains, a.items, a.samples = 200, 4, 500, 10
@@ -158,11 +215,16 @@ def main() -> None:
         server.deploy("noop", {"index.js": NOOP}, runtime="nodejs20", handler="index.handler", concurrency=64)
         chain = pass_chain(server, a.chain, a.chains)
         print(f"pass chain: {chain}")
+        other = None
+        if a.asl_path:
+            other = asl_engine_chain(a.asl_path, a.chain, a.chains)
+            print(f"pass chain, {other['interpreter']}: {other}")
+            chain["vs_local_workflow_engine"] = round(chain["transitions_per_s"] / other["transitions_per_s"], 2)
         mapped = big_map(server, a.items, a.concurrency)
         print(f"map: {mapped}")
         over = overhead(server, a.samples)
         print(f"task overhead: {over}")
-        summary("workflows", {"pass_chain": chain, "map": mapped, "task_overhead": over})
+        summary("workflows", {"pass_chain": chain, "local_workflow_engine": other, "map": mapped, "task_overhead": over})
     finally:
         server.stop()
 
