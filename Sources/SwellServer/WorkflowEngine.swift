@@ -347,6 +347,9 @@ public actor WorkflowEngine: Service {
         live[id]?.requests[inv.id.rawValue] = (inv, request)
         jobs.yield { [self] in
             let outcome = await runner.run(namespace: namespace, invocation: inv, requestID: request)
+            // Shutting down: the outcome of a cancelled invocation says nothing about the function;
+            // it is dropped, and the invocation runs again after the restart (at least once).
+            if Task.isCancelled { return }
             switch outcome {
             case .success(let result): await self.deliver(id, .taskSucceeded(inv.id, result))
             case .failure(let error): await self.deliver(id, .taskFailed(inv.id, error))

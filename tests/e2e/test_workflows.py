@@ -346,3 +346,27 @@ def test_the_homework_grade_set_example(swell, tmp_path):
     assert any(e["type"] == "TaskStateEntered" and e["name"] == "NotifyTeacher" for e in events)
     table = swell.cli("executions", "history", "grade-set", name).ok().stdout
     assert "MapIterationStarted" in table and "ExecutionSucceeded" in table
+
+
+def test_a_graceful_restart_during_a_task_neither_fails_nor_loses_it(make_server, tmp_path):
+    """SIGTERM while a task runs: the interrupted invocation is not recorded as a failure; after
+    the restart it runs again and the execution succeeds."""
+    srv = make_server(tmp_path / "data")
+    swell = srv.client()
+    swell.deploy(tmp_path / "app", {"slowish": node_fn(
+        "exports.handler = async (e) => { await new Promise(r => setTimeout(r, 2000)); return { done: e.n }; };", timeout=10)})
+    put_workflow(swell, "restart", {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "swell:function:slowish", "End": True}}})
+    assert start(swell, "restart", {"n": 5}, name="r").status_code == 201
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "TaskScheduled" for e in history(swell, "restart", "r")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    srv.stop()
+    srv.start()
+    swell = srv.client()
+    e = wait_end(swell, "restart", "r", timeout=60)
+    assert e["status"] == "SUCCEEDED" and e["output"] == {"done": 5}, e
+    events = history(swell, "restart", "r")
+    check_history(events)
+    assert not any(ev["type"] == "TaskFailed" for ev in events), events
