@@ -373,7 +373,7 @@ public actor WorkflowEngine: Service {
     /// Starts an execution (or returns the one of the same name when its input is the same).
     /// - Returns: the execution and whether this call created it.
     /// - Throws: 404 for an unknown workflow, 409 for a name used with another input, 400 for a bad name.
-    public func start(namespace: String, workflow: String, name: String?, input: JSON) async throws(SwellError) -> (ExecutionRecord, created: Bool) {
+    public func start(namespace: String, workflow: String, qualifier: String? = nil, name: String?, input: JSON) async throws(SwellError) -> (ExecutionRecord, created: Bool) {
         let generated = name == nil
         let name = name ?? UUID().uuidString.lowercased()
         guard Names.isFunctionName(name) else {
@@ -381,13 +381,18 @@ public actor WorkflowEngine: Service {
         }
         let id = "\(namespace)/\(workflow)/\(name)"
         if !generated, let existing = try await existing(id, input: input) { return (existing, false) }
-        let definition: WorkflowRecord?
+        let definition: ResolvedWorkflow?
         do {
-            definition = try await store.workflow(namespace: namespace, name: workflow)
+            definition = try await store.resolveWorkflow(namespace: namespace, name: workflow, qualifier: qualifier)
         } catch {
             throw SwellError(.internal, "cannot read workflow \(workflow): \(error)")
         }
-        guard let definition else { throw SwellError.notFound("workflow \(workflow) does not exist in namespace \(namespace)") }
+        guard let definition else {
+            if let qualifier, qualifier != "$LATEST" {
+                throw SwellError.notFound("workflow \(workflow) has no version or alias \(qualifier) in namespace \(namespace)")
+            }
+            throw SwellError.notFound("workflow \(workflow) does not exist in namespace \(namespace)")
+        }
         // Another start of the same name may have begun while this one read the store.
         guard !starting.contains(id) else { throw SwellError(.conflict, "an execution named \(name) of \(workflow) is starting; try again") }
         if !generated, let existing = try await existing(id, input: input) { return (existing, false) }
@@ -408,7 +413,8 @@ public actor WorkflowEngine: Service {
         }
         let record = ExecutionRecord(
             id: id, namespace: namespace, workflow: workflow, name: name, status: .running, input: input.serialized(),
-            seed: UInt64.random(in: 0...UInt64.max), definition: definition.definition, revision: definition.revision, startedAt: Date())
+            seed: UInt64.random(in: 0...UInt64.max), definition: definition.definition, revision: definition.revision, version: definition.version,
+            startedAt: Date())
         // The record and the first step go out in one commit; the start is answered once it is
         // on disk. (Its first invocations may begin before: a crash before the commit loses an
         // execution that was never acknowledged, whose invocations ran at least once.)

@@ -89,7 +89,15 @@ struct WorkflowRoutes {
             } else if body != .null {
                 throw SwellError.invalid("", "the body must be an object: {\"input\": …, \"name\": …}")
             }
-            let (record, created) = try await engine.start(namespace: ns, workflow: workflow, name: name, input: input)
+            var qualifier: String?
+            if let q = request.uri.queryParameters.get("qualifier") {
+                let text = String(q)
+                guard text == "$LATEST" || (Int(text).map { $0 >= 1 } ?? false) || Names.isAliasName(text) else {
+                    throw SwellError.invalid("qualifier", "must be $LATEST, a version number or an alias name (got \"\(text)\")")
+                }
+                qualifier = text
+            }
+            let (record, created) = try await engine.start(namespace: ns, workflow: workflow, qualifier: qualifier, name: name, input: input)
             if wait {
                 if let ended = await engine.awaitEnd(id: record.id, seconds: timeout), ended.status != .running {
                     return try Self.json(["execution": Self.executionJSON(ended)])
@@ -168,6 +176,82 @@ struct WorkflowRoutes {
             return try Self.json(["execution": Self.executionJSON(record)], status: .accepted)
         }
 
+        // Versions and aliases
+        group.post("namespaces/:ns/workflows/:name/versions") { request, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            let name = try Self.workflowName(ctx)
+            var request = request
+            let body = try await Self.body(&request)
+            var description = ""
+            if case .object(let fields) = body {
+                for key in fields.keys where key != "description" { throw SwellError.invalid(key, "unknown field") }
+                description = try Self.optionalString(fields["description"], "description") ?? ""
+                guard description.count <= 256 else { throw SwellError.invalid("description", "must be at most 256 characters") }
+            } else if body != .null {
+                throw SwellError.invalid("", "the body must be an object: {\"description\": …}")
+            }
+            guard let (version, created) = try await engine.store.publishWorkflow(namespace: ns, name: name, description: description) else {
+                throw SwellError.notFound("workflow \(name) does not exist in namespace \(ns)")
+            }
+            return try Self.json(["version": Self.versionJSON(version)], status: created ? .created : .ok)
+        }
+        group.get("namespaces/:ns/workflows/:name/versions") { _, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            let name = try Self.workflowName(ctx)
+            guard try await engine.store.workflow(namespace: ns, name: name) != nil else {
+                throw SwellError.notFound("workflow \(name) does not exist in namespace \(ns)")
+            }
+            let versions = try await engine.store.workflowVersions(namespace: ns, name: name)
+            return try Self.json(["versions": .array(versions.map(Self.versionJSON))])
+        }
+        group.get("namespaces/:ns/workflows/:name/aliases") { _, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            let name = try Self.workflowName(ctx)
+            guard try await engine.store.workflow(namespace: ns, name: name) != nil else {
+                throw SwellError.notFound("workflow \(name) does not exist in namespace \(ns)")
+            }
+            let aliases = try await engine.store.workflowAliases(namespace: ns, workflow: name)
+            return try Self.json(["aliases": .array(aliases.map(Self.aliasJSON))])
+        }
+        group.put("namespaces/:ns/workflows/:name/aliases/:alias") { request, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            let name = try Self.workflowName(ctx)
+            let alias = try Self.aliasName(ctx)
+            var request = request
+            let body = try await Self.body(&request)
+            guard case .object(let fields) = body else { throw SwellError.invalid("version", "is required") }
+            for key in fields.keys where key != "version" { throw SwellError.invalid(key, "unknown field") }
+            let version: Int?
+            switch fields["version"] {
+            case .string(let s)?: version = Int(s)
+            case .number(let n)?: version = n.exactInt
+            default: version = nil
+            }
+            guard let version, version >= 1 else { throw SwellError.invalid("version", "must be a published version number") }
+            guard try await engine.store.workflow(namespace: ns, name: name) != nil else {
+                throw SwellError.notFound("workflow \(name) does not exist in namespace \(ns)")
+            }
+            let record = WorkflowAliasRecord(namespace: ns, workflow: name, name: alias, version: version)
+            guard try await engine.store.putWorkflowAlias(record) else {
+                throw SwellError.invalid("version", "workflow \(name) has no version \(version)")
+            }
+            return try Self.json(["alias": Self.aliasJSON(record)])
+        }
+        group.delete("namespaces/:ns/workflows/:name/aliases/:alias") { _, ctx in
+            let ns = try namespace(ctx)
+            _ = try ctx.authorize(ns, .developer)
+            let name = try Self.workflowName(ctx)
+            let alias = try Self.aliasName(ctx)
+            guard try await engine.store.deleteWorkflowAlias(namespace: ns, workflow: name, name: alias) else {
+                throw SwellError.notFound("workflow \(name) has no alias \(alias)")
+            }
+            return Response(status: .noContent)
+        }
+
         // Task-token callbacks
         group.post("namespaces/:ns/workflow-tasks/:verb") { request, ctx in
             let ns = try namespace(ctx)
@@ -206,6 +290,28 @@ struct WorkflowRoutes {
             throw SwellError.invalid("name", "workflow names are 1-64 characters of A-Z, a-z, 0-9, - and _ (got \"\(name)\")")
         }
         return name
+    }
+
+    static func aliasName(_ ctx: SwellRequestContext) throws(SwellError) -> String {
+        let alias = ctx.parameters.get("alias") ?? ""
+        guard Names.isAliasName(alias) else {
+            throw SwellError.invalid("alias", "alias names are a letter then up to 63 of A-Z, a-z, 0-9, - and _ (got \"\(alias)\")")
+        }
+        return alias
+    }
+
+    static func versionJSON(_ v: WorkflowVersionRecord) -> JSON {
+        var o = JSONObject()
+        o["workflow"] = .string(v.workflow)
+        o["version"] = .string(String(v.version))
+        o["description"] = .string(v.description)
+        o["publishedAt"] = .string(Timestamps.iso8601(v.publishedAt))
+        o["definition"] = (try? JSON(parsing: v.definition)) ?? .string(v.definition)
+        return .object(o)
+    }
+
+    static func aliasJSON(_ a: WorkflowAliasRecord) -> JSON {
+        ["workflow": .string(a.workflow), "name": .string(a.name), "version": .string(String(a.version))]
     }
 
     static func executionID(_ ctx: SwellRequestContext, role: Role) throws(SwellError) -> String {
@@ -281,6 +387,7 @@ struct WorkflowRoutes {
         o["redriveCount"] = .int(r.redriveCount)
         if full {
             o["revision"] = .int(r.revision)
+            o["version"] = .string(r.version)
             o["input"] = (try? JSON(parsing: r.input)) ?? .null
             o["output"] = r.output.flatMap { try? JSON(parsing: $0) } ?? .null
             o["error"] = r.error.map { .string($0) } ?? .null

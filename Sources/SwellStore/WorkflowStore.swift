@@ -23,6 +23,48 @@ public struct WorkflowRecord: Sendable, Hashable, Codable {
     }
 }
 
+/// A published, immutable version of a workflow (1, 2, …).
+public struct WorkflowVersionRecord: Sendable, Hashable {
+    public var namespace: String
+    public var workflow: String
+    public var version: Int
+    public var definition: String
+    public var description: String
+    public var publishedAt: Date
+
+    public init(namespace: String, workflow: String, version: Int, definition: String, description: String, publishedAt: Date) {
+        self.namespace = namespace
+        self.workflow = workflow
+        self.version = version
+        self.definition = definition
+        self.description = description
+        self.publishedAt = publishedAt
+    }
+}
+
+/// A name for a published version of a workflow (`live` → 3).
+public struct WorkflowAliasRecord: Sendable, Hashable {
+    public var namespace: String
+    public var workflow: String
+    public var name: String
+    public var version: Int
+
+    public init(namespace: String, workflow: String, name: String, version: Int) {
+        self.namespace = namespace
+        self.workflow = workflow
+        self.name = name
+        self.version = version
+    }
+}
+
+/// What a start runs: a definition, the revision of `$LATEST` or the version it came from.
+public struct ResolvedWorkflow: Sendable, Hashable {
+    public var definition: String
+    public var revision: Int
+    /// `$LATEST` or the version number.
+    public var version: String
+}
+
 /// Where an execution stands, as the store and the API name it (the Step Functions names).
 public enum ExecutionStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case running = "RUNNING"
@@ -50,15 +92,18 @@ public struct ExecutionRecord: Sendable, Hashable, Codable {
     public var seed: UInt64
     public var definition: String
     public var revision: Int
+    /// The version that runs: `$LATEST` or a published version's number.
+    public var version: String
     public var startedAt: Date
     public var stoppedAt: Date?
     public var redriveCount: Int
 
     public init(
         id: String, namespace: String, workflow: String, name: String, status: ExecutionStatus, input: String, output: String? = nil,
-        error: String? = nil, cause: String? = nil, seed: UInt64, definition: String, revision: Int, startedAt: Date, stoppedAt: Date? = nil,
+        error: String? = nil, cause: String? = nil, seed: UInt64, definition: String, revision: Int, version: String = "$LATEST", startedAt: Date, stoppedAt: Date? = nil,
         redriveCount: Int = 0
     ) {
+        self.version = version
         self.id = id
         self.namespace = namespace
         self.workflow = workflow
@@ -103,6 +148,16 @@ public protocol WorkflowStore: Sendable {
     func deleteWorkflow(namespace: String, name: String) async throws -> Bool
     func workflow(namespace: String, name: String) async throws -> WorkflowRecord?
     func workflows(namespace: String) async throws -> [WorkflowRecord]
+    /// Freezes the current definition as the next version, or returns the newest version when it
+    /// already has the same definition (`created` false). Nil when the workflow does not exist.
+    func publishWorkflow(namespace: String, name: String, description: String) async throws -> (WorkflowVersionRecord, created: Bool)?
+    func workflowVersions(namespace: String, name: String) async throws -> [WorkflowVersionRecord]
+    /// Creates or moves an alias; false when its version does not exist.
+    func putWorkflowAlias(_ alias: WorkflowAliasRecord) async throws -> Bool
+    func deleteWorkflowAlias(namespace: String, workflow: String, name: String) async throws -> Bool
+    func workflowAliases(namespace: String, workflow: String) async throws -> [WorkflowAliasRecord]
+    /// The definition a qualifier names: nil or `$LATEST`, a version number, an alias. Nil when there is none.
+    func resolveWorkflow(namespace: String, name: String, qualifier: String?) async throws -> ResolvedWorkflow?
 
     /// Applies writes in one transaction (all or none). Blocking: called by the journal's writer thread.
     func apply(_ writes: [WorkflowWrite]) throws
@@ -144,11 +199,18 @@ public final class SQLiteWorkflowStore: WorkflowStore {
                 CREATE TABLE executions (
                     id TEXT PRIMARY KEY, namespace TEXT NOT NULL, workflow TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
                     input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT, seed INTEGER NOT NULL, definition TEXT NOT NULL,
-                    revision INTEGER NOT NULL, started_at DOUBLE NOT NULL, stopped_at DOUBLE, redrive_count INTEGER NOT NULL DEFAULT 0);
+                    revision INTEGER NOT NULL, version TEXT NOT NULL DEFAULT '$LATEST', started_at DOUBLE NOT NULL, stopped_at DOUBLE,
+                    redrive_count INTEGER NOT NULL DEFAULT 0);
                 CREATE INDEX executions_by_workflow ON executions (namespace, workflow, started_at);
                 CREATE INDEX executions_by_status ON executions (status);
                 CREATE TABLE execution_events (
                     execution_id TEXT NOT NULL, sequence INTEGER NOT NULL, event BLOB NOT NULL, PRIMARY KEY (execution_id, sequence)) WITHOUT ROWID;
+                CREATE TABLE workflow_versions (
+                    namespace TEXT NOT NULL, workflow TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+                    description TEXT NOT NULL, published_at DOUBLE NOT NULL, PRIMARY KEY (namespace, workflow, version));
+                CREATE TABLE workflow_aliases (
+                    namespace TEXT NOT NULL, workflow TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+                    PRIMARY KEY (namespace, workflow, name));
                 CREATE TABLE execution_history (
                     execution_id TEXT NOT NULL, id INTEGER NOT NULL, event BLOB NOT NULL, PRIMARY KEY (execution_id, id)) WITHOUT ROWID;
                 """)
@@ -184,6 +246,8 @@ public final class SQLiteWorkflowStore: WorkflowStore {
         try await db.write { db in
             try db.execute(sql: "DELETE FROM workflows WHERE namespace = ? AND name = ?", arguments: [namespace, name])
             let deleted = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM workflow_versions WHERE namespace = ? AND workflow = ?", arguments: [namespace, name])
+            try db.execute(sql: "DELETE FROM workflow_aliases WHERE namespace = ? AND workflow = ?", arguments: [namespace, name])
             let ids = try String.fetchAll(
                 db, sql: "SELECT id FROM executions WHERE namespace = ? AND workflow = ? AND status != 'RUNNING'", arguments: [namespace, name])
             for id in ids { try Self.deleteExecution(db, id) }
@@ -203,6 +267,84 @@ public final class SQLiteWorkflowStore: WorkflowStore {
         }
     }
 
+    public func publishWorkflow(namespace: String, name: String, description: String) async throws -> (WorkflowVersionRecord, created: Bool)? {
+        try await db.write { db in
+            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+                .map(Self.workflow) else { return nil }
+            if let newest = try Row.fetchOne(
+                db, sql: "SELECT * FROM workflow_versions WHERE namespace = ? AND workflow = ? ORDER BY version DESC LIMIT 1", arguments: [namespace, name])
+                .map(Self.version), newest.definition == current.definition
+            {
+                return (newest, false)
+            }
+            let next = (try Int.fetchOne(
+                db, sql: "SELECT MAX(version) FROM workflow_versions WHERE namespace = ? AND workflow = ?", arguments: [namespace, name]) ?? 0) + 1
+            let record = WorkflowVersionRecord(namespace: namespace, workflow: name, version: next, definition: current.definition, description: description, publishedAt: Date())
+            try db.execute(
+                sql: "INSERT INTO workflow_versions (namespace, workflow, version, definition, description, published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [namespace, name, next, record.definition, description, record.publishedAt.timeIntervalSince1970])
+            return (record, true)
+        }
+    }
+
+    public func workflowVersions(namespace: String, name: String) async throws -> [WorkflowVersionRecord] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM workflow_versions WHERE namespace = ? AND workflow = ? ORDER BY version", arguments: [namespace, name])
+                .map(Self.version)
+        }
+    }
+
+    public func putWorkflowAlias(_ alias: WorkflowAliasRecord) async throws -> Bool {
+        try await db.write { db in
+            guard try Int.fetchOne(
+                db, sql: "SELECT version FROM workflow_versions WHERE namespace = ? AND workflow = ? AND version = ?",
+                arguments: [alias.namespace, alias.workflow, alias.version]) != nil else { return false }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO workflow_aliases (namespace, workflow, name, version) VALUES (?, ?, ?, ?)",
+                arguments: [alias.namespace, alias.workflow, alias.name, alias.version])
+            return true
+        }
+    }
+
+    public func deleteWorkflowAlias(namespace: String, workflow: String, name: String) async throws -> Bool {
+        try await db.write { db in
+            try db.execute(sql: "DELETE FROM workflow_aliases WHERE namespace = ? AND workflow = ? AND name = ?", arguments: [namespace, workflow, name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func workflowAliases(namespace: String, workflow: String) async throws -> [WorkflowAliasRecord] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM workflow_aliases WHERE namespace = ? AND workflow = ? ORDER BY name", arguments: [namespace, workflow])
+                .map { WorkflowAliasRecord(namespace: $0["namespace"], workflow: $0["workflow"], name: $0["name"], version: $0["version"]) }
+        }
+    }
+
+    public func resolveWorkflow(namespace: String, name: String, qualifier: String?) async throws -> ResolvedWorkflow? {
+        try await db.read { db in
+            guard let current = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+                .map(Self.workflow) else { return nil }
+            guard let qualifier, qualifier != "$LATEST" else {
+                return ResolvedWorkflow(definition: current.definition, revision: current.revision, version: "$LATEST")
+            }
+            var number = Int(qualifier)
+            if number == nil {
+                number = try Int.fetchOne(
+                    db, sql: "SELECT version FROM workflow_aliases WHERE namespace = ? AND workflow = ? AND name = ?", arguments: [namespace, name, qualifier])
+            }
+            guard let number, let version = try Row.fetchOne(
+                db, sql: "SELECT * FROM workflow_versions WHERE namespace = ? AND workflow = ? AND version = ?", arguments: [namespace, name, number])
+                .map(Self.version) else { return nil }
+            return ResolvedWorkflow(definition: version.definition, revision: current.revision, version: String(version.version))
+        }
+    }
+
+    static func version(_ row: Row) -> WorkflowVersionRecord {
+        WorkflowVersionRecord(
+            namespace: row["namespace"], workflow: row["workflow"], version: row["version"], definition: row["definition"],
+            description: row["description"], publishedAt: Date(timeIntervalSince1970: row["published_at"]))
+    }
+
     static func workflow(_ row: Row) -> WorkflowRecord {
         WorkflowRecord(
             namespace: row["namespace"], name: row["name"], definition: row["definition"], revision: row["revision"],
@@ -219,11 +361,11 @@ public final class SQLiteWorkflowStore: WorkflowStore {
                     try db.execute(
                         sql: """
                             INSERT INTO executions (id, namespace, workflow, name, status, input, output, error, cause, seed, definition,
-                                revision, started_at, stopped_at, redrive_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                revision, version, started_at, stopped_at, redrive_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """,
                         arguments: [
                             r.id, r.namespace, r.workflow, r.name, r.status.rawValue, r.input, r.output, r.error, r.cause,
-                            Int64(bitPattern: r.seed), r.definition, r.revision, r.startedAt.timeIntervalSince1970,
+                            Int64(bitPattern: r.seed), r.definition, r.revision, r.version, r.startedAt.timeIntervalSince1970,
                             r.stoppedAt?.timeIntervalSince1970, r.redriveCount,
                         ])
                 case .step(let id, let sequence, let event, let history):
@@ -306,7 +448,7 @@ public final class SQLiteWorkflowStore: WorkflowStore {
             id: row["id"], namespace: row["namespace"], workflow: row["workflow"], name: row["name"],
             status: ExecutionStatus(rawValue: row["status"]) ?? .failed, input: row["input"], output: row["output"], error: row["error"],
             cause: row["cause"], seed: UInt64(bitPattern: seed), definition: row["definition"], revision: row["revision"],
-            startedAt: Date(timeIntervalSince1970: row["started_at"]), stoppedAt: stopped.map { Date(timeIntervalSince1970: $0) },
+            version: row["version"], startedAt: Date(timeIntervalSince1970: row["started_at"]), stoppedAt: stopped.map { Date(timeIntervalSince1970: $0) },
             redriveCount: row["redrive_count"])
     }
 }

@@ -6,7 +6,7 @@ import SwellModel
 /// `swell workflows list|get|delete`.
 struct Workflows: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, show and delete workflows (deploy them with a swell.yaml workflows: map).", subcommands: [List.self, Get.self, Delete.self])
+        abstract: "List, show and delete workflows (deploy them with a swell.yaml workflows: map).", subcommands: [List.self, Get.self, Delete.self, Publish.self, Alias.self])
 
     struct List: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
@@ -48,11 +48,44 @@ struct Workflows: AsyncParsableCommand {
     }
 }
 
-/// `swell start WORKFLOW --input JSON [--name N] [--wait]`.
+extension Workflows {
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publish the workflow's current definition as a version (prints its number).")
+        @Argument var name: String
+        @Option(help: "A description of the version.") var description: String?
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                let r = try await client.json("POST", "/v1/namespaces/\(ns)/workflows/\(name.pathEscaped)/versions", ["description": description ?? ""])
+                print((r["version"] as? [String: Any])?["version"] ?? "?")
+            }
+        }
+    }
+
+    struct Alias: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Point an alias of a workflow at a published version (start WORKFLOW:ALIAS).")
+        @Argument var name: String
+        @Argument var alias: String
+        @Argument var version: Int
+        @OptionGroup var scope: NamespaceOption
+
+        func run() async throws {
+            try await runClient {
+                let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
+                _ = try await client.json("PUT", "/v1/namespaces/\(ns)/workflows/\(name.pathEscaped)/aliases/\(alias.pathEscaped)", ["version": String(version)])
+                print("\(name):\(alias) -> \(version)")
+            }
+        }
+    }
+}
+
+/// `swell start WORKFLOW[:QUALIFIER] --input JSON [--name N] [--wait]`.
 struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start a workflow execution (prints it; with --wait, its output).")
 
-    @Argument(help: "The workflow.") var workflow: String
+    @Argument(help: "The workflow, WORKFLOW or WORKFLOW:QUALIFIER (a version number or an alias).") var workflow: String
     @Option(help: "The input, as JSON.") var input = "{}"
     @Option(help: "The execution's name (unique per workflow; the same name and input return the first execution).") var name: String?
     @Flag(help: "Wait for the end (up to 300 s) and print the output; exit 1 when the execution did not succeed.") var wait = false
@@ -67,7 +100,11 @@ struct Start: AsyncParsableCommand {
             var body = "{\"input\":\(input)"
             if let name { body += ",\"name\":" + String(decoding: try JSONSerialization.data(withJSONObject: name, options: [.fragmentsAllowed]), as: UTF8.self) }
             body += "}"
-            let path = "/v1/namespaces/\(ns)/workflows/\(workflow.pathEscaped)/executions" + (wait ? "?wait=true" : "")
+            let parts = workflow.split(separator: ":", maxSplits: 1).map(String.init)
+            var query: [String] = []
+            if wait { query.append("wait=true") }
+            if parts.count == 2 { query.append("qualifier=\(parts[1].pathEscaped)") }
+            let path = "/v1/namespaces/\(ns)/workflows/\(parts[0].pathEscaped)/executions" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
             let reply = try await client.send("POST", path, body: Data(body.utf8))
             let execution = reply.json()["execution"] as? [String: Any] ?? [:]
             guard wait else { return printJSON(execution) }

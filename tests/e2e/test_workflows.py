@@ -370,3 +370,28 @@ def test_a_graceful_restart_during_a_task_neither_fails_nor_loses_it(make_server
     events = history(swell, "restart", "r")
     check_history(events)
     assert not any(ev["type"] == "TaskFailed" for ev in events), events
+
+
+def test_versions_and_aliases(swell, unique):
+    wf = unique("versioned")
+    put_workflow(swell, wf, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "v1", "End": True}}})
+    assert swell.cli("workflows", "publish", wf).ok().stdout.strip() == "1"
+    again = swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/versions", json_body={})
+    assert again.status_code == 200 and again.json()["version"]["version"] == "1"
+    put_workflow(swell, wf, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "v2", "End": True}}})
+    assert swell.cli("workflows", "alias", wf, "live", "1").ok()
+    assert json.loads(swell.cli("start", f"{wf}:live", "--wait").ok().stdout) == "v1"
+    assert json.loads(swell.cli("start", wf, "--wait").ok().stdout) == "v2"
+    r = start(swell, wf, {}, name="pinned", wait=True, ns="default")
+    assert r.json()["execution"]["version"] == "$LATEST"
+    r = swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/executions", params={"qualifier": "1", "wait": "true"},
+                  json_body={"name": "one"})
+    assert r.status_code == 200 and r.json()["execution"]["version"] == "1" and r.json()["execution"]["output"] == "v1"
+    assert swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/executions", params={"qualifier": "7"}, json_body={}).status_code == 404
+    assert swell.api("PUT", f"/v1/namespaces/default/workflows/{wf}/aliases/live", json_body={"version": "9"}).status_code == 400
+    versions = swell.api("GET", f"/v1/namespaces/default/workflows/{wf}/versions").json()["versions"]
+    assert [v["version"] for v in versions] == ["1"]
+    aliases = swell.api("GET", f"/v1/namespaces/default/workflows/{wf}/aliases").json()["aliases"]
+    assert aliases == [{"workflow": wf, "name": "live", "version": "1"}]
+    assert swell.api("DELETE", f"/v1/namespaces/default/workflows/{wf}/aliases/live").status_code == 204
+    assert swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/executions", params={"qualifier": "live"}, json_body={}).status_code == 404
