@@ -103,6 +103,7 @@ public enum SwellServer {
             catalog: catalog, invoker: invoker, tasks: tasks, store: try TriggerStore(path: "\(data)/triggers.db"), kafka: kafka, logger: logger)
         let workflows = WorkflowEngine(
             store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
+        tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import SwellModel
 import SwellStore
+import SwellTasks
 import SwellWorkflow
 
 /// `/v1/namespaces/{ns}/workflows…`: definitions (put, get, list, delete), executions (start,
@@ -283,6 +284,14 @@ struct WorkflowRoutes {
     }
 
     // MARK: Helpers
+
+    /// Starts an execution for a `workflow:` async destination, with the destination record as input.
+    static func destinationStarter(_ engine: WorkflowEngine) -> WorkflowStarter {
+        { namespace, workflow, record in
+            let input = (try? JSON(parsing: Array(record))) ?? .string(String(decoding: record, as: UTF8.self))
+            _ = try await engine.start(namespace: namespace, workflow: workflow, name: nil, input: input)
+        }
+    }
 
     static func workflowName(_ ctx: SwellRequestContext) throws(SwellError) -> String {
         let name = ctx.parameters.get("name") ?? ""

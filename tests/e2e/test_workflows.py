@@ -395,3 +395,22 @@ def test_versions_and_aliases(swell, unique):
     assert aliases == [{"workflow": wf, "name": "live", "version": "1"}]
     assert swell.api("DELETE", f"/v1/namespaces/default/workflows/{wf}/aliases/live").status_code == 204
     assert swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/executions", params={"qualifier": "live"}, json_body={}).status_code == 404
+
+
+def test_an_async_destination_starts_a_workflow(swell, app_dir, unique):
+    fn, wf = unique("source"), unique("after")
+    put_workflow(swell, wf, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "condition.$": "$.requestContext.condition", "result.$": "$.responsePayload"}, "End": True}}})
+    swell.deploy(app_dir, {fn: node_fn("exports.handler = async (e) => ({ got: e.n });", **{"async": {"onSuccess": {"workflow": wf}}})})
+    r = swell.api("POST", f"/v1/namespaces/default/functions/{fn}/invoke", params={"mode": "async"}, json_body={"n": 3})
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    executions = []
+    while time.monotonic() < deadline:
+        executions = swell.api("GET", f"/v1/namespaces/default/workflows/{wf}/executions").json()["executions"]
+        if executions and executions[0]["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert len(executions) == 1, executions
+    e = describe(swell, wf, executions[0]["name"])
+    assert e["status"] == "SUCCEEDED" and e["output"] == {"condition": "Success", "result": {"got": 3}}, e
