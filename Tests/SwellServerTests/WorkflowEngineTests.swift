@@ -384,3 +384,42 @@ extension WorkflowEngineThroughputTests {
         #expect(text == WorkflowEngine.historyJSON(e).serialized())
     }
 }
+
+@Suite struct ExecutionObligationsTests {
+    func invocation(_ id: Int, token: String? = nil) -> TaskInvocation {
+        let machine = try! StateMachine(parsing: #"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"swell:function:f","End":true}}}"#)
+        var state = ExecutionState(info: ExecutionInfo(id: "x", name: "x", stateMachineID: "m", stateMachineName: "m"), seed: 1)
+        let actions = state.apply(.started(input: [:]), machine: machine, now: Timestamp(seconds: 0))
+        for case .invokeTask(var inv) in actions {
+            inv.id = TaskID(id)
+            inv.taskToken = token
+            return inv
+        }
+        fatalError("no invocation")
+    }
+
+    @Test func timersTasksAndTokensFollowTheActionsAndEvents() {
+        var o = ExecutionObligations()
+        let plain = invocation(1)
+        let callback = invocation(2, token: "tok")
+        let started = o.after([.invokeTask(plain), .invokeTask(callback), .startTimer(TimerID(3), at: Timestamp(seconds: 10)),
+                               .startTimer(TimerID(4), at: Timestamp(seconds: 20))])
+        #expect(started.map(\.id) == [TaskID(1), TaskID(2)])
+        #expect(o.owed.map(\.id) == [TaskID(1), TaskID(2)])
+        #expect(o.tokens == ["tok": 2])
+        // The callback task's function returned: it is not owed again after a replay, its token stays.
+        o.before(.taskSucceeded(TaskID(2), TaskResult(output: .null)))
+        #expect(o.owed.map(\.id) == [TaskID(1)])
+        #expect(o.tokens["tok"] == 2)
+        o.before(.timerFired(TimerID(3)))
+        _ = o.after([.cancelTimer(TimerID(4))])
+        #expect(o.timers.isEmpty)
+        o.before(.callbackSucceeded(token: "tok", output: .null))
+        #expect(o.tokens.isEmpty && o.tasks.keys.sorted() == [1])
+        // A cancelled task is neither owed nor started.
+        let more = o.after([.invokeTask(invocation(5)), .cancelTask(TaskID(5)), .cancelTask(TaskID(1))])
+        #expect(more.isEmpty && o.owed.isEmpty)
+        _ = o.after([.startTimer(TimerID(6), at: Timestamp(seconds: 1)), .executionSucceeded(output: .null)])
+        #expect(o.timers.isEmpty && o.tasks.isEmpty)
+    }
+}
