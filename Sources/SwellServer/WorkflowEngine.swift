@@ -492,6 +492,7 @@ public actor WorkflowEngine: Service {
 
     /// Stops (aborts) a running execution: its invocations under way are interrupted (their instances killed, as for a timeout).
     public func stop(id: String, error: String?, cause: String?) async throws(SwellError) -> ExecutionRecord {
+        try requireRecovered()
         guard live[id] != nil else {
             let stored = try? await store.execution(id: id)
             guard let stored else { throw SwellError.notFound("execution \(id) does not exist") }
@@ -507,6 +508,7 @@ public actor WorkflowEngine: Service {
     /// Runs a failed, timed-out or aborted execution again from where it ended: the event that
     /// ended it is dropped (with the history after it) and the work that was pending then runs again.
     public func redrive(id: String) async throws(SwellError) -> ExecutionRecord {
+        try requireRecovered()
         guard live[id] == nil, !starting.contains(id) else { throw SwellError(.conflict, "execution \(id) is running") }
         let stored: ExecutionRecord?
         let events: [Data]
@@ -547,6 +549,7 @@ public actor WorkflowEngine: Service {
 
     /// Completes a `.waitForTaskToken` task.
     public func sendTaskResult(namespace: String, token: String, outcome: Result<JSON, StatesError>) async throws(SwellError) {
+        try requireRecovered()
         guard let id = tokens[token], let l = live[id], l.record.namespace == namespace, l.state.task(forToken: token) != nil else {
             throw SwellError.notFound("no task waits for this token (TaskDoesNotExist or TaskTimedOut)")
         }
@@ -558,11 +561,17 @@ public actor WorkflowEngine: Service {
     }
 
     public func sendTaskHeartbeat(namespace: String, token: String) async throws(SwellError) {
+        try requireRecovered()
         guard let id = tokens[token], let l = live[id], l.record.namespace == namespace, l.state.task(forToken: token) != nil else {
             throw SwellError.notFound("no task waits for this token (TaskDoesNotExist or TaskTimedOut)")
         }
         deliver(id, .callbackHeartbeat(token: token))
         do { try await journal.flush() } catch { throw SwellError(.internal, "the heartbeat could not be stored: \(error)") }
+    }
+
+    /// Stop, redrive and callbacks need the open executions loaded: until then, a 429 to retry.
+    private func requireRecovered() throws(SwellError) {
+        guard recoveredOnce else { throw SwellError(.throttled, "workflow executions are being recovered after a restart; try again", retryAfter: 1) }
     }
 
     /// Whether a workflow has executions under way (it cannot be deleted then).
