@@ -46,6 +46,8 @@ struct ExecutionObligations: Sendable {
     /// Callback tasks whose function returned (a restart must not call it again).
     var submitted: Set<Int> = []
     var tokens: [String: Int] = [:]
+    /// Tokens forgotten since the owner last took them (`takeDroppedTokens`), for its token index.
+    var droppedTokens: [String] = []
 
     /// Before an event is applied: what it settles.
     mutating func before(_ event: WorkflowEvent) {
@@ -82,6 +84,7 @@ struct ExecutionObligations: Sendable {
             case .executionSucceeded, .executionFailed, .executionTimedOut, .executionAborted:
                 timers.removeAll()
                 tasks.removeAll()
+                droppedTokens += tokens.keys
                 tokens.removeAll()
                 submitted.removeAll()
             case .record:
@@ -92,8 +95,16 @@ struct ExecutionObligations: Sendable {
     }
 
     mutating func forget(_ id: Int) {
-        if let token = tasks.removeValue(forKey: id)?.taskToken { tokens[token] = nil }
+        if let token = tasks.removeValue(forKey: id)?.taskToken {
+            tokens[token] = nil
+            droppedTokens.append(token)
+        }
         submitted.remove(id)
+    }
+
+    mutating func takeDroppedTokens() -> [String] {
+        defer { droppedTokens.removeAll() }
+        return droppedTokens
     }
 
     /// Invocations owed after a replay: every pending task whose function has not returned.
@@ -223,6 +234,7 @@ public actor WorkflowEngine: Service {
             let actions = l.state.apply(j.event, machine: machine, now: j.now)
             _ = l.owed.after(actions)
         }
+        _ = l.owed.takeDroppedTokens()
         return l
     }
 
@@ -324,10 +336,8 @@ public actor WorkflowEngine: Service {
             }
         }
         journal.append(writes)
+        for token in l.owed.takeDroppedTokens() { tokens[token] = nil }
         if ended {
-            for token in l.owed.tokens.keys { tokens[token] = nil }
-            // Tokens of the interpreter's tasks are dropped with `after`; any left go here.
-            if !tokens.isEmpty { tokens = tokens.filter { $0.value != id } }
             metrics.open = live.count
             for (_, waiter) in l.waiters { waiter.resume(returning: l.record) }
             return true

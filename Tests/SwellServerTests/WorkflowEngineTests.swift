@@ -414,8 +414,10 @@ extension WorkflowEngineThroughputTests {
         o.before(.timerFired(TimerID(3)))
         _ = o.after([.cancelTimer(TimerID(4))])
         #expect(o.timers.isEmpty)
+        #expect(o.takeDroppedTokens().isEmpty)
         o.before(.callbackSucceeded(token: "tok", output: .null))
         #expect(o.tokens.isEmpty && o.tasks.keys.sorted() == [1])
+        #expect(o.takeDroppedTokens() == ["tok"])
         // A cancelled task is neither owed nor started.
         let more = o.after([.invokeTask(invocation(5)), .cancelTask(TaskID(5)), .cancelTask(TaskID(1))])
         #expect(more.isEmpty && o.owed.isEmpty)
