@@ -156,6 +156,9 @@ public actor WorkflowEngine: Service {
     /// Parsed definitions by their JSON text (a start does not parse the same definition again).
     private var machines: [String: StateMachine] = [:]
     private var metrics = Metrics()
+    /// No timer of any execution is due before this (nil: none is pending), so that a tick with
+    /// nothing due does not look at every execution.
+    private var earliestTimer: Timestamp?
     /// Set once the open executions of the store were loaded (`run` does that first).
     public private(set) var recoveredOnce = false
     private var jobs: AsyncStream<@Sendable () async -> Void>.Continuation
@@ -241,6 +244,7 @@ public actor WorkflowEngine: Service {
     /// Puts a replayed execution to work: its owed invocations run again, its timers wait.
     func resume(_ l: Live) {
         var l = l
+        noteTimers(l.owed.timers.values)
         if l.state.isFinished {
             // The end was journaled, the record's status not (a crash between the two).
             let status = Self.end(of: l.state)
@@ -300,6 +304,7 @@ public actor WorkflowEngine: Service {
         default: break
         }
         let start = l.owed.after(actions)
+        for case .startTimer(_, let at) in actions { noteTimers(CollectionOfOne(at)) }
         var history: [(id: Int, event: Data)] = []
         var ended = false
         for action in actions {
@@ -350,6 +355,11 @@ public actor WorkflowEngine: Service {
         return true
     }
 
+    /// Keeps `earliestTimer` at or before every pending deadline.
+    private func noteTimers(_ deadlines: some Sequence<Timestamp>) {
+        for at in deadlines where earliestTimer == nil || at < earliestTimer! { earliestTimer = at }
+    }
+
     /// Runs an invocation in the engine's task group; its outcome comes back as an event.
     func launch(_ id: String, namespace: String, _ inv: TaskInvocation) {
         let runner = self.runner
@@ -370,10 +380,19 @@ public actor WorkflowEngine: Service {
     /// Fires every timer that is due (the service's loop calls it every tick; tests with a mock clock call it).
     public func fireDueTimers() {
         let now = clock.now()
+        guard let earliest = earliestTimer, earliest <= now else { return }
         var due: [(String, Int)] = []
+        var next: Timestamp?
         for (id, l) in live {
-            for (t, at) in l.owed.timers where at <= now { due.append((id, t)) }
+            for (t, at) in l.owed.timers {
+                if at <= now {
+                    due.append((id, t))
+                } else if next == nil || at < next! {
+                    next = at
+                }
+            }
         }
+        earliestTimer = next
         due.sort { ($0.0, $0.1) < ($1.0, $1.1) }
         for (id, t) in due { deliver(id, .timerFired(TimerID(t))) }
     }
