@@ -139,6 +139,7 @@ let package = Package(
             name: "SwellDeploy",
             dependencies: [
                 "SwellModel",
+                "SwellWorkflow",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -167,6 +168,7 @@ let package = Package(
                 "SwellInvoker",
                 "SwellTasks",
                 "SwellTriggers",
+                "SwellWorkflow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -220,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "SwellServerTests",
             dependencies: [
-                "SwellServer", "SwellModel", "SwellInvoker",
+                "SwellServer", "SwellModel", "SwellInvoker", "SwellStore", "SwellWorkflow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

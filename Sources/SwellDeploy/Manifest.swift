@@ -15,6 +15,8 @@ public struct Manifest: Sendable {
     public var namespace: String?
     public var functions: [Function]
     public var path: String
+    /// The `workflows:` map (validated definitions).
+    public var workflows: [Workflow] = []
     /// Hints that do not stop the deploy (a handler whose export its file never mentions).
     public var warnings: [String] = []
 
@@ -51,13 +53,13 @@ public struct Manifest: Sendable {
         guard let node else { throw SwellError.invalid("manifest", "\(path) is empty") }
         let value = try configValue(node)
         // Something else entirely (a handler file, a package.json): say so, naming the file.
-        guard case .object(let top) = value, top.isEmpty || top["functions"] != nil || top["namespace"] != nil else {
+        guard case .object(let top) = value, top.isEmpty || top["functions"] != nil || top["namespace"] != nil || top["workflows"] != nil else {
             throw SwellError.invalid(
                 "manifest", "\(path) is not a Swell manifest: expected a mapping with a functions: key (got \(describe(value)))")
         }
         let root = try FieldReader(value, path: "")
         var problems = Problems()
-        _ = problems.check { () throws(SwellError) in try root.rejectUnknown(["namespace", "functions"]) }
+        _ = problems.check { () throws(SwellError) in try root.rejectUnknown(["namespace", "functions", "workflows"]) }
         let namespace = problems.check { () throws(SwellError) -> String? in
             let namespace = try root.string("namespace")
             if let namespace, !Names.isNamespaceName(namespace) {
@@ -119,11 +121,12 @@ public struct Manifest: Sendable {
             }
             result.append(Function(name: name, spec: .object(object), package: package))
         }
+        let workflows = parseWorkflows(root, baseDirectory: baseDirectory, problems: &problems)
         if problems.errors.count > 1 {
             throw SwellError.combined(problems.errors, summary: "\(problems.errors.count) problems in \(path)")
         }
         try problems.throwIfAny()
-        return Manifest(namespace: namespace, functions: result, path: path, warnings: warnings)
+        return Manifest(namespace: namespace, functions: result, path: path, workflows: workflows, warnings: warnings)
     }
 
     /// A warning when the handler's module never mentions its export (a likely typo).

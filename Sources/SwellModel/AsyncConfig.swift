@@ -65,15 +65,21 @@ public enum Destination: Sendable, Codable, Hashable {
     case webhook(url: String, cloudEvents: Bool)
     /// A Kafka topic (the record is the value, the task id the key).
     case kafka(brokers: [String], topic: String)
+    /// A workflow of the same namespace: an execution starts with the record as its input.
+    case workflow(name: String)
 
     static func parse(_ value: ConfigValue, path: String) throws(SwellError) -> Destination {
         let r = try FieldReader(value, path: path)
-        try r.rejectUnknown(["function", "qualifier", "webhook", "format", "kafka"])
-        let kinds = ["function", "webhook", "kafka"].filter { r.has($0) }
+        try r.rejectUnknown(["function", "qualifier", "webhook", "format", "kafka", "workflow"])
+        let kinds = ["function", "webhook", "kafka", "workflow"].filter { r.has($0) }
         guard kinds.count == 1 else {
-            throw SwellError.invalid(path, "must name exactly one of function, webhook, kafka (got \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")))")
+            throw SwellError.invalid(path, "must name exactly one of function, webhook, kafka, workflow (got \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")))")
         }
         switch kinds[0] {
+        case "workflow":
+            let name = try r.string("workflow")!
+            guard Names.isFunctionName(name) else { throw SwellError.invalid(r.field("workflow"), "is not a valid workflow name (got \"\(name)\")") }
+            return .workflow(name: name)
         case "function":
             let name = try r.string("function")!
             guard Names.isFunctionName(name) else { throw SwellError.invalid(r.field("function"), "is not a valid function name (got \"\(name)\")") }
@@ -141,6 +147,8 @@ extension Destination {
             return ["webhook": .string(url), "format": cloudEvents ? "cloudevents" : "json"]
         case .kafka(let brokers, let topic):
             return ["kafka": ["brokers": .array(brokers.map { .string($0) }), "topic": .string(topic)]]
+        case .workflow(let name):
+            return ["workflow": .string(name)]
         }
     }
 

@@ -15,6 +15,7 @@ struct InstanceRoutes {
     let tasks: TaskService
     /// The swift-metrics/Prometheus registry: histograms of the invoke path and the scrape-time gauges.
     let node: NodeMetrics
+    var workflows: WorkflowEngine? = nil
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.get("namespaces/:ns/functions/:name/instances") { _, ctx in
@@ -29,7 +30,7 @@ struct InstanceRoutes {
             _ = try ctx.authorize("default", .admin)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try await metricsText() + tasks.metrics().prometheusText + triggers.prometheusText() + (await workflows?.currentMetrics().prometheusText ?? ""))))
         }
     }
 

@@ -122,6 +122,9 @@ public enum SwellServer {
         let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger, kafka: kafka)
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: try TriggerStore(path: "\(data)/triggers.db"), kafka: kafka, logger: logger)
+        let workflows = WorkflowEngine(
+            store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
+        tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
@@ -135,6 +138,7 @@ public enum SwellServer {
 
         if let example = configuration.exampleDirectory {
             try deployExample(example, control: control, code: code, logger: logger)
+            try await deployExampleWorkflows(example, store: workflows.store, logger: logger)
         }
 
         let router = Router(context: SwellRequestContext.self)
@@ -155,7 +159,8 @@ public enum SwellServer {
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
         TaskRoutes(tasks: tasks, store: taskStore, logs: logStore).register(on: v1)
         AdminRoutes(control: control, catalog: catalog, records: store, logs: logStore, hub: hub, writer: writer).register(on: v1)
-        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks, node: nodeMetrics).register(on: v1)
+        InstanceRoutes(catalog: catalog, runtime: runtime, triggers: triggers, tasks: tasks, node: nodeMetrics, workflows: workflows).register(on: v1)
+        WorkflowRoutes(engine: workflows).register(on: v1)
         TriggerRoutes(triggers: triggers).register(on: v1)
         ConsoleAPIRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         UsageRoutes(meter: usage).register(on: v1)
@@ -178,7 +183,8 @@ public enum SwellServer {
             configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.
-            services: (telemetry.map { [$0] } ?? []) + [usage, writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + [tasks, triggers],
+            services: (telemetry.map { [$0] } ?? []) + [usage, writer, runtime, provisioner] + (warmPool.map { [$0] } ?? [])
+                + [tasks, workflows, triggers],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: [

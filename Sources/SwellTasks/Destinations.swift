@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Logging
 import SwellModel
+import Synchronization
 
 /// Publishes a destination record to a Kafka topic. Implemented by the Kafka client's
 /// producer; when none is installed, Kafka destinations fail with a clear log line.
@@ -60,11 +61,22 @@ struct JSONFragment: Encodable {
     }
 }
 
-/// Sends destination records: to another function (as an async task), a webhook, or Kafka.
+/// Starts a workflow execution with a destination record as its input (set by the server once
+/// its workflow engine exists).
+public typealias WorkflowStarter = @Sendable (_ namespace: String, _ workflow: String, _ input: Data) async throws -> Void
+
+final class WorkflowStarterSlot: Sendable {
+    private let slot = Mutex<WorkflowStarter?>(nil)
+    func set(_ starter: @escaping WorkflowStarter) { slot.withLock { $0 = starter } }
+    var starter: WorkflowStarter? { slot.withLock { $0 } }
+}
+
+/// Sends destination records: to another function (as an async task), a webhook, Kafka or a workflow.
 struct DestinationSender: Sendable {
     let logger: Logger
     let kafka: (any KafkaRecordPublisher)?
     let enqueue: @Sendable (_ namespace: String, _ function: String, _ qualifier: String, _ payload: Data) async throws -> Void
+    let workflows = WorkflowStarterSlot()
 
     func send(_ destination: Destination, record: Data, namespace: String, taskID: String, success: Bool, source: String) async {
         do {
@@ -76,6 +88,9 @@ struct DestinationSender: Sendable {
             case .kafka(let brokers, let topic):
                 guard let kafka else { throw DestinationError.kafkaUnavailable }
                 try await kafka.publish(brokers: brokers, topic: topic, key: Data(taskID.utf8), value: record)
+            case .workflow(let name):
+                guard let start = workflows.starter else { throw DestinationError.workflowsUnavailable }
+                try await start(namespace, name, record)
             }
         } catch {
             logger.error("task destination failed", metadata: ["task": "\(taskID)", "destination": "\(destination)", "error": "\(error)"])
@@ -118,12 +133,14 @@ struct DestinationSender: Sendable {
 
 enum DestinationError: Error, CustomStringConvertible {
     case kafkaUnavailable
+    case workflowsUnavailable
     case badURL(String)
     case webhookStatus(Int)
 
     var description: String {
         switch self {
         case .kafkaUnavailable: "no Kafka producer is configured on this server"
+        case .workflowsUnavailable: "no workflow engine runs on this server"
         case .badURL(let u): "not a URL: \(u)"
         case .webhookStatus(let s): "the webhook answered HTTP \(s)"
         }

@@ -94,6 +94,11 @@ public actor TaskService: Service {
         box.service = self
     }
 
+    /// Lets `workflow:` destinations start executions (the server's workflow engine).
+    public nonisolated func setWorkflowStarter(_ starter: @escaping WorkflowStarter) {
+        destinations.workflows.set(starter)
+    }
+
     final class WeakBox: @unchecked Sendable {
         weak var service: TaskService?
     }

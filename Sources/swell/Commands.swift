@@ -18,7 +18,7 @@ struct Swell: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Login.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self,
-            Triggers.self, Logs.self, Keys.self, Usage.self, Audit.self,
+            Triggers.self, Logs.self, Keys.self, Usage.self, Audit.self, Workflows.self, Start.self, Executions.self,
         ])
 }
 
@@ -224,6 +224,7 @@ struct Deploy: AsyncParsableCommand {
                 let suffix = fields.isEmpty ? "" : " (\(fields.joined(separator: ", ")))"
                 print("\(change["change"] ?? "?") \(change["function"] ?? "?")\(suffix)")
             }
+            try await deployWorkflows(manifest, client: client, namespace: ns)
         }
     }
 }
@@ -408,7 +409,7 @@ struct Alias: AsyncParsableCommand {
 
 struct Tasks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect, stop and re-run async tasks.", subcommands: [List.self, Get.self, Stop.self, Retry.self])
+        abstract: "List, inspect, stop and re-run async tasks.", subcommands: [List.self, Get.self, Stop.self, Retry.self, SendSuccess.self, SendFailure.self])
 
     struct List: AsyncParsableCommand {
         @Option(help: "Only this function's tasks.") var function: String?

@@ -107,6 +107,14 @@ public struct HistoryEvent: Sendable, Hashable, Codable {
     public var timestamp: Timestamp
     public var type: HistoryEventType
     public var details: HistoryDetails
+
+    public init(id: Int, previousEventID: Int, timestamp: Timestamp, type: HistoryEventType, details: HistoryDetails) {
+        self.id = id
+        self.previousEventID = previousEventID
+        self.timestamp = timestamp
+        self.type = type
+        self.details = details
+    }
 }
 
 /// The fields of a history event (those its type uses are set).
