@@ -65,6 +65,10 @@ enum LambdaARN {
         "arn:aws:lambda:\(region):\(namespace):function:\(name)" + (qualifier.map { ":\($0)" } ?? "")
     }
 
+    static func stateMachine(_ namespace: String, _ name: String) -> String {
+        "arn:aws:states:\(region):\(namespace):stateMachine:\(name)"
+    }
+
     static func layer(_ namespace: String, _ name: String, _ version: Int? = nil) -> String {
         "arn:aws:lambda:\(region):\(namespace):layer:\(name)" + (version.map { ":\($0)" } ?? "")
     }

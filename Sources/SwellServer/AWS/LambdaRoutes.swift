@@ -466,6 +466,7 @@ struct LambdaRoutes {
             case .function(let name, let qualifier)?: ["Destination": LambdaARN.function(f.namespace, name, qualifier)]
             case .webhook(let url, _)?: ["Destination": url]
             case .kafka(let brokers, let topic)?: ["Destination": "kafka://\(brokers.joined(separator: ","))/\(topic)"]
+            case .workflow(let name)?: ["Destination": LambdaARN.stateMachine(f.namespace, name)]
             case nil: nil
             }
         }
