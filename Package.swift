@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // Process spawning with the guarantees Foundation.Process cannot give:
@@ -40,6 +41,9 @@ let package = Package(
                 "SwellModel",
                 "CSwellSpawn",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,7 +185,14 @@ let package = Package(
         ),
         .testTarget(name: "SwellModelTests", dependencies: ["SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellSchedulerTests", dependencies: ["SwellScheduler", "SwellModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "SwellStoreTests", dependencies: ["SwellStore", "SwellModel", "CSwellSpawn"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SwellStoreTests",
+            dependencies: [
+                "SwellStore", "SwellModel", "CSwellSpawn",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SwellKafkaTests", dependencies: ["SwellKafka"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellTriggersTests", dependencies: ["SwellTriggers", "SwellKafka", "SwellModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SwellWorkflowTests", dependencies: ["SwellWorkflow"], swiftSettings: swiftSettings),

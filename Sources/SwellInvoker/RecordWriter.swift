@@ -35,7 +35,7 @@ public final class RecordWriter: Service, Sendable {
     }
 
     let store: any RecordStore
-    let logs: LogStore
+    let logs: any LogStorage
     let limits: LogLimits
     let logger: Logger
     /// Invocation records buffered beyond this are dropped (and counted).
@@ -46,7 +46,7 @@ public final class RecordWriter: Service, Sendable {
     static let functionQueueReserve = 256 << 10
     private let listeners = Mutex<[@Sendable ([LogLine]) -> Void]>([])
 
-    public init(store: any RecordStore, logs: LogStore, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000) {
+    public init(store: any RecordStore, logs: any LogStorage, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000) {
         self.store = store
         self.logs = logs
         self.limits = limits
@@ -138,7 +138,7 @@ public final class RecordWriter: Service, Sendable {
             let store = self.store
             let records = batch.records
             do {
-                try await NIOThreadPool.singleton.runIfActive { try store.appendInvocations(records) }
+                try await store.appendInvocations(records)
             } catch {
                 logger.error("cannot write invocation records", metadata: ["error": "\(error)"])
             }
@@ -185,7 +185,7 @@ public final class RecordWriter: Service, Sendable {
                     let store = self.store
                     let maxAge = limits.retention.maxAge
                     do {
-                        try await NIOThreadPool.singleton.runIfActive { try store.pruneInvocations(maxAge: maxAge) }
+                        try await store.pruneInvocations(maxAge: maxAge)
                     } catch {
                         logger.error("invocation record retention failed", metadata: ["error": "\(error)"])
                     }

@@ -18,7 +18,7 @@ struct Swell: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Login.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self,
-            Triggers.self, Logs.self, Keys.self,
+            Triggers.self, Logs.self, Keys.self, Nodes.self,
         ])
 }
 
@@ -72,6 +72,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "MB of log lines kept per namespace, shared fairly by its functions.") var logNamespaceMaxMb = 256
     @Option(help: "MB the log database (logs.db) may occupy, shared fairly by namespaces.") var logDbMaxMb = 1024
     @Option(help: "Hours log lines are kept.") var logRetentionHours = 168.0
+    @Option(help: "Where state lives: sqlite (files in the data directory, the default) or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, shared by every node (also SWELL_STORE).") var store: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -89,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         let adminKey = ProcessInfo.processInfo.environment["SWELL_ADMIN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let listener = try listenerConfiguration()
         let logs = try logLimits()
+        let storeSelection = try storeSelection()
         let lock: DataDirectoryLock
         do {
             lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
@@ -106,7 +108,7 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox,
-                listener: listener, logs: logs),
+                listener: listener, logs: logs, store: storeSelection),
             logger: logger)
         // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
         // shutdown, which the group remembers if it comes before run() and passes down to the
@@ -124,6 +126,17 @@ struct Serve: AsyncParsableCommand {
         }
         withExtendedLifetime(lock) {}
         if signals.received { logger.notice("stopped") }
+    }
+
+    /// `--store`, else `SWELL_STORE`, else SQLite.
+    func storeSelection() throws -> StoreSelection {
+        let environment = ProcessInfo.processInfo.environment["SWELL_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let text = store ?? environment else { return .sqlite }
+        do {
+            return try StoreSelection.parse(text)
+        } catch {
+            throw ValidationError("\(store == nil ? "SWELL_STORE" : "--store"): \(error.description)")
+        }
     }
 
     func listenerConfiguration() throws -> ListenerConfiguration {
