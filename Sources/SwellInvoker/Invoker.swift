@@ -13,8 +13,11 @@ public final class Invoker: Sendable {
     let codeDirectory: String
     let hub: LogHub
     let writer: RecordWriter
+    /// Scale-out: minimum instances are this node's share, set by the provisioner.
+    let share: ClusterShare?
 
-    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter) {
+    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter, share: ClusterShare? = nil) {
+        self.share = share
         self.catalog = catalog
         self.runtime = runtime
         self.codeDirectory = codeDirectory
@@ -44,7 +47,7 @@ public final class Invoker: Sendable {
     ) async throws(SwellError) -> Response {
         let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
         let pool = runtime.pool(
-            for: resolved.key, revision: resolved.revision, config: resolved.config,
+            for: resolved.key, revision: resolved.revision, config: share?.poolConfig(resolved.config) ?? resolved.config,
             codeDirectory: CodeStore.functionDirectory(root: codeDirectory, namespace: resolved.key.namespace, function: resolved.key.name, sha256: resolved.config.codeSha256))
         let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import SwellInvoker
 import SwellModel
 import SwellRuntime
 import SwellStore
@@ -18,13 +19,15 @@ final class NodeHeartbeat: Service, Sendable {
     let registry: (any NodeRegistry)?
     let capacity: CapacityGate
     let tasks: TaskService
+    let share: ClusterShare?
     let logger: Logger
     let interval: Duration
 
     static let version = "0.1.0-dev"
 
-    init(id: String, address: String, registry: (any NodeRegistry)?, capacity: CapacityGate, tasks: TaskService, logger: Logger,
-         interval: Duration = .seconds(1)) {
+    init(id: String, address: String, registry: (any NodeRegistry)?, capacity: CapacityGate, tasks: TaskService, share: ClusterShare?,
+         logger: Logger, interval: Duration = .seconds(1)) {
+        self.share = share
         self.id = id
         self.address = address
         self.registry = registry
@@ -57,8 +60,10 @@ final class NodeHeartbeat: Service, Sendable {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try await registry.heartbeat(await status())
-                    // Rate limits and async caps are split among the live nodes.
-                    await tasks.setNodeCount(try await registry.nodes().filter(\.alive).count)
+                    // Rate limits, async caps and minimum instances are split among the live nodes.
+                    let alive = try await registry.nodes().filter(\.alive).map(\.id).sorted()
+                    await tasks.setNodeCount(alive.count)
+                    share?.update(rank: alive.firstIndex(of: id) ?? 0, count: alive.count)
                     failures = 0
                 } catch {
                     failures += 1

@@ -62,7 +62,8 @@ public enum SwellServer {
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         // Absolute, because instances run with their code directory as working directory.
         // Private to Swell (0700, databases 0600): instances never see the data directory.
-        let data = try DataDirectory.prepare(URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path, logger: logger)
+        let data = try DataDirectory.prepare(
+            URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path, createDatabases: configuration.store == .sqlite, logger: logger)
         switch configuration.store {
         case .sqlite:
             // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
@@ -129,7 +130,9 @@ public enum SwellServer {
         let capacity = CapacityGate(memoryBudgetMB: budget, namespaceMaxInstances: configuration.namespaceMaxInstances)
         let runtime = RuntimeManager(
             configuration: runtimeConfiguration, sink: hub, logger: logger, warmPool: warmPool, sandbox: sandbox, capacity: capacity)
-        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer)
+        // Scale-out: minimum and scheduled instances are split across the live nodes.
+        let share = stores.packages == nil ? nil : ClusterShare()
+        let invoker = Invoker(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer, share: share)
         let taskStore = stores.tasks
         let kafka = KafkaClients(logger: logger)
         // Scale-out: this node claims tasks from the queue all nodes share.
@@ -138,7 +141,7 @@ public enum SwellServer {
             cluster: stores.packages == nil ? nil : TaskLeaseSettings(node: stores.node))
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: stores.triggers, kafka: kafka, logger: logger)
-        let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
+        let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange)
@@ -159,7 +162,7 @@ public enum SwellServer {
         // Every node's status, in the shared store (scale-out).
         let heartbeat = NodeHeartbeat(
             id: stores.node, address: "\(configuration.host):\(configuration.port)", registry: stores.control as? any NodeRegistry,
-            capacity: capacity, tasks: tasks, logger: logger)
+            capacity: capacity, tasks: tasks, share: share, logger: logger)
 
         let router = Router(context: SwellRequestContext.self)
         router.add(middleware: ErrorMiddleware())

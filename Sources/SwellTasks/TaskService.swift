@@ -29,6 +29,9 @@ public actor TaskService: Service {
         var retries = 0
         /// When it last became runnable, for the queue delay of its next start.
         var readySince: Date
+        /// Scale-out: until when this node surely holds the task's lease (its claim or last
+        /// renewal was sent at `lease − margin` before); it is not started after that.
+        var heldUntil: ContinuousClock.Instant?
     }
 
     /// A function's queue, as caps and counters key it (no string building per task).
@@ -85,6 +88,9 @@ public actor TaskService: Service {
     /// Live nodes sharing the queue (scale-out): namespace rate limits and per-function async
     /// caps are split among them, so that together they hold cluster-wide.
     private var nodeCount = 1
+    /// Scale-out: tasks finished here whose final state is not yet committed (the journal
+    /// writes behind): their leases are kept until it is, so no other node runs them again.
+    private var unflushed: Set<String> = []
     private var claimWakeup: CheckedContinuation<Void, Never>?
 
     /// - Parameter cluster: with a store that many nodes share (`TaskLeasing`), the settings
@@ -343,6 +349,7 @@ public actor TaskService: Service {
         try await recover()
         let claims = leasing.map { leasing in Task { await self.claimLoop(leasing) } }
         let renewals = leasing.map { leasing in Task { await self.renewLoop(leasing) } }
+        let flushes = leasing.map { _ in Task { await self.flushLoop() } }
         let purge = Task { [journal] in
             while !Task.isCancelled {
                 journal.append([.purge(finishedBefore: Date().addingTimeInterval(-TaskLimits.retention))])
@@ -378,6 +385,7 @@ public actor TaskService: Service {
         }
         await journal.flush()
         renewals?.cancel()
+        flushes?.cancel()
         journal.close()
     }
 
@@ -395,9 +403,14 @@ public actor TaskService: Service {
             var claimedAny = false
             if room > 0 {
                 do {
+                    let sent = ContinuousClock.now
                     let claimed = try await leasing.claimTasks(node: settings.node, limit: room, lease: settings.lease, now: Date())
                     failures = 0
-                    for record in claimed where live[record.id] == nil { admit(record) }
+                    let held = sent + .milliseconds(Int64((settings.lease - settings.margin) * 1000))
+                    for record in claimed where live[record.id] == nil {
+                        admit(record)
+                        live[record.id]?.heldUntil = held
+                    }
                     if !claimed.isEmpty {
                         claimedAny = claimed.count == room
                         wake()
@@ -419,20 +432,39 @@ public actor TaskService: Service {
     private func renewLoop(_ leasing: any TaskLeasing) async {
         guard let settings = leaseSettings else { return }
         while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(Int64(settings.lease * 1000 / 3)))
-            let ids = Array(live.keys)
+            try? await Task.sleep(for: .milliseconds(Int64(settings.renewInterval * 1000)))
+            let ids = Array(live.keys) + Array(unflushed)
             do {
+                let sent = ContinuousClock.now
                 let lost = try await leasing.renewLeases(node: settings.node, ids: ids, until: Date().addingTimeInterval(settings.lease))
-                for id in lost {
+                let held = sent + .milliseconds(Int64((settings.lease - settings.margin) * 1000))
+                for id in ids where !lost.contains(id) { live[id]?.heldUntil = held }
+                // Finished tasks whose final state landed meanwhile are nobody's: not a loss.
+                let taken = lost.filter { live[$0] != nil }
+                for id in taken {
                     guard let entry = live[id], entry.running == nil else { continue }
                     queue.remove(id, namespace: entry.record.namespace, function: entry.record.function)
                     live.removeValue(forKey: id)
                     counts[FunctionName(namespace: entry.record.namespace, function: entry.record.function), default: Counts()].queued -= 1
                 }
-                if !lost.isEmpty { logger.warning("tasks claimed by another node after this node's lease lapsed", metadata: ["count": "\(lost.count)"]) }
+                if !taken.isEmpty { logger.warning("tasks claimed by another node after this node's lease lapsed", metadata: ["count": "\(taken.count)"]) }
             } catch {
                 logger.warning("cannot renew task leases", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Forgets finished tasks once the journal has committed their final state (until then
+    /// `renewLoop` keeps their leases).
+    private func flushLoop() async {
+        while !Task.isCancelled {
+            let pending = unflushed
+            if pending.isEmpty {
+                try? await Task.sleep(for: .milliseconds(250))
+                continue
+            }
+            await journal.flush()
+            unflushed.subtract(pending)
         }
     }
 
@@ -546,6 +578,12 @@ public actor TaskService: Service {
         var record = entry.record
         let name = FunctionName(namespace: record.namespace, function: record.function)
         counts[name, default: Counts()].queued -= 1
+        // Scale-out: a claim whose lease may have lapsed (renewals held up) may be another
+        // node's by now: not started here (it goes to whoever claims it next, this node too).
+        if let held = entry.heldUntil, held < ContinuousClock.now {
+            live.removeValue(forKey: id)
+            return
+        }
         if buckets[record.namespace] != nil {
             _ = buckets[record.namespace]!.take(now: now.timeIntervalSince1970)
         }
@@ -689,6 +727,7 @@ public actor TaskService: Service {
     private func finalize(_ entry: inout Live, state: TaskState, error: Data?, now: Date, executedVersion: String, config: AsyncConfig?) {
         let record = entry.record
         live.removeValue(forKey: record.id)
+        if leasing != nil { unflushed.insert(record.id) }
         journal.append(.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
                               result: state == .succeeded ? record.result : nil, error: error, at: now))
         let name = FunctionName(namespace: record.namespace, function: record.function)

@@ -37,25 +37,29 @@ struct PostgresClusterTests {
         try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
             let t0 = Date()
             try await pg.apply([.insert(Self.task("run", at: t0)), .insert(Self.task("wait", at: t0))])
-            #expect(try await pg.claimTasks(node: "dead", limit: 10, lease: 6, now: t0).count == 2)
+            // Leases run on the database's clock: short ones, and real waits.
+            #expect(try await pg.claimTasks(node: "dead", limit: 10, lease: 1, now: t0).count == 2)
             try await pg.apply([.started(TaskAttempt(taskID: "run", number: 1, requestID: "r1", startedAt: t0, queueDelayMs: 0), starts: 1)])
             // Within the lease nobody else gets them; the holder renews.
-            #expect(try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0.addingTimeInterval(5)).isEmpty)
-            #expect(try await pg.renewLeases(node: "dead", ids: ["run", "wait"], until: t0.addingTimeInterval(8)) == [])
-            #expect(try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0.addingTimeInterval(7)).isEmpty)
+            #expect(try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0).isEmpty)
+            #expect(try await pg.renewLeases(node: "dead", ids: ["run", "wait"], until: Date().addingTimeInterval(1.5)) == [])
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0).isEmpty)
+            try await Task.sleep(for: .milliseconds(1200))
             // Lapsed: both move, the running one with its attempt closed as interrupted.
-            let taken = try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0.addingTimeInterval(9))
+            let taken = try await pg.claimTasks(node: "live", limit: 10, lease: 6, now: t0)
             #expect(Set(taken.map(\.id)) == ["run", "wait"] && taken.allSatisfy { $0.state == .queued })
             #expect(taken.first { $0.id == "run" }?.starts == 1)
             let attempts = try await pg.attempts(taskID: "run")
             #expect(attempts.count == 1 && attempts[0].outcome == "interrupted")
             // The old holder learns it lost them.
-            #expect(try await pg.renewLeases(node: "dead", ids: ["run", "wait"], until: t0.addingTimeInterval(20)) == ["run", "wait"])
+            #expect(try await pg.renewLeases(node: "dead", ids: ["run", "wait"], until: Date().addingTimeInterval(20)) == ["run", "wait"])
             // Given back: claimable at once; finished: nobody's.
             try await pg.releaseLeases(node: "live", ids: ["wait"])
-            #expect(try await pg.claimTasks(node: "other", limit: 10, lease: 6, now: t0.addingTimeInterval(10)).map(\.id) == ["wait"])
+            #expect(try await pg.claimTasks(node: "other", limit: 10, lease: 0.5, now: t0).map(\.id) == ["wait"])
             try await pg.apply([.state(id: "run", state: .succeeded, attempts: 1, runAt: t0, finishedAt: t0, result: nil, error: nil, at: t0)])
-            #expect(try await pg.claimTasks(node: "x", limit: 10, lease: 6, now: t0.addingTimeInterval(100)).map(\.id) == ["wait"])
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(try await pg.claimTasks(node: "x", limit: 10, lease: 6, now: t0).map(\.id) == ["wait"])
         }
     }
 

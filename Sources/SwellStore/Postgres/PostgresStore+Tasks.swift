@@ -10,19 +10,119 @@ extension PostgresStore: TaskStorage {
     public func apply(_ writes: [TaskWrite]) async throws {
         guard !writes.isEmpty else { return }
         try await transaction { c in
-            var inserts: [TaskRecord] = []
+            // Only the order of one task's writes matters: they are applied in rounds (the
+            // first write of every task, then the second…), each round a few statements over
+            // arrays, so a batch of thousands of writes is a few dozen statements. A purge is
+            // a barrier: what comes before it is applied before it.
+            var segment: [TaskWrite] = []
             for w in writes {
-                if case .insert(let t) = w {
-                    inserts.append(t)
-                    continue
+                if case .purge = w {
+                    try await Self.applyInRounds(segment, c)
+                    segment.removeAll()
+                    try await Self.apply(w, c)
+                } else {
+                    segment.append(w)
                 }
-                if !inserts.isEmpty {
-                    try await Self.insert(inserts, c)
-                    inserts.removeAll()
-                }
-                try await Self.apply(w, c)
             }
-            if !inserts.isEmpty { try await Self.insert(inserts, c) }
+            try await Self.applyInRounds(segment, c)
+        }
+    }
+
+    static func taskID(of w: TaskWrite) -> String {
+        switch w {
+        case .insert(let t): t.id
+        case .started(let a, _): a.taskID
+        case .attemptFinished(let a): a.taskID
+        case .state(let id, _, _, _, _, _, _, _): id
+        case .redrive(let id, _): id
+        case .purge: ""
+        }
+    }
+
+    static func applyInRounds(_ writes: [TaskWrite], _ c: PostgresConnection) async throws {
+        guard !writes.isEmpty else { return }
+        var perTask: [String: [TaskWrite]] = [:]
+        var order: [String] = []
+        for w in writes {
+            let id = taskID(of: w)
+            if perTask[id] == nil { order.append(id) }
+            perTask[id, default: []].append(w)
+        }
+        var round = 0
+        while true {
+            let batch = order.compactMap { id in perTask[id].flatMap { round < $0.count ? $0[round] : nil } }
+            if batch.isEmpty { break }
+            try await applyRound(batch, c)
+            round += 1
+        }
+    }
+
+    /// Writes of distinct tasks: each kind in one statement.
+    static func applyRound(_ writes: [TaskWrite], _ c: PostgresConnection) async throws {
+        var inserts: [TaskRecord] = []
+        var started: [(TaskAttempt, Int)] = []
+        var finished: [TaskAttempt] = []
+        var states: [(id: String, state: TaskState, attempts: Int, runAt: Date, finishedAt: Date?, result: Data?, error: Data?, at: Date)] = []
+        for w in writes {
+            switch w {
+            case .insert(let t): inserts.append(t)
+            case .started(let a, let starts): started.append((a, starts))
+            case .attemptFinished(let a): finished.append(a)
+            case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
+                states.append((id, state, attempts, runAt, finishedAt, result, error, at))
+            case .redrive, .purge: try await apply(w, c)
+            }
+        }
+        func bytes(_ d: Data?) -> ByteBuffer { ByteBuffer(bytes: d ?? Data()) }
+        if !inserts.isEmpty { try await insert(inserts, c) }
+        if !started.isEmpty {
+            try await c.run(
+                """
+                UPDATE tasks SET state = 'running', starts = x.starts, updated_at = x.at
+                FROM unnest(?::text[], ?::int8[], ?::float8[]) AS x(id, starts, at) WHERE tasks.id = x.id
+                """,
+                [started.map(\.0.taskID), started.map { Int64($0.1) }, started.map(\.0.startedAt.timeIntervalSince1970)])
+            try await c.run(
+                """
+                INSERT INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
+                SELECT t, n, r, s, q, FALSE FROM unnest(?::text[], ?::int8[], ?::text[], ?::float8[], ?::float8[]) AS x(t, n, r, s, q)
+                ON CONFLICT (task_id, number) DO UPDATE SET request_id = excluded.request_id, started_at = excluded.started_at,
+                    queue_delay_ms = excluded.queue_delay_ms, cold_start = FALSE, finished_at = NULL, outcome = NULL,
+                    error_type = NULL, error = NULL, duration_ms = NULL
+                """,
+                [started.map(\.0.taskID), started.map { Int64($0.0.number) }, started.map(\.0.requestID),
+                 started.map(\.0.startedAt.timeIntervalSince1970), started.map(\.0.queueDelayMs)])
+        }
+        if !finished.isEmpty {
+            try await c.run(
+                """
+                UPDATE task_attempts SET finished_at = NULLIF(x.f, -1), outcome = NULLIF(x.o, ''), error_type = NULLIF(x.et, ''),
+                    error = CASE WHEN x.he THEN x.e END, duration_ms = CASE WHEN x.hd THEN x.d END, cold_start = x.c
+                FROM unnest(?::text[], ?::int8[], ?::float8[], ?::text[], ?::text[], ?::bool[], ?::bytea[], ?::bool[], ?::float8[], ?::bool[])
+                    AS x(t, n, f, o, et, he, e, hd, d, c)
+                WHERE task_attempts.task_id = x.t AND task_attempts.number = x.n
+                """,
+                [finished.map(\.taskID), finished.map { Int64($0.number) }, finished.map { $0.finishedAt?.timeIntervalSince1970 ?? -1 },
+                 finished.map { $0.outcome ?? "" }, finished.map { $0.errorType ?? "" }, finished.map { $0.error != nil },
+                 finished.map { bytes($0.error) }, finished.map { $0.durationMs != nil }, finished.map { $0.durationMs ?? 0 },
+                 finished.map(\.coldStart)])
+        }
+        if !states.isEmpty {
+            // A finished task is nobody's any more.
+            try await c.run(
+                """
+                UPDATE tasks SET state = x.st, attempts = x.a, run_at = x.r, finished_at = NULLIF(x.f, -1),
+                    result = CASE WHEN x.hr THEN x.res END, error = CASE WHEN x.he THEN x.err END, updated_at = x.at,
+                    lease_owner = CASE WHEN x.fin THEN NULL ELSE tasks.lease_owner END,
+                    lease_until = CASE WHEN x.fin THEN NULL ELSE tasks.lease_until END
+                FROM unnest(?::text[], ?::text[], ?::int8[], ?::float8[], ?::float8[], ?::bool[], ?::bytea[], ?::bool[], ?::bytea[], ?::float8[], ?::bool[])
+                    AS x(id, st, a, r, f, hr, res, he, err, at, fin)
+                WHERE tasks.id = x.id
+                """,
+                [states.map(\.id), states.map(\.state.rawValue), states.map { Int64($0.attempts) }, states.map(\.runAt.timeIntervalSince1970),
+                 states.map { $0.finishedAt?.timeIntervalSince1970 ?? -1 }, states.map { $0.result != nil }, states.map { bytes($0.result) },
+                 states.map { $0.error != nil }, states.map { bytes($0.error) }, states.map(\.at.timeIntervalSince1970),
+                 states.map(\.state.isFinal)])
         }
     }
 
@@ -208,14 +308,16 @@ extension PostgresStore: TaskLeasing {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
         return try await transaction { c in
+            // Leases are stamped and compared with the database's clock (nodes' clocks never
+            // matter); `now` only says which tasks are due.
             let picked = try await c.rows(
                 """
                 SELECT id, state FROM tasks
-                WHERE state IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < ?)
+                WHERE state IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < extract(epoch FROM clock_timestamp()))
                     AND (run_at <= ? OR state = 'running')
                 ORDER BY priority DESC, created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
                 """,
-                [t, t, limit])
+                [t, limit])
             guard !picked.isEmpty else { return [] }
             let ids = try picked.map { try $0.decode("id", as: String.self) }
             let interrupted = try picked.filter { try $0.decode("state", as: String.self) == TaskState.running.rawValue }
@@ -227,10 +329,10 @@ extension PostgresStore: TaskLeasing {
             }
             return try await c.rows(
                 """
-                UPDATE tasks SET lease_owner = ?, lease_until = ?, state = 'queued', updated_at = ?
+                UPDATE tasks SET lease_owner = ?, lease_until = extract(epoch FROM clock_timestamp()) + ?, state = 'queued', updated_at = ?
                 WHERE id = ANY(?::text[]) RETURNING *
                 """,
-                [node, t + lease, t, ids]
+                [node, lease, t, ids]
             ).map(Self.task).sorted { a, b in
                 a.priority != b.priority ? a.priority > b.priority : a.createdAt != b.createdAt ? a.createdAt < b.createdAt : a.id < b.id
             }
@@ -239,9 +341,11 @@ extension PostgresStore: TaskLeasing {
 
     public func renewLeases(node: String, ids: [String], until: Date) async throws -> Set<String> {
         guard !ids.isEmpty else { return [] }
+        // `until` is this node's wish; the lease is stamped with the database's clock.
+        let seconds = max(0, until.timeIntervalSinceNow)
         let renewed = try await rows(
-            "UPDATE tasks SET lease_until = ? WHERE id = ANY(?::text[]) AND lease_owner = ? RETURNING id",
-            [until.timeIntervalSince1970, ids, node])
+            "UPDATE tasks SET lease_until = extract(epoch FROM clock_timestamp()) + ? WHERE id = ANY(?::text[]) AND lease_owner = ? RETURNING id",
+            [seconds, ids, node])
         return Set(ids).subtracting(try renewed.map { try $0.decode("id", as: String.self) })
     }
 

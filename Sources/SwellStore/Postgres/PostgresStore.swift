@@ -75,10 +75,11 @@ public final class PostgresStore: Sendable {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 1
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let store = PostgresStore(location: location, client: client, logger: logger)
+        // Detached: the pool must outlive a graceful shutdown of the services that use it (they
+        // flush their last writes while stopping); it closes when `body` is done.
+        let pool = Task.detached { await client.run() }
+        let store = PostgresStore(location: location, client: client, logger: logger)
+        do {
             do {
                 try await store.migrate()
             } catch let error as PostgresStoreError {
@@ -86,7 +87,14 @@ public final class PostgresStore: Sendable {
             } catch {
                 throw PostgresStoreError(code: .migration, location: location, reason: Self.describe(error))
             }
-            return try await body(store)
+            let result = try await body(store)
+            pool.cancel()
+            await pool.value
+            return result
+        } catch {
+            pool.cancel()
+            await pool.value
+            throw error
         }
     }
 
