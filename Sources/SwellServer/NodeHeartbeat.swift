@@ -54,7 +54,11 @@ final class NodeHeartbeat: Service, Sendable {
     }
 
     func run() async throws {
-        guard let registry else { return }
+        // Alone (SQLite): nothing to record; a service must not end before the group does.
+        guard let registry else {
+            try? await gracefulShutdown()
+            return
+        }
         var failures = 0
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {

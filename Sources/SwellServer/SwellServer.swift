@@ -192,7 +192,8 @@ public enum SwellServer {
             server: .guardedHTTP1(configuration.listener, maxConnections: maxConnections, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
-            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + (catalogSync.map { [$0] } ?? []) + [tasks, triggers, heartbeat],
+            services: [writer, runtime, provisioner] + (warmPool.map { [$0] } ?? []) + (catalogSync.map { [$0] } ?? []) + [tasks, triggers]
+                + (heartbeat.registry == nil ? [] : [heartbeat]),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: [
