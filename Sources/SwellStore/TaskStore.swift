@@ -81,7 +81,17 @@ public final class TaskStore: TaskStorage, Sendable {
     /// Statements are prepared once per connection and reused (a busy queue applies
     /// thousands of writes a second).
     public func apply(_ writes: [TaskWrite]) async throws {
-        try await db.write { db in
+        try await db.write { db in try Self.apply(writes, db) }
+    }
+
+    /// `apply`, on the caller's thread (the task journal's own thread, which exists to wait
+    /// for commits).
+    public func applyBlocking(_ writes: [TaskWrite]) throws {
+        try db.write { db in try Self.apply(writes, db) }
+    }
+
+    static func apply(_ writes: [TaskWrite], _ db: Database) throws {
+        do {  // (one block: the body the write closure had)
             for w in writes {
                 switch w {
                 case .insert(let t):

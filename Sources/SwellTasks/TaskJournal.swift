@@ -188,7 +188,11 @@ public final class TaskJournal: Sendable {
         if !writes.isEmpty {
             let started = ContinuousClock.now
             do {
-                try Self.wait { [store, writes] in try await store.apply(writes) }
+                if let sqlite = store as? TaskStore {
+                    try sqlite.applyBlocking(writes)
+                } else {
+                    try Self.wait { [store, writes] in try await store.apply(writes) }
+                }
             } catch {
                 failure = error
                 logger.error("task journal write failed", metadata: ["error": "\(error)", "writes": "\(writes.count)"])
