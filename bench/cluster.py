@@ -1,14 +1,15 @@
 """Scale-out: Swell nodes on one PostgreSQL, same machine, same run.
 
-    python3 bench/cluster.py [--tasks 5000] [--sleep-tasks 600] [--quick]
+    python3 bench/cluster.py [--tasks 5000] [--sleep-tasks 600] [--sleep-ms 1000] [--node-budget 512] [--parts 1,2,3] [--quick]
 
 1. Async throughput, one node: the SQLite store vs the PostgreSQL store. `tasks` no-op
    tasks are enqueued in batches of 500 (`POST …/functions/noop/tasks`); reported are the
    enqueue rate and the end-to-end rate (until `GET …/tasks/summary` shows them all
    `succeeded`).
-2. One node vs three nodes on a sleep-bound function (each task sleeps 200 ms; each node's
-   memory budget holds 8 instances of 128 MB, concurrency 1): `sleep-tasks` tasks, enqueued
-   on the first node; end-to-end rate.
+2. One node vs three nodes on a sleep-bound function (each task sleeps `sleep-ms`, 1 s;
+   each node runs at most 4 instances of it, `scaling.maxInstances` being per node,
+   concurrency 1): `sleep-tasks` tasks, all enqueued on the first node (the others claim
+   theirs from the database); end-to-end rate.
 3. Takeover: three nodes, 150 tasks of 1 s; once the third node runs some, `kill -9` it;
    reported is the time until no task is held by the dead node any more (its leases lapsed
    and the survivors claimed its tasks), and whether every task ended `succeeded`.
@@ -133,7 +134,7 @@ def run_tasks(nodes, name, count, event, batch=500):
         if s["succeeded"] + s["failed"] >= count:
             break
         time.sleep(0.1)
-    return {"tasks": count, "enqueue_per_s": round(count / enqueued), "end_to_end_per_s": round(count / (time.monotonic() - t0)),
+    return {"tasks": count, "enqueue_per_s": round(count / enqueued), "end_to_end_per_s": round(count / (time.monotonic() - t0), 1),
             "failed": s["failed"]}
 
 
@@ -141,15 +142,20 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--tasks", type=int, default=5000)
     p.add_argument("--sleep-tasks", type=int, default=600)
+    p.add_argument("--sleep-ms", type=int, default=1000)
+    p.add_argument("--node-budget", type=int, default=512, help="memory budget (MB) of each node in part 2 (128 MB instances)")
+    p.add_argument("--parts", default="1,2,3")
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     if a.quick:
-        a.tasks, a.sleep_tasks = 1000, 240
+        a.tasks, a.sleep_tasks = 1000, 60
     pg = Postgres()
     results = {"machine": machine(), "binary": swell_binary()}
     try:
+        parts = set(a.parts.split(","))
+        r = results
         # 1. One node: SQLite vs PostgreSQL.
-        for store in ("sqlite", "postgres"):
+        for store in ("sqlite", "postgres") if "1" in parts else ():
             extra = ["--store", pg.fresh()[0]] if store == "postgres" else []
             node = Node(*extra)
             try:
@@ -158,21 +164,28 @@ def main():
                 results[f"async_one_node_{store}"] = run_tasks([node], "noop", a.tasks, None)
             finally:
                 node.stop()
-        r = results
-        r["postgres_vs_sqlite"] = round(r["async_one_node_postgres"]["end_to_end_per_s"] / r["async_one_node_sqlite"]["end_to_end_per_s"], 2)
+        if "1" in parts:
+            r["postgres_vs_sqlite"] = round(r["async_one_node_postgres"]["end_to_end_per_s"] / r["async_one_node_sqlite"]["end_to_end_per_s"], 2)
 
-        # 2. Sleep-bound: 1 node vs 3 nodes (each: 8 instances of 128 MB).
-        for count in (1, 3):
+        # 2. Sleep-bound: 1 node vs 3 nodes (each node's memory budget caps its instances).
+        for count in (1, 3) if "2" in parts else ():
             url, _ = pg.fresh()
-            nodes = [Node("--store", url, "--memory-budget", "1024", "--no-warm-pool") for _ in range(count)]
+            nodes = [Node("--store", url, "--memory-budget", str(a.node_budget)) for _ in range(count)]
             try:
-                nodes[0].deploy("sleepy", memory=128, concurrency=1)
+                # Each node runs its own instances: at most 4 of this function (its memory budget
+                # would allow more on this machine), so the work is bound by sleeping slots.
+                nodes[0].deploy("sleepy", memory=128, concurrency=1, timeout=60, scaling={"maxInstances": 4})
                 wait_ready(nodes, "sleepy")
-                results[f"sleep_bound_{count}_nodes"] = run_tasks(nodes, "sleepy", a.sleep_tasks, {"sleep": 200})
+                results[f"sleep_bound_{count}_nodes"] = run_tasks(nodes, "sleepy", a.sleep_tasks, {"sleep": a.sleep_ms})
             finally:
                 for n in nodes:
                     n.stop()
-        r["three_vs_one_node"] = round(r["sleep_bound_3_nodes"]["end_to_end_per_s"] / r["sleep_bound_1_nodes"]["end_to_end_per_s"], 2)
+        if "2" in parts:
+            r["sleep_bound"] = {"sleep_ms": a.sleep_ms, "max_instances_per_node": 4, "concurrency": 1}
+            r["three_vs_one_node"] = round(r["sleep_bound_3_nodes"]["end_to_end_per_s"] / r["sleep_bound_1_nodes"]["end_to_end_per_s"], 2)
+        if "3" not in parts:
+            print(json.dumps(results, indent=2))
+            return
 
         # 3. Takeover after kill -9.
         url, db = pg.fresh()

@@ -211,3 +211,23 @@ def test_an_object_store_notification_sent_to_two_nodes_is_one_task(cluster, app
     assert len(first["tasks"]) == 1 and second["tasks"] == first["tasks"], (first, second)
     s = summary(a, name)
     assert sum(s.values()) == 1, s
+
+
+def instances(server, name):
+    r = requests.get(f"{server.url}/v1/namespaces/default/functions/{name}/instances",
+                     headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
+    return len(r.json()["instances"]) if r.status_code == 200 else -1
+
+
+def test_minimum_instances_are_split_across_live_nodes(cluster, app_dir, unique):
+    a = cluster[0].client()
+    name = unique("warm")
+    a.deploy(app_dir, {name: node_fn(ECHO, scaling={"minInstances": 4})})
+    # 4 over 3 nodes: 2, 1, 1 (the first node in the registry's order takes the remainder).
+    split = wait_until(lambda: sorted(instances(n, name) for n in cluster) == [1, 1, 2], 20, step=0.25)
+    assert split, [instances(n, name) for n in cluster]
+    # A node dies: the survivors run its share once the registry sees it dead.
+    os.kill(cluster[2].pid, signal.SIGKILL)
+    cluster[2].proc.wait()
+    taken = wait_until(lambda: sorted(instances(n, name) for n in cluster[:2]) == [2, 2], 20, step=0.25)
+    assert taken, [instances(n, name) for n in cluster[:2]]
