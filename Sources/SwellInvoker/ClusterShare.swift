@@ -6,7 +6,9 @@ import Synchronization
 /// across the live nodes, each running its part (`share(of:)`), and the survivors take a
 /// dead node's part over once the registry sees it dead.
 public final class ClusterShare: Sendable {
-    private let state = Mutex((rank: 0, count: 1))
+    /// Unknown (count 0) until the registry first answers: no share is taken before then, so a
+    /// node starting does not provision everything for a moment.
+    private let state = Mutex((rank: 0, count: 0))
 
     public init() {}
 
@@ -18,9 +20,11 @@ public final class ClusterShare: Sendable {
 
     public var nodes: Int { state.withLock { $0.count } }
 
-    /// This node's part of `total`: `total / count`, one more on the first `total % count` nodes.
+    /// This node's part of `total`: `total / count`, one more on the first `total % count` nodes
+    /// (0 while the live nodes are not known yet).
     public func share(of total: Int) -> Int {
         let (rank, count) = state.withLock { $0 }
+        guard count > 0 else { return 0 }
         return total / count + (rank < total % count ? 1 : 0)
     }
 

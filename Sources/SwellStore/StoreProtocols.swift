@@ -149,6 +149,9 @@ public protocol TaskLeasing: TaskStorage {
     func renewLeases(node: String, ids: [String], until: Date) async throws -> Set<String>
     /// Gives queued tasks back before their lease ends (a node stopping hands them on at once).
     func releaseLeases(node: String, ids: [String]) async throws
+    /// Stops a queued task no node holds (or whose holder's lease lapsed).
+    /// - Returns: true when it was stopped; false when it is not queued or a node holds it.
+    func stopUnclaimed(id: String, namespace: String, at: Date) async throws -> Bool
     /// The task an idempotency key was used for since `since`, cluster-wide.
     func idempotentTask(namespace: String, function: String, key: String, since: Date) async throws -> String?
 }

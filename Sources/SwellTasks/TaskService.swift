@@ -242,6 +242,15 @@ public actor TaskService: Service {
     public func stop(namespace: String, id: String) async throws(SwellError) -> TaskState {
         guard var entry = live[id], entry.record.namespace == namespace else {
             guard let stored = try? await store.task(id: id, namespace: namespace) else { throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)") }
+            // Scale-out: a queued task no node has claimed is stopped in the shared queue; one
+            // another node holds is that node's to stop.
+            if let leasing, !stored.state.isFinal {
+                if (try? await leasing.stopUnclaimed(id: id, namespace: namespace, at: Date())) == true {
+                    counts[FunctionName(namespace: namespace, function: stored.function), default: Counts()].stopped += 1
+                    return .stopped
+                }
+                throw SwellError(.conflict, "task \(id) is \(stored.state.rawValue) on another node; send the stop to that node, or again once it is finished", retryAfter: 1)
+            }
             throw SwellError(.conflict, "task \(id) is already \(stored.state.rawValue)")
         }
         if var running = entry.running {

@@ -63,6 +63,19 @@ struct PostgresClusterTests {
         }
     }
 
+    @Test func aQueuedTaskNobodyHoldsIsStoppedInTheSharedQueue() async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            try await pg.apply([.insert(Self.task("free", at: t0)), .insert(Self.task("held", at: t0))])
+            _ = try await pg.claimTasks(node: "a", limit: 1, lease: 60, now: t0)  // "free" is claimed first (id order)
+            #expect(!(try await pg.stopUnclaimed(id: "free", namespace: "n", at: t0)))
+            #expect(try await pg.stopUnclaimed(id: "held", namespace: "n", at: t0))
+            #expect(try await pg.task(id: "held", namespace: "n")?.state == .stopped)
+            #expect(!(try await pg.stopUnclaimed(id: "held", namespace: "other", at: t0)))
+            #expect(try await pg.claimTasks(node: "b", limit: 10, lease: 60, now: t0).isEmpty)
+        }
+    }
+
     @Test func idempotencyKeysAreFoundByEveryNode() async throws {
         try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
             let t0 = Date()

@@ -356,6 +356,19 @@ extension PostgresStore: TaskLeasing {
             [ids, node])
     }
 
+    public func stopUnclaimed(id: String, namespace: String, at: Date) async throws -> Bool {
+        let t = at.timeIntervalSince1970
+        return !(try await rows(
+            """
+            UPDATE tasks SET state = 'stopped', finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+            WHERE id = ? AND namespace = ? AND state = 'queued'
+                AND (lease_owner IS NULL OR lease_until < extract(epoch FROM clock_timestamp()))
+            RETURNING id
+            """,
+            [t, t, id, namespace])
+        ).isEmpty
+    }
+
     public func idempotentTask(namespace: String, function: String, key: String, since: Date) async throws -> String? {
         try await rows(
             """
