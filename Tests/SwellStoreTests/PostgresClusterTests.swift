@@ -33,6 +33,26 @@ struct PostgresClusterTests {
         }
     }
 
+    @Test func claimsShareFairlyAcrossNamespaces() async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            var flood = (0..<30).map { i -> TaskWrite in
+                var t = Self.task(String(format: "a%02d", i), at: t0.addingTimeInterval(Double(i) / 1000))
+                t.namespace = "flood"
+                return .insert(t)
+            }
+            for i in 0..<2 {
+                var t = Self.task("b\(i)", at: t0.addingTimeInterval(1 + Double(i)))
+                t.namespace = "quiet"
+                flood.append(.insert(t))
+            }
+            try await pg.apply(flood)
+            // The quiet namespace's newer tasks come in the first claim all the same.
+            let first = try await pg.claimTasks(node: "a", limit: 4, lease: 60, now: t0.addingTimeInterval(10)).map(\.id)
+            #expect(Set(first) == ["a00", "a01", "b0", "b1"])
+        }
+    }
+
     @Test func aLapsedLeaseReturnsTheTaskWithAnInterruptedAttempt() async throws {
         try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
             let t0 = Date()

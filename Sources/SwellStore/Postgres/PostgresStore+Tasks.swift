@@ -310,14 +310,22 @@ extension PostgresStore: TaskLeasing {
         return try await transaction { c in
             // Leases are stamped and compared with the database's clock (nodes' clocks never
             // matter); `now` only says which tasks are due.
+            // Fair share across namespaces: the candidates are taken round-robin over the
+            // namespaces (each one's best first: priority, then age), so a namespace with a
+            // flood of tasks cannot hold every claim; rows are re-checked when locked.
             let picked = try await c.rows(
                 """
-                SELECT id, state FROM tasks
-                WHERE state IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < extract(epoch FROM clock_timestamp()))
-                    AND (run_at <= ? OR state = 'running')
-                ORDER BY priority DESC, created_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+                SELECT t.id, t.state FROM tasks t JOIN (
+                    SELECT id, row_number() OVER (PARTITION BY namespace ORDER BY priority DESC, created_at, id) AS turn,
+                        priority, created_at FROM tasks
+                    WHERE state IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < extract(epoch FROM clock_timestamp()))
+                        AND (run_at <= ? OR state = 'running')
+                    ORDER BY turn, priority DESC, created_at, id LIMIT ?) AS candidate ON candidate.id = t.id
+                WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
+                ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
+                LIMIT ? FOR UPDATE OF t SKIP LOCKED
                 """,
-                [t, limit])
+                [t, limit * 4, limit])
             guard !picked.isEmpty else { return [] }
             let ids = try picked.map { try $0.decode("id", as: String.self) }
             let interrupted = try picked.filter { try $0.decode("state", as: String.self) == TaskState.running.rawValue }
