@@ -29,6 +29,14 @@ echo "    tansu on $SWELL_KAFKA_BROKER (pid $TANSU_PID, log $TANSU_LOG)" >&2
 broker_watch=$!
 trap 'kill "$broker_watch" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true' EXIT
 
+# A throw-away PostgreSQL (initdb in a temporary directory as the postgres user, a free
+# loopback port; Debian's postgresql is installed when missing) for the store contract
+# suites' PostgreSQL runs and the scale-out e2e tests, which read SWELL_TEST_POSTGRES_URL.
+echo "==> starting PostgreSQL" >&2
+eval "$(tests/postgres_tools/start_postgres.sh)"   # SWELL_TEST_POSTGRES_URL, _PID, _DIR, _BIN
+echo "    PostgreSQL at $SWELL_TEST_POSTGRES_URL (pid $SWELL_TEST_POSTGRES_PID)" >&2
+trap 'kill "$broker_watch" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true; tests/postgres_tools/stop_postgres.sh' EXIT
+
 echo "==> swift test" >&2
 swift test --skip-build 2>&1 | tee /tmp/swell-swift-test.log || status=1
 

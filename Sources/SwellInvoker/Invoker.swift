@@ -19,11 +19,14 @@ public final class Invoker: Sendable {
     public let tracing: Bool
     /// Latency histograms, errors by type and throttles by reason (swift-metrics).
     public let metrics: InvocationMetrics
+    /// Scale-out: minimum instances are this node's share, set by the provisioner.
+    let share: ClusterShare?
 
     public init(
         catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, hub: LogHub, writer: RecordWriter,
-        metrics: InvocationMetrics = .off, tracing: Bool = false
+        metrics: InvocationMetrics = .off, tracing: Bool = false, share: ClusterShare? = nil
     ) {
+        self.share = share
         self.tracing = tracing
         self.metrics = metrics
         self.catalog = catalog
@@ -109,7 +112,7 @@ public final class Invoker: Sendable {
     ) async throws(SwellError) -> Response {
         let resolved = try catalog.resolve(namespace, name, qualifier, random: Double.random(in: 0..<1))
         let pool = runtime.pool(
-            for: resolved.key, revision: resolved.revision, config: resolved.config,
+            for: resolved.key, revision: resolved.revision, config: share?.poolConfig(resolved.config) ?? resolved.config,
             codeDirectory: CodeStore.functionDirectory(root: codeDirectory, namespace: resolved.key.namespace, function: resolved.key.name, sha256: resolved.config.codeSha256))
         let requestID = givenID ?? RandomID.uuid()
         if captureLogs { hub.beginCapture(requestID) }

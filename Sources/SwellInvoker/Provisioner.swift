@@ -13,8 +13,11 @@ public final class Provisioner: Service, Sendable {
     let runtime: RuntimeManager
     let codeDirectory: String
     let logger: Logger
+    /// Scale-out: this node's share of every function's minimum (nil: a single node runs it all).
+    let share: ClusterShare?
 
-    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, logger: Logger) {
+    public init(catalog: Catalog, runtime: RuntimeManager, codeDirectory: String, logger: Logger, share: ClusterShare? = nil) {
+        self.share = share
         self.catalog = catalog
         self.runtime = runtime
         self.codeDirectory = codeDirectory
@@ -34,9 +37,11 @@ public final class Provisioner: Service, Sendable {
     public func reconcile(at now: Date) async {
         for target in catalog.provisionTargets() {
             let pool = runtime.pool(
-                for: target.key, revision: target.revision, config: target.config,
+                for: target.key, revision: target.revision, config: share?.poolConfig(target.config) ?? target.config,
                 codeDirectory: CodeStore.functionDirectory(root: codeDirectory, namespace: target.key.namespace, function: target.key.name, sha256: target.config.codeSha256))
-            let scheduled = target.config.scaling.scheduledMinimum(at: now)
+            var scheduled = target.config.scaling.scheduledMinimum(at: now)
+            // Scale-out: the larger of the two minimums, split across the live nodes.
+            if let share { scheduled = share.share(of: max(target.config.scaling.minInstances, scheduled)) }
             pool.setScheduledMinimum(scheduled)
             pool.tick()
         }

@@ -35,7 +35,7 @@ public final class RecordWriter: Service, Sendable {
     }
 
     let store: any RecordStore
-    let logs: LogStore
+    let logs: any LogStorage
     let limits: LogLimits
     let logger: Logger
     /// Invocation records buffered beyond this are dropped (and counted).
@@ -49,7 +49,7 @@ public final class RecordWriter: Service, Sendable {
     public let usage: UsageMeter?
 
     public init(
-        store: any RecordStore, logs: LogStore, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000,
+        store: any RecordStore, logs: any LogStorage, limits: LogLimits = LogLimits(), logger: Logger, maxPendingRecords: Int = 50_000,
         usage: UsageMeter? = nil
     ) {
         self.usage = usage
@@ -146,7 +146,7 @@ public final class RecordWriter: Service, Sendable {
             let store = self.store
             let records = batch.records
             do {
-                try await NIOThreadPool.singleton.runIfActive { try store.appendInvocations(records) }
+                try await store.appendInvocations(records)
             } catch {
                 logger.error("cannot write invocation records", metadata: ["error": "\(error)"])
             }
@@ -193,7 +193,7 @@ public final class RecordWriter: Service, Sendable {
                     let store = self.store
                     let maxAge = limits.retention.maxAge
                     do {
-                        try await NIOThreadPool.singleton.runIfActive { try store.pruneInvocations(maxAge: maxAge) }
+                        try await store.pruneInvocations(maxAge: maxAge)
                     } catch {
                         logger.error("invocation record retention failed", metadata: ["error": "\(error)"])
                     }

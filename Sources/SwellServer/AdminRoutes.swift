@@ -9,7 +9,7 @@ struct AdminRoutes {
     let control: ControlPlane
     let catalog: Catalog
     let records: any RecordStore
-    let logs: LogStore
+    let logs: any LogStorage
     let hub: LogHub
     let writer: RecordWriter
 
@@ -29,7 +29,7 @@ struct AdminRoutes {
             }
             let name = try body.string("name") ?? ""
             guard name.count <= 64 else { throw SwellError.invalid("name", "must be at most 64 characters") }
-            let (record, plaintext) = try control.createKey(namespace: ns, role: role, name: name)
+            let (record, plaintext) = try await control.createKey(namespace: ns, role: role, name: name)
             AuditNote.current?.set("keyId", .string(record.id))
             return try JSONBody.response(API.KeyInfo(record, plaintext: plaintext), status: .created)
         }
@@ -41,7 +41,7 @@ struct AdminRoutes {
         group.delete("namespaces/:ns/keys/:id") { _, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .admin)
-            try control.revokeKey(namespace: ns, id: ctx.parameters.get("id") ?? "")
+            try await control.revokeKey(namespace: ns, id: ctx.parameters.get("id") ?? "")
             return Response(status: .noContent)
         }
         group.get("namespaces/:ns/functions/:name/logs") { request, ctx in
@@ -85,7 +85,7 @@ struct AdminRoutes {
             guard catalog.function(ns, name) != nil else { throw SwellError.notFound("function \(name) does not exist in namespace \(ns)") }
             let limit = try int(request.uri.queryParameters.get("limit"), field: "limit", range: 1...1000) ?? 50
             await writer.flush()
-            return try JSONBody.response(["invocations": try records.invocations(namespace: ns, function: name, limit: limit).map(API.InvocationInfo.init)])
+            return try JSONBody.response(["invocations": try await records.invocations(namespace: ns, function: name, limit: limit).map(API.InvocationInfo.init)])
         }
     }
 }

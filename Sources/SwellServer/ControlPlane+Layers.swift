@@ -27,18 +27,18 @@ extension ControlPlane {
 
     /// Whether a `provided` function without a `bootstrap` of its own gets one from its layers
     /// (`/opt/bootstrap`, as Lambda allows): the merged tree is unpacked to look.
-    func layersProvideBootstrap(namespace: String, name: String, config: FunctionConfig) -> Bool {
+    func layersProvideBootstrap(namespace: String, name: String, config: FunctionConfig) async -> Bool {
         guard config.runtime == .provided, !config.layers.isEmpty, config.layers.allSatisfy({ !$0.sha256.isEmpty }) else { return false }
-        let uid = try? self.uid(namespace: namespace, name: name)
+        let uid = try? await self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? uid.map { CodeStore.Owner(uid: $0, gid: $0) } : nil
         guard let tree = try? code.prepareLayers(namespace: namespace, function: name, layers: config.layers, owner: owner) else { return false }
         return FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap")
     }
 
     /// Unpacks the merged `/opt` tree of a function's layers, owned like its code.
-    func prepareLayers(namespace: String, name: String, layers: [LayerRef]) throws {
+    func prepareLayers(namespace: String, name: String, layers: [LayerRef]) async throws {
         guard !layers.isEmpty else { return }
-        let uid = try self.uid(namespace: namespace, name: name)
+        let uid = try await self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? CodeStore.Owner(uid: uid, gid: uid) : nil
         do {
             try code.prepareLayers(namespace: namespace, function: name, layers: layers, owner: owner)

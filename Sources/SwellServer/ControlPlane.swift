@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SwellInvoker
 import SwellModel
 import SwellRuntime
@@ -17,7 +18,7 @@ public final class ControlPlane: Sendable {
     let uidRange: UIDRange
     /// Layer versions functions may list (nil: none can be resolved).
     let layers: LayerStore?
-    private let revocations = Mutex(())
+    private let revocations = AsyncLock()
 
     init(
         store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore, uidRange: UIDRange = .standard,
@@ -33,34 +34,36 @@ public final class ControlPlane: Sendable {
 
     /// The function's uid, allocated and stored on first use (also when Swell is not root, so
     /// that the table is complete if it later is).
-    func uid(namespace: String, name: String) throws -> UInt32 {
+    func uid(namespace: String, name: String) async throws -> UInt32 {
         let identities = runtime.sandbox.identities
         if let uid = identities.uid(namespace: namespace, name: name) { return uid }
-        let uid = try store.allocateUID(namespace: namespace, name: name, range: uidRange)
+        let uid = try await store.allocateUID(namespace: namespace, name: name, range: uidRange)
         identities.set(uid, namespace: namespace, name: name)
         return uid
     }
 
     /// Unpacks the function's own copy of its code, group-owned by its gid when Swell is root.
-    func prepareCode(namespace: String, name: String, sha256: String, field: String) throws {
-        let uid = try self.uid(namespace: namespace, name: name)
+    func prepareCode(namespace: String, name: String, sha256: String, field: String) async throws {
+        let uid = try await self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? CodeStore.Owner(uid: uid, gid: uid) : nil
         do {
-            try code.prepare(namespace: namespace, function: name, sha256: sha256, owner: owner)
+            // File work: off the cooperative pool.
+            let code = self.code
+            _ = try await NIOThreadPool.singleton.runIfActive { try code.prepare(namespace: namespace, function: name, sha256: sha256, owner: owner) }
         } catch let error as TarArchive.FormatError {
             throw SwellError.invalid(field, "the code package cannot be unpacked: \(error.description)")
         }
     }
 
     /// Validates and stores a function's `$LATEST`; reports what changed.
-    func putFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws -> (FunctionRecord, change: String, fields: [String]) {
-        let config = try validateFunction(namespace: namespace, name: name, spec: spec, path: path)
+    func putFunction(namespace: String, name: String, spec: ConfigValue, path: String) async throws -> (FunctionRecord, change: String, fields: [String]) {
+        let config = try await validateFunction(namespace: namespace, name: name, spec: spec, path: path)
         let codeField = path.isEmpty ? "codeSha256" : "\(path).codeSha256"
         let old = catalog.function(namespace, name)
         if let old, old.config == config { return (old, "unchanged", []) }
-        try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: codeField)
-        try prepareLayers(namespace: namespace, name: name, layers: config.layers)
-        let record = try store.putFunction(namespace: namespace, name: name, config: config)
+        try await prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: codeField)
+        try await prepareLayers(namespace: namespace, name: name, layers: config.layers)
+        let record = try await store.putFunction(namespace: namespace, name: name, config: config)
         catalog.put(record)
         if let old {
             let fields = config.changedFields(from: old.config)
@@ -74,7 +77,7 @@ public final class ControlPlane: Sendable {
     /// Checks a function entry against the catalog and its code package without changing
     /// anything, reporting every problem at once: the spec's fields, the package, the
     /// aliases it names and the handler's file (``HandlerCheck``).
-    func validateFunction(namespace: String, name: String, spec: ConfigValue, path: String) throws(SwellError) -> FunctionConfig {
+    func validateFunction(namespace: String, name: String, spec: ConfigValue, path: String) async throws(SwellError) -> FunctionConfig {
         func field(_ f: String) -> String { path.isEmpty ? f : "\(path).\(f)" }
         var problems = Problems()
         if !Names.isFunctionName(name) {
@@ -89,15 +92,16 @@ public final class ControlPlane: Sendable {
         }) {
             config.layers = resolved
         }
-        if code.has(namespace: namespace, sha256: config.codeSha256) {
+        // A package uploaded through another node (scale-out) is fetched from the shared store first.
+        if (try? await code.ensureLocal(namespace: namespace, sha256: config.codeSha256)) == true {
             config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
             do {
                 // The function's own copy (unpacked without following links) is what the check reads.
-                try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: field("codeSha256"))
+                try await prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: field("codeSha256"))
                 let root = CodeStore.functionDirectory(
                     root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
                 if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: field("handler"), files: DirectoryFiles(root: root)),
-                    !layersProvideBootstrap(namespace: namespace, name: name, config: config)
+                    await !layersProvideBootstrap(namespace: namespace, name: name, config: config)
                 {
                     problems.add(problem)
                 }
@@ -124,24 +128,24 @@ public final class ControlPlane: Sendable {
         return config
     }
 
-    func deleteFunction(namespace: String, name: String) throws {
-        guard try store.deleteFunction(namespace: namespace, name: name) else {
+    func deleteFunction(namespace: String, name: String) async throws {
+        guard try await store.deleteFunction(namespace: namespace, name: name) else {
             throw SwellError.notFound("function \(name) does not exist in namespace \(namespace)")
         }
         catalog.removeFunction(namespace, name)
         runtime.retire(namespace: namespace, name: name)
     }
 
-    func publish(namespace: String, name: String, description: String) throws -> (VersionRecord, created: Bool) {
+    func publish(namespace: String, name: String, description: String) async throws -> (VersionRecord, created: Bool) {
         guard catalog.function(namespace, name) != nil else {
             throw SwellError.notFound("function \(name) does not exist in namespace \(namespace)")
         }
-        let (version, created) = try store.publishVersion(namespace: namespace, name: name, description: description)
+        let (version, created) = try await store.publishVersion(namespace: namespace, name: name, description: description)
         catalog.put(version)
         return (version, created)
     }
 
-    func putAlias(namespace: String, function: String, name: String, body: ConfigValue) throws -> AliasRecord {
+    func putAlias(namespace: String, function: String, name: String, body: ConfigValue) async throws -> AliasRecord {
         guard catalog.function(namespace, function) != nil else {
             throw SwellError.notFound("function \(function) does not exist in namespace \(namespace)")
         }
@@ -157,23 +161,23 @@ public final class ControlPlane: Sendable {
             throw SwellError.invalid("additionalVersionWeights.\(v)", "function \(function) has no published version \(v)")
         }
         let alias = AliasRecord(namespace: namespace, function: function, name: name, config: config)
-        try store.putAlias(alias)
+        try await store.putAlias(alias)
         catalog.put(alias)
         return alias
     }
 
-    func deleteAlias(namespace: String, function: String, name: String) throws {
-        guard try store.deleteAlias(namespace: namespace, function: function, name: name) else {
+    func deleteAlias(namespace: String, function: String, name: String) async throws {
+        guard try await store.deleteAlias(namespace: namespace, function: function, name: name) else {
             throw SwellError.notFound("function \(function) has no alias \(name)")
         }
         catalog.removeAlias(namespace, function, name)
     }
 
     /// Creates a key; the plaintext is returned once and never stored.
-    func createKey(namespace: String, role: Role, name: String, plaintext: String? = nil) throws -> (KeyRecord, String) {
+    func createKey(namespace: String, role: Role, name: String, plaintext: String? = nil) async throws -> (KeyRecord, String) {
         let key = plaintext ?? APIKeys.generate()
         let record = KeyRecord(id: APIKeys.newID(), namespace: namespace, role: role, name: name, hash: APIKeys.hash(key), createdAt: Date())
-        try store.createKey(record)
+        try await store.createKey(record)
         catalog.put(record)
         return (record, key)
     }
@@ -181,18 +185,54 @@ public final class ControlPlane: Sendable {
     /// Revokes a key, except the last active admin key of `default` (the platform admin's:
     /// without it nobody could manage the platform any more). One revocation at a time, so
     /// two concurrent revocations cannot remove the last two admin keys together.
-    func revokeKey(namespace: String, id: String) throws {
-        try revocations.withLock { _ in
+    func revokeKey(namespace: String, id: String) async throws {
+        try await revocations.withLock {
             if namespace == "default" {
                 let admins = catalog.keys(namespace: "default").filter { $0.role == .admin && !$0.revoked }
                 if admins.count == 1, admins[0].id == id {
                     throw SwellError(.conflict, "key \(id) is the last admin key of namespace default (the platform admin); create another admin key before revoking it")
                 }
             }
-            guard try store.revokeKey(namespace: namespace, id: id) else {
+            guard try await store.revokeKey(namespace: namespace, id: id) else {
                 throw SwellError.notFound("no active key \(id) in namespace \(namespace)")
             }
             catalog.revokeKey(id: id)
         }
+    }
+}
+
+/// Mutual exclusion across suspension points (an actor alone would let a second caller in
+/// at every await): callers run one at a time, in arrival order.
+final class AsyncLock: Sendable {
+    private struct State {
+        var locked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { s -> Bool in
+                if s.locked {
+                    s.waiters.append(c)
+                    return false
+                }
+                s.locked = true
+                return true
+            }
+            if acquired { c.resume() }
+        }
+        defer {
+            let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                if s.waiters.isEmpty {
+                    s.locked = false
+                    return nil
+                }
+                return s.waiters.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await body()
     }
 }

@@ -29,10 +29,8 @@ struct FunctionRoutes {
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
             let body = try await JSONBody.read(request)
-            // Unpacking the code is file work: off the cooperative pool.
-            let (record, change, fields) = try await NIOThreadPool.singleton.runIfActive {
-                try control.putFunction(namespace: ns, name: name, spec: body, path: "")
-            }
+            // Unpacking the code is file work: ControlPlane does it off the cooperative pool.
+            let (record, change, fields) = try await control.putFunction(namespace: ns, name: name, spec: body, path: "")
             AuditNote.current?.set("change", .string(change))
             AuditNote.current?.set("fields", .array(fields.map { .string($0) }))
             return try JSONBody.response(
@@ -42,7 +40,7 @@ struct FunctionRoutes {
         group.delete("namespaces/:ns/functions/:name") { _, ctx in
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
-            try control.deleteFunction(namespace: ns, name: name)
+            try await control.deleteFunction(namespace: ns, name: name)
             return Response(status: .noContent)
         }
         group.post("namespaces/:ns/functions/:name/versions") { request, ctx in
@@ -50,7 +48,7 @@ struct FunctionRoutes {
             _ = try ctx.authorize(ns, .developer)
             let body = try FieldReader(try await JSONBody.read(request), path: "")
             try body.rejectUnknown(["description"])
-            let (version, created) = try control.publish(namespace: ns, name: name, description: try body.string("description") ?? "")
+            let (version, created) = try await control.publish(namespace: ns, name: name, description: try body.string("description") ?? "")
             AuditNote.current?.set("version", .int(version.version))
             AuditNote.current?.set("created", .bool(created))
             return try JSONBody.response(API.VersionInfo(version), status: created ? .created : .ok)
@@ -71,13 +69,13 @@ struct FunctionRoutes {
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
             let alias = ctx.parameters.get("alias") ?? ""
-            let record = try control.putAlias(namespace: ns, function: name, name: alias, body: try await JSONBody.read(request))
+            let record = try await control.putAlias(namespace: ns, function: name, name: alias, body: try await JSONBody.read(request))
             return try JSONBody.response(API.AliasInfo(record))
         }
         group.delete("namespaces/:ns/functions/:name/aliases/:alias") { _, ctx in
             let (ns, name) = try names(ctx)
             _ = try ctx.authorize(ns, .developer)
-            try control.deleteAlias(namespace: ns, function: name, name: ctx.parameters.get("alias") ?? "")
+            try await control.deleteAlias(namespace: ns, function: name, name: ctx.parameters.get("alias") ?? "")
             return Response(status: .noContent)
         }
         group.post("namespaces/:ns/deploy") { request, ctx in
@@ -93,21 +91,23 @@ struct FunctionRoutes {
             // Validate everything before changing anything, and report every problem at once.
             var problems = Problems()
             for (name, spec) in functions.entries() {
-                _ = problems.check { () throws(SwellError) in try control.validateFunction(namespace: ns, name: name, spec: spec, path: functions.field(name)) }
+                do throws(SwellError) {
+                    _ = try await control.validateFunction(namespace: ns, name: name, spec: spec, path: functions.field(name))
+                } catch {
+                    problems.add(error)
+                }
             }
             try problems.throwIfAny()
             var changes: [API.Change] = []
             for (name, spec) in functions.entries() {
                 let path = functions.field(name)
-                let (_, change, fields) = try await NIOThreadPool.singleton.runIfActive {
-                    try control.putFunction(namespace: ns, name: name, spec: spec, path: path)
-                }
+                let (_, change, fields) = try await control.putFunction(namespace: ns, name: name, spec: spec, path: path)
                 changes.append(.init(function: name, change: change, fields: fields))
             }
             if prune {
                 let keep = Set(functions.entries().map(\.0))
                 for f in catalog.functions(namespace: ns) where !keep.contains(f.name) {
-                    try control.deleteFunction(namespace: ns, name: f.name)
+                    try await control.deleteFunction(namespace: ns, name: f.name)
                     changes.append(.init(function: f.name, change: "deleted", fields: []))
                 }
             }
@@ -119,7 +119,7 @@ struct FunctionRoutes {
         group.head("namespaces/:ns/code/:sha") { _, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .developer)
-            return Response(status: code.has(namespace: ns, sha256: ctx.parameters.get("sha") ?? "") ? .ok : .notFound)
+            return Response(status: try await code.ensureLocal(namespace: ns, sha256: ctx.parameters.get("sha") ?? "") ? .ok : .notFound)
         }
         group.put("namespaces/:ns/code/:sha") { request, ctx in
             let ns = try namespace(ctx)
@@ -133,7 +133,7 @@ struct FunctionRoutes {
             let size: Int
             do {
                 let data = Data(buffer.readableBytesView)
-                size = try await NIOThreadPool.singleton.runIfActive { try code.put(data, namespace: ns, sha256: sha) }
+                size = try await code.store(data, namespace: ns, sha256: sha)
             } catch let error as TarArchive.FormatError {
                 throw SwellError.invalid("body", "not a valid code package: \(error.description)")
             }

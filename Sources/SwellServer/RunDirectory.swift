@@ -16,7 +16,8 @@ enum DataDirectory {
     static let databases = ["swell.db", "tasks.db", "triggers.db"]
 
     /// Creates or checks the directory; returns its real path.
-    static func prepare(_ path: String, logger: Logger) throws -> String {
+    /// - Parameter createDatabases: create the SQLite files 0600 up front (not with a PostgreSQL store).
+    static func prepare(_ path: String, createDatabases: Bool = true, logger: Logger) throws -> String {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             // Parents first, as `--data-dir a/b/c` always allowed.
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -39,7 +40,7 @@ enum DataDirectory {
             guard fchmod(fd, 0o700) == 0 else { throw DirectoryError(description: "cannot make \(real) private (mode 0700)") }
             logger.notice("data directory made private", metadata: ["path": "\(real)", "was": "\(String(st.st_mode & 0o777, radix: 8))", "now": "700"])
         }
-        for name in databases { try privateFile(name, in: fd, directory: real, create: true) }
+        for name in databases { try privateFile(name, in: fd, directory: real, create: createDatabases) }
         for name in databases.flatMap({ ["\($0)-wal", "\($0)-shm"] }) + ["admin.key"] {
             try privateFile(name, in: fd, directory: real, create: false)
         }

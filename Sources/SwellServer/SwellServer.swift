@@ -36,13 +36,17 @@ public struct ServerConfiguration: Sendable {
     public var gpus: [GPUDevice] = []
     /// Prices to apply at start (`--prices FILE`); nil keeps the stored ones (or the defaults).
     public var prices: PriceTable?
+    /// Where the state lives: SQLite files in the data directory, or a PostgreSQL database shared by many nodes.
+    public var store: StoreSelection = .sqlite
 
     public init(
         dataDirectory: String, host: String = "127.0.0.1", port: Int = 8080, adminKey: String? = nil, exampleDirectory: String? = nil,
         warmPool: Bool = true, memoryBudgetMB: Int? = nil, namespaceMaxInstances: Int = 1000, sandbox: Bool = true,
-        listener: ListenerConfiguration = ListenerConfiguration(), logs: LogLimits = LogLimits(), prices: PriceTable? = nil
+        listener: ListenerConfiguration = ListenerConfiguration(), logs: LogLimits = LogLimits(), prices: PriceTable? = nil,
+        store: StoreSelection = .sqlite
     ) {
         self.prices = prices
+        self.store = store
         self.listener = listener
         self.logs = logs
         self.memoryBudgetMB = memoryBudgetMB
@@ -64,9 +68,41 @@ public enum SwellServer {
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         // Absolute, because instances run with their code directory as working directory.
         // Private to Swell (0700, databases 0600): instances never see the data directory.
-        let data = try DataDirectory.prepare(URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path, logger: logger)
-        let store = try SQLiteStore(path: "\(data)/swell.db")
-        let identities = FunctionIdentities(try store.functionUIDs())
+        let data = try DataDirectory.prepare(
+            URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path, createDatabases: configuration.store == .sqlite, logger: logger)
+        switch configuration.store {
+        case .sqlite:
+            // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
+            let stores = Stores(
+                control: try SQLiteStore(path: "\(data)/swell.db"),
+                logs: try LogStore(
+                    path: "\(data)/logs.db", walLimitBytes: max(256 << 10, min(4 << 20, configuration.logs.retention.databaseMaxBytes / 8))),
+                tasks: try TaskStore(path: "\(data)/tasks.db"), triggers: try TriggerStore(path: "\(data)/triggers.db"), packages: nil)
+            try await run(configuration, data: data, stores: stores, logger: logger)
+        case .postgres(let location):
+            logger.notice("using the PostgreSQL store", metadata: ["store": "\(location)"])
+            try await PostgresStore.withStore(location, logger: logger) { pg in
+                let stores = Stores(control: pg, logs: pg, tasks: pg, triggers: pg, packages: pg)
+                try await run(configuration, data: data, stores: stores, logger: logger)
+            }
+        }
+    }
+
+    /// The stores one server uses (all of one engine).
+    struct Stores: Sendable {
+        var control: any ControlStore & RecordStore
+        var logs: any LogStorage
+        var tasks: any TaskStorage
+        var triggers: any TriggerStorage
+        /// Code packages every node can fetch (scale-out only).
+        var packages: (any PackageStorage)?
+        /// This process's name among the nodes sharing the store (unique per start).
+        var node: String = NodeName.make()
+    }
+
+    static func run(_ configuration: ServerConfiguration, data: String, stores: Stores, logger: Logger) async throws {
+        let store = stores.control
+        let identities = FunctionIdentities(try await store.functionUIDs())
         let sandbox = configuration.sandbox
             ? Sandbox.detect(logger: logger, identities: identities)
             : Sandbox(mode: .rlimits(reason: "disabled"), switchesUID: false, identities: identities)
@@ -79,19 +115,19 @@ public enum SwellServer {
         }
         let run = runDirectory.path
         logger.notice("instances' files live in the run directory", metadata: ["run": "\(run)"])
-        let code = try CodeStore(directory: "\(data)/code", unpackDirectory: "\(run)/code")
+        let code = try CodeStore(directory: "\(data)/code", unpackDirectory: "\(run)/code", shared: stores.packages)
         let instancesDirectory = "\(run)/instances"
         guard mkdir(instancesDirectory, 0o711) == 0, chmod(instancesDirectory, 0o711) == 0 else {
             throw DirectoryError(description: "cannot create \(instancesDirectory): \(String(cString: strerror(errno)))")
         }
         let bootstraps = try RuntimeConfiguration.installBootstraps(into: "\(run)/runtime")
 
-        try store.ensureNamespace("default")
-        let snapshot = try store.loadCatalog()
+        try await store.ensureNamespace("default")
+        // Scale-out: the revision the catalog is loaded at (CatalogSync reloads when it moves).
+        let loadedRevision = try await (store as? any CatalogWatching)?.catalogRevision()
+        let snapshot = try await store.loadCatalog()
         let catalog = Catalog(snapshot)
-        // The write-ahead log is an eighth of the log database's bound at most (and 4 MB).
-        let logStore = try LogStore(
-            path: "\(data)/logs.db", walLimitBytes: max(256 << 10, min(4 << 20, configuration.logs.retention.databaseMaxBytes / 8)))
+        let logStore = stores.logs
         let usage = try await Metering.meter(data: data, prices: configuration.prices, logger: logger)
         let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger, usage: usage)
         let hub = LogHub(writer: writer, limits: configuration.logs)
@@ -111,35 +147,49 @@ public enum SwellServer {
                 "endpoint": "\(environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? environment["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? "console")",
             ])
         }
+        // Scale-out: minimum and scheduled instances are split across the live nodes.
+        let share = stores.packages == nil ? nil : ClusterShare()
         let nodeMetrics = NodeMetrics()
         runtime.metrics.use(nodeMetrics.factory)
         let invoker = Invoker(
             catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, hub: hub, writer: writer,
-            metrics: nodeMetrics.invocationMetrics(), tracing: tracing)
+            metrics: nodeMetrics.invocationMetrics(), tracing: tracing, share: share)
         usage.sampleInstances { Metering.instanceSamples(runtime) }
-        let taskStore = try TaskStore(path: "\(data)/tasks.db")
+        let taskStore = stores.tasks
         let kafka = KafkaClients(logger: logger)
-        let tasks = TaskService(store: taskStore, invoker: invoker, logger: logger, kafka: kafka)
+        // Scale-out: this node claims tasks from the queue all nodes share.
+        let tasks = TaskService(
+            store: taskStore, invoker: invoker, logger: logger, kafka: kafka,
+            cluster: stores.packages == nil ? nil : TaskLeaseSettings(node: stores.node))
         let triggers = TriggerManager(
-            catalog: catalog, invoker: invoker, tasks: tasks, store: try TriggerStore(path: "\(data)/triggers.db"), kafka: kafka, logger: logger)
+            catalog: catalog, invoker: invoker, tasks: tasks, store: stores.triggers, kafka: kafka, logger: logger)
         let workflows = WorkflowEngine(
             store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
         tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
-        let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger)
+        let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
         let layers = try LayerStore(path: "\(data)/layers.db")
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange, layers: layers)
+        // Scale-out: changes other nodes make to the catalog reach this one.
+        let catalogSync = (store as? any CatalogWatching).map {
+            CatalogSync(watcher: $0, store: store, control: control, loadedRevision: loadedRevision ?? 0, logger: logger)
+        }
 
         // Every function gets its uid and its own unpacked copy of each package it uses.
-        try prepareFunctions(snapshot, control: control, code: code, logger: logger)
+        try await prepareFunctions(snapshot, control: control, code: code, logger: logger)
 
-        try ensureAdminKey(control: control, catalog: catalog, data: data, given: configuration.adminKey, logger: logger)
+        try await ensureAdminKey(control: control, catalog: catalog, data: data, given: configuration.adminKey, logger: logger)
 
         if let example = configuration.exampleDirectory {
-            try deployExample(example, control: control, code: code, logger: logger)
+            try await deployExample(example, control: control, code: code, logger: logger)
             try await deployExampleWorkflows(example, store: workflows.store, logger: logger)
         }
+
+        // Every node's status, in the shared store (scale-out).
+        let heartbeat = NodeHeartbeat(
+            id: stores.node, address: "\(configuration.host):\(configuration.port)", registry: stores.control as? any NodeRegistry,
+            capacity: capacity, tasks: tasks, share: share, logger: logger)
 
         let router = Router(context: SwellRequestContext.self)
         if tracing {
@@ -165,6 +215,7 @@ public enum SwellServer {
         ConsoleAPIRoutes(catalog: catalog, runtime: runtime).register(on: v1)
         UsageRoutes(meter: usage).register(on: v1)
         AuditRoutes(store: audit).register(on: v1)
+        NodeRoutes(heartbeat: heartbeat).register(on: v1)
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
         ConsoleRoutes().register(on: router)
         AWSFront(
@@ -184,7 +235,7 @@ public enum SwellServer {
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.
             services: (telemetry.map { [$0] } ?? []) + [usage, writer, runtime, provisioner] + (warmPool.map { [$0] } ?? [])
-                + [tasks, workflows, triggers],
+                + (catalogSync.map { [$0] } ?? []) + [tasks, workflows, triggers] + (heartbeat.registry == nil ? [] : [heartbeat]),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.notice("swell is listening", metadata: [
@@ -197,20 +248,23 @@ public enum SwellServer {
 
     /// Gives every stored function a uid (functions deployed before uids were stored get one
     /// now) and unpacks the code of `$LATEST` and every version into the run directory.
-    static func prepareFunctions(_ snapshot: CatalogSnapshot, control: ControlPlane, code: CodeStore, logger: Logger) throws {
+    static func prepareFunctions(_ snapshot: CatalogSnapshot, control: ControlPlane, code: CodeStore, logger: Logger) async throws {
         var uses: Set<[String]> = []
         for f in snapshot.functions { uses.insert([f.namespace, f.name, f.config.codeSha256]) }
         for v in snapshot.versions { uses.insert([v.namespace, v.function, v.config.codeSha256]) }
         for use in uses.sorted(by: { $0.joined(separator: "/") < $1.joined(separator: "/") }) {
             let (ns, name, sha) = (use[0], use[1], use[2])
-            _ = try control.uid(namespace: ns, name: name)
-            // Packages stored before code was kept per namespace belong to the namespaces that use them.
-            guard code.adoptLegacy(namespace: ns, sha256: sha) else {
+            _ = try await control.uid(namespace: ns, name: name)
+            // Packages stored before code was kept per namespace belong to the namespaces that use them;
+            // with a shared store, packages another node stored are fetched.
+            var present = code.adoptLegacy(namespace: ns, sha256: sha)
+            if !present { present = (try? await code.ensureLocal(namespace: ns, sha256: sha)) == true }
+            guard present else {
                 logger.error("a function's code package is missing", metadata: ["function": "\(ns)/\(name)", "sha256": "\(sha)"])
                 continue
             }
             do {
-                try control.prepareCode(namespace: ns, name: name, sha256: sha, field: "codeSha256")
+                try await control.prepareCode(namespace: ns, name: name, sha256: sha, field: "codeSha256")
             } catch {
                 logger.error("cannot unpack a function's code", metadata: ["function": "\(ns)/\(name)", "sha256": "\(sha)", "error": "\(error)"])
             }
@@ -219,7 +273,7 @@ public enum SwellServer {
         let layered = snapshot.functions.map { ($0.namespace, $0.name, $0.config.layers) } + snapshot.versions.map { ($0.namespace, $0.function, $0.config.layers) }
         for (ns, name, layers) in layered where !layers.isEmpty {
             do {
-                try control.prepareLayers(namespace: ns, name: name, layers: layers)
+                try await control.prepareLayers(namespace: ns, name: name, layers: layers)
             } catch {
                 logger.error("cannot unpack a function's layers", metadata: ["function": "\(ns)/\(name)", "error": "\(error)"])
             }
@@ -227,14 +281,14 @@ public enum SwellServer {
     }
 
     /// Creates the first admin key (or registers `SWELL_ADMIN_KEY`) and keeps it in `admin.key` (mode 0600).
-    static func ensureAdminKey(control: ControlPlane, catalog: Catalog, data: String, given: String?, logger: Logger) throws {
+    static func ensureAdminKey(control: ControlPlane, catalog: Catalog, data: String, given: String?, logger: Logger) async throws {
         let path = "\(data)/admin.key"
         if let given {
             guard given.hasPrefix("swk_"), given.count >= 20 else {
                 throw SwellError.invalid("SWELL_ADMIN_KEY", "must start with swk_ and be at least 20 characters")
             }
             if catalog.key(hash: APIKeys.hash(given)) == nil {
-                _ = try control.createKey(namespace: "default", role: .admin, name: "admin (SWELL_ADMIN_KEY)", plaintext: given)
+                _ = try await control.createKey(namespace: "default", role: .admin, name: "admin (SWELL_ADMIN_KEY)", plaintext: given)
             }
             try writeKeyFile(path, given)
             return
@@ -246,7 +300,7 @@ public enum SwellServer {
         }
         let hasAdmin = catalog.keys(namespace: "default").contains { $0.role == .admin && !$0.revoked }
         if hasAdmin && !FileManager.default.fileExists(atPath: path) { return }
-        let (_, key) = try control.createKey(namespace: "default", role: .admin, name: "admin")
+        let (_, key) = try await control.createKey(namespace: "default", role: .admin, name: "admin")
         try writeKeyFile(path, key)
         FileHandle.standardError.write(Data("""
             Swell admin key (shown once; also saved to \(path), mode 0600):
@@ -264,12 +318,12 @@ public enum SwellServer {
     }
 
     /// Deploys a manifest directory in-process, as `swell deploy` would.
-    static func deployExample(_ directory: String, control: ControlPlane, code: CodeStore, logger: Logger) throws {
+    static func deployExample(_ directory: String, control: ControlPlane, code: CodeStore, logger: Logger) async throws {
         let manifest = try Manifest.load(directory)
         let ns = manifest.namespace ?? "default"
         for function in manifest.functions {
-            try code.put(function.package.data, namespace: ns, sha256: function.package.sha256)
-            let (_, change, _) = try control.putFunction(namespace: ns, name: function.name, spec: function.spec, path: "functions.\(function.name)")
+            _ = try await code.store(function.package.data, namespace: ns, sha256: function.package.sha256)
+            let (_, change, _) = try await control.putFunction(namespace: ns, name: function.name, spec: function.spec, path: "functions.\(function.name)")
             logger.notice("example deployed", metadata: ["function": "\(ns)/\(function.name)", "change": "\(change)"])
         }
     }
@@ -281,5 +335,39 @@ extension ServerConfiguration {
         var c = self
         c.gpus = gpus
         return c
+    }
+}
+
+/// Where a server keeps its state.
+public enum StoreSelection: Sendable, Hashable, CustomStringConvertible {
+    /// SQLite databases in the data directory (the embedded default).
+    case sqlite
+    /// One PostgreSQL database that any number of nodes share.
+    case postgres(PostgresLocation)
+
+    /// `sqlite`, or a `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` URL.
+    public static func parse(_ text: String) throws(PostgresLocation.ParseError) -> StoreSelection {
+        if text == "sqlite" { return .sqlite }
+        guard PostgresLocation.isPostgresURL(text) else {
+            throw PostgresLocation.ParseError(description: "the store is sqlite or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        }
+        return .postgres(try PostgresLocation(parsing: text))
+    }
+
+    /// The store with any password masked.
+    public var description: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres(let location): location.description
+        }
+    }
+}
+
+/// A node's name: host, process and a random suffix (a restarted node is a new node; its
+/// old claims lapse and go to the living).
+enum NodeName {
+    static func make() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        return "\(host)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
     }
 }

@@ -8,8 +8,8 @@ import SwellTasks
 /// and the batch enqueue `POST /v1/namespaces/{ns}/functions/{name}/tasks`.
 struct TaskRoutes {
     let tasks: TaskService
-    let store: TaskStore
-    let logs: LogStore
+    let store: any TaskStorage
+    let logs: any LogStorage
 
     func register(on group: RouterGroup<SwellRequestContext>) {
         group.post("namespaces/:ns/functions/:name/tasks") { request, ctx in
@@ -40,22 +40,22 @@ struct TaskRoutes {
                 guard parts.count == 2, let t = Double(parts[0]) else { throw SwellError.invalid("cursor", "is not a cursor this API returned") }
                 before = (Date(timeIntervalSince1970: t), String(parts[1]))
             }
-            let page = try store.list(namespace: ns, function: function, state: state, since: since, until: until, before: before, limit: limit)
+            let page = try await store.list(namespace: ns, function: function, state: state, since: since, until: until, before: before, limit: limit)
             let next = page.count == limit ? page.last.map { "\($0.createdAt.timeIntervalSince1970)_\($0.id)" } : nil
             return try JSONBody.response(API.TaskPage(tasks: page.map { API.TaskInfo($0, attempts: nil, logs: nil) }, nextCursor: OrNull(next)))
         }
         group.get("namespaces/:ns/tasks/summary") { request, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .developer)
-            let summary = try store.summary(namespace: ns, function: request.uri.queryParameters.get("function").map { String($0) })
+            let summary = try await store.summary(namespace: ns, function: request.uri.queryParameters.get("function").map { String($0) })
             return try JSONBody.response(Dictionary(uniqueKeysWithValues: summary.map { ($0.key.rawValue, $0.value) }))
         }
         group.get("namespaces/:ns/tasks/:id") { _, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .developer)
             let id = ctx.parameters.get("id") ?? ""
-            guard let task = try store.task(id: id, namespace: ns) else { throw SwellError.notFound("task \(id) does not exist in namespace \(ns)") }
-            let attempts = try store.attempts(taskID: id)
+            guard let task = try await store.task(id: id, namespace: ns) else { throw SwellError.notFound("task \(id) does not exist in namespace \(ns)") }
+            let attempts = try await store.attempts(taskID: id)
             var logs: [LogLine] = []
             for a in attempts {
                 logs += (try? await self.logs.lines(LogQuery(namespace: ns, function: task.function, limit: 1000, requestID: a.requestID))) ?? []

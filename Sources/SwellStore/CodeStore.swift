@@ -1,6 +1,7 @@
 import CSwellSpawn
 import Crypto
 import Foundation
+import NIOPosix
 import SwellModel
 
 /// Code packages, stored per namespace and unpacked per function.
@@ -28,6 +29,8 @@ public final class CodeStore: Sendable {
     /// Where they are unpacked for instances (the run directory, reachable by instances' uids).
     public let unpackDirectory: String
     let stagingDirectory: String
+    /// Where every node finds the packages any node stored (scale-out); nil for an embedded server.
+    public let shared: (any PackageStorage)?
 
     /// The uid and gid a function's code belongs to (its own gid reads it; root owns it).
     public struct Owner: Sendable, Hashable {
@@ -40,7 +43,8 @@ public final class CodeStore: Sendable {
         }
     }
 
-    public init(directory: String, unpackDirectory: String) throws {
+    public init(directory: String, unpackDirectory: String, shared: (any PackageStorage)? = nil) throws {
+        self.shared = shared
         self.directory = directory
         self.unpackDirectory = unpackDirectory
         self.stagingDirectory = "\(unpackDirectory)/.staging"
@@ -87,6 +91,24 @@ public final class CodeStore: Sendable {
             throw SwellError(.internal, "cannot store the package: \(String(cString: strerror(e)))")
         }
         return data.count
+    }
+
+    /// Stores an uploaded package (see `put`) here and in the shared store, file work off the cooperative pool.
+    /// - Returns: the package size in bytes.
+    public func store(_ data: Data, namespace: String, sha256: String) async throws -> Int {
+        let size = try await NIOThreadPool.singleton.runIfActive { try self.put(data, namespace: namespace, sha256: sha256) }
+        try await shared?.putPackage(data, namespace: namespace, sha256: sha256)
+        return size
+    }
+
+    /// Whether `namespace` has the package here, fetching it from the shared store first when
+    /// another node stored it.
+    public func ensureLocal(namespace: String, sha256: String) async throws -> Bool {
+        guard Self.isDigest(sha256) else { return false }
+        if try await NIOThreadPool.singleton.runIfActive({ self.has(namespace: namespace, sha256: sha256) }) { return true }
+        guard let shared, let data = try await shared.package(namespace: namespace, sha256: sha256) else { return false }
+        _ = try await NIOThreadPool.singleton.runIfActive { try self.put(data, namespace: namespace, sha256: sha256) }
+        return true
     }
 
     /// Makes a package stored before code was kept per namespace (`DATA/code/SHA256.tar`)

@@ -49,7 +49,7 @@ public struct LogPruneReport: Sendable, Equatable {
 /// let logs = try LogStore(path: "/var/lib/swell/logs.db")
 /// let page = try await logs.lines(LogQuery(namespace: "default", function: "hello", newest: true))
 /// ```
-public final class LogStore: Sendable {
+public final class LogStore: LogStorage, Sendable {
     let db: any DatabaseWriter
     private let streams = Mutex<[LogStreamKey: Int64]>([:])
 
@@ -114,7 +114,7 @@ public final class LogStore: Sendable {
 
     /// Stores `lines` and adds `drops` to the streams' counters, in one transaction.
     /// - Returns: the lines with their ids.
-    public func append(_ lines: [LogLine], drops: [LogStreamKey: LogDrops] = [:]) async throws -> [LogLine] {
+    public func append(_ lines: [LogLine], drops: [LogStreamKey: LogDrops]) async throws -> [LogLine] {
         guard !lines.isEmpty || !drops.isEmpty else { return [] }
         let known = streams.withLock { $0 }
         let (stored, created) = try await db.write { db -> ([LogLine], [LogStreamKey: Int64]) in
@@ -245,7 +245,7 @@ public final class LogStore: Sendable {
     /// lines so that writers are never held up for long; then returns free pages to the file
     /// system and truncates the write-ahead log.
     @discardableResult
-    public func prune(_ policy: LogRetentionPolicy, now: Date = Date(), batch: Int = 5_000) async throws -> LogPruneReport {
+    public func prune(_ policy: LogRetentionPolicy, now: Date, batch: Int) async throws -> LogPruneReport {
         var report = LogPruneReport()
         let cutoff = now.timeIntervalSince1970 - policy.maxAge
         let all = try await db.read { db in

@@ -81,14 +81,21 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         m.registerMigration("v2-logs-in-own-database") { db in
             try db.execute(sql: "DROP TABLE IF EXISTS logs")
         }
+        // A revision is never given twice to a name, even across delete and re-create: one counter.
+        m.registerMigration("v3-function-revision-counter") { db in
+            try db.execute(sql: """
+                CREATE TABLE function_revisions (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+                INSERT INTO function_revisions (id, last) SELECT 1, COALESCE(MAX(revision), 0) FROM functions;
+                """)
+        }
         return m
     }
 
     // MARK: Function uids
 
     /// Every function's uid, keyed by `namespace/name`.
-    public func functionUIDs() throws -> [String: UInt32] {
-        try db.read { db in
+    public func functionUIDs() async throws -> [String: UInt32] {
+        try await db.read { db in
             var result: [String: UInt32] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT namespace, name, uid FROM function_uids") {
                 let ns: String = row["namespace"]
@@ -101,8 +108,8 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
     }
 
     /// The function's uid, allocated (in one transaction, so concurrent callers agree) if it has none.
-    public func allocateUID(namespace: String, name: String, range: UIDRange) throws -> UInt32 {
-        try db.write { db in
+    public func allocateUID(namespace: String, name: String, range: UIDRange) async throws -> UInt32 {
+        try await db.write { db in
             if let uid = try Int64.fetchOne(db, sql: "SELECT uid FROM function_uids WHERE namespace = ? AND name = ?", arguments: [namespace, name]) {
                 return UInt32(truncatingIfNeeded: uid)
             }
@@ -120,8 +127,8 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
 
     // MARK: ControlStore
 
-    public func loadCatalog() throws -> CatalogSnapshot {
-        try db.read { db in
+    public func loadCatalog() async throws -> CatalogSnapshot {
+        try await db.read { db in
             var snapshot = CatalogSnapshot()
             snapshot.namespaces = try String.fetchAll(db, sql: "SELECT name FROM namespaces ORDER BY name")
             snapshot.functions = try Row.fetchAll(db, sql: "SELECT * FROM functions").map(functionRecord)
@@ -140,31 +147,32 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func ensureNamespace(_ namespace: String) throws {
-        try db.write { db in
+    public func ensureNamespace(_ namespace: String) async throws {
+        try await db.write { db in
             try db.execute(
                 sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)",
                 arguments: [namespace, Date().timeIntervalSince1970])
         }
     }
 
-    public func putFunction(namespace: String, name: String, config: FunctionConfig) throws -> FunctionRecord {
+    public func putFunction(namespace: String, name: String, config: FunctionConfig) async throws -> FunctionRecord {
         let json = try json(config)
         let now = Date()
-        return try db.write { db in
+        return try await db.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)", arguments: [namespace, now.timeIntervalSince1970])
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name]) {
                 let existing = try functionRecord(row)
                 if existing.config == config { return existing }
+                let revision = try Self.nextRevision(db)
                 try db.execute(
-                    sql: "UPDATE functions SET config = ?, revision = revision + 1, updated_at = ? WHERE namespace = ? AND name = ?",
-                    arguments: [json, now.timeIntervalSince1970, namespace, name])
+                    sql: "UPDATE functions SET config = ?, revision = ?, updated_at = ? WHERE namespace = ? AND name = ?",
+                    arguments: [json, revision, now.timeIntervalSince1970, namespace, name])
                 return FunctionRecord(
-                    namespace: namespace, name: name, config: config, revision: existing.revision + 1,
+                    namespace: namespace, name: name, config: config, revision: revision,
                     createdAt: existing.createdAt, updatedAt: now)
             }
             // Revisions never repeat for a name, even across delete and re-create.
-            let revision = (try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(revision), 0) FROM functions") ?? 0) + 1
+            let revision = try Self.nextRevision(db)
             try db.execute(
                 sql: "INSERT INTO functions (namespace, name, config, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [namespace, name, json, revision, now.timeIntervalSince1970, now.timeIntervalSince1970])
@@ -172,8 +180,14 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func deleteFunction(namespace: String, name: String) throws -> Bool {
-        try db.write { db in
+    /// The next function revision (one counter for all functions, never going back).
+    static func nextRevision(_ db: Database) throws -> Int {
+        try db.execute(sql: "UPDATE function_revisions SET last = last + 1 WHERE id = 1")
+        return try Int.fetchOne(db, sql: "SELECT last FROM function_revisions WHERE id = 1") ?? 1
+    }
+
+    public func deleteFunction(namespace: String, name: String) async throws -> Bool {
+        try await db.write { db in
             try db.execute(sql: "DELETE FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name])
             let deleted = db.changesCount > 0
             try db.execute(sql: "DELETE FROM versions WHERE namespace = ? AND function = ?", arguments: [namespace, name])
@@ -182,8 +196,8 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func publishVersion(namespace: String, name: String, description: String) throws -> (VersionRecord, created: Bool) {
-        try db.write { db in
+    public func publishVersion(namespace: String, name: String, description: String) async throws -> (VersionRecord, created: Bool) {
+        try await db.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM functions WHERE namespace = ? AND name = ?", arguments: [namespace, name]) else {
                 throw SwellError.notFound("function \(name) does not exist")
             }
@@ -205,24 +219,24 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func putAlias(_ alias: AliasRecord) throws {
+    public func putAlias(_ alias: AliasRecord) async throws {
         let json = try json(alias.config)
-        try db.write { db in
+        try await db.write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO aliases (namespace, function, name, config) VALUES (?, ?, ?, ?)",
                 arguments: [alias.namespace, alias.function, alias.name, json])
         }
     }
 
-    public func deleteAlias(namespace: String, function: String, name: String) throws -> Bool {
-        try db.write { db in
+    public func deleteAlias(namespace: String, function: String, name: String) async throws -> Bool {
+        try await db.write { db in
             try db.execute(sql: "DELETE FROM aliases WHERE namespace = ? AND function = ? AND name = ?", arguments: [namespace, function, name])
             return db.changesCount > 0
         }
     }
 
-    public func createKey(_ key: KeyRecord) throws {
-        try db.write { db in
+    public func createKey(_ key: KeyRecord) async throws {
+        try await db.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)", arguments: [key.namespace, key.createdAt.timeIntervalSince1970])
             try db.execute(
                 sql: "INSERT INTO keys (id, namespace, role, name, hash, created_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -230,8 +244,8 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func revokeKey(namespace: String, id: String) throws -> Bool {
-        try db.write { db in
+    public func revokeKey(namespace: String, id: String) async throws -> Bool {
+        try await db.write { db in
             try db.execute(sql: "UPDATE keys SET revoked = 1 WHERE namespace = ? AND id = ? AND revoked = 0", arguments: [namespace, id])
             return db.changesCount > 0
         }
@@ -239,9 +253,9 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
 
     // MARK: RecordStore
 
-    public func appendInvocations(_ records: [InvocationRecord]) throws {
+    public func appendInvocations(_ records: [InvocationRecord]) async throws {
         guard !records.isEmpty else { return }
-        try db.write { db in
+        try await db.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO invocations (request_id, namespace, function, version, status, error_type, cold_start,
                     init_ms, duration_ms, billed_ms, memory_mb, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -255,8 +269,8 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func invocations(namespace: String, function: String, limit: Int) throws -> [InvocationRecord] {
-        try db.read { db in
+    public func invocations(namespace: String, function: String, limit: Int) async throws -> [InvocationRecord] {
+        try await db.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM invocations WHERE namespace = ? AND function = ? ORDER BY started_at DESC LIMIT ?",
                 arguments: [namespace, function, limit]
@@ -270,9 +284,9 @@ public final class SQLiteStore: ControlStore, RecordStore, Sendable {
         }
     }
 
-    public func pruneInvocations(maxAge: TimeInterval) throws {
+    public func pruneInvocations(maxAge: TimeInterval) async throws {
         let cutoff = Date().timeIntervalSince1970 - maxAge
-        try db.write { db in
+        try await db.write { db in
             try db.execute(sql: "DELETE FROM invocations WHERE started_at < ?", arguments: [cutoff])
         }
     }

@@ -37,7 +37,7 @@ public typealias TaskSummary = [TaskState: Int]
 
 /// The async task tables in their own SQLite database (`tasks.db`, WAL, `synchronous=FULL`),
 /// apart from the control plane so that the queue's group commits never wait on it.
-public final class TaskStore: Sendable {
+public final class TaskStore: TaskStorage, Sendable {
     let db: any DatabaseWriter
 
     public convenience init(path: String) throws {
@@ -88,8 +88,18 @@ public final class TaskStore: Sendable {
     /// Applies the writes in one transaction: when this returns, they are on disk.
     /// Statements are prepared once per connection and reused (a busy queue applies
     /// thousands of writes a second).
-    public func apply(_ writes: [TaskWrite]) throws {
-        try db.write { db in
+    public func apply(_ writes: [TaskWrite]) async throws {
+        try await db.write { db in try Self.apply(writes, db) }
+    }
+
+    /// `apply`, on the caller's thread (the task journal's own thread, which exists to wait
+    /// for commits).
+    public func applyBlocking(_ writes: [TaskWrite]) throws {
+        try db.write { db in try Self.apply(writes, db) }
+    }
+
+    static func apply(_ writes: [TaskWrite], _ db: Database) throws {
+        do {  // (one block: the body the write closure had)
             for w in writes {
                 switch w {
                 case .insert(let t):
@@ -147,15 +157,15 @@ public final class TaskStore: Sendable {
         }
     }
 
-    public func setLimits(_ limits: NamespaceTaskLimits, namespace: String) throws {
+    public func setLimits(_ limits: NamespaceTaskLimits, namespace: String) async throws {
         let json = String(decoding: try JSONEncoder().encode(limits), as: UTF8.self)
-        try db.write { db in
+        try await db.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO namespace_limits (namespace, settings) VALUES (?, ?)", arguments: [namespace, json])
         }
     }
 
-    public func allLimits() throws -> [String: NamespaceTaskLimits] {
-        try db.read { db in
+    public func allLimits() async throws -> [String: NamespaceTaskLimits] {
+        try await db.read { db in
             var out: [String: NamespaceTaskLimits] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT namespace, settings FROM namespace_limits") {
                 let text: String = row["settings"]
@@ -169,8 +179,8 @@ public final class TaskStore: Sendable {
 
     /// Tasks that must run (queued, or running when the server stopped). Attempts left
     /// open by a crash are closed as `interrupted`, so a re-run shows as an extra attempt.
-    public func recover(at now: Date) throws -> [TaskRecord] {
-        try db.write { db in
+    public func recover(at now: Date) async throws -> [TaskRecord] {
+        try await db.write { db in
             try db.execute(
                 sql: "UPDATE task_attempts SET finished_at = ?, outcome = 'interrupted' WHERE finished_at IS NULL",
                 arguments: [now.timeIntervalSince1970])
@@ -180,25 +190,29 @@ public final class TaskStore: Sendable {
     }
 
     /// Idempotency keys used since `since`, oldest first (loaded once at start; the hot path keeps them in memory).
-    public func recentIdempotencyKeys(since: Date) throws -> [(namespace: String, function: String, key: String, taskID: String, createdAt: Date)] {
-        try db.read { db in
+    public func recentIdempotencyKeys(since: Date) async throws -> [StoredIdempotencyKey] {
+        try await db.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT namespace, function, idempotency_key, id, created_at FROM tasks WHERE idempotency_key IS NOT NULL AND created_at >= ? ORDER BY created_at",
                 arguments: [since.timeIntervalSince1970]
-            ).map { ($0["namespace"], $0["function"], $0["idempotency_key"], $0["id"], Date(timeIntervalSince1970: $0["created_at"])) }
+            ).map {
+                StoredIdempotencyKey(
+                    namespace: $0["namespace"], function: $0["function"], key: $0["idempotency_key"], taskID: $0["id"],
+                    createdAt: Date(timeIntervalSince1970: $0["created_at"]))
+            }
         }
     }
 
     // MARK: Queries
 
-    public func task(id: String, namespace: String) throws -> TaskRecord? {
-        try db.read { db in
+    public func task(id: String, namespace: String) async throws -> TaskRecord? {
+        try await db.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE id = ? AND namespace = ?", arguments: [id, namespace]).map(Self.task)
         }
     }
 
-    public func attempts(taskID: String) throws -> [TaskAttempt] {
-        try db.read { db in
+    public func attempts(taskID: String) async throws -> [TaskAttempt] {
+        try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM task_attempts WHERE task_id = ? ORDER BY number", arguments: [taskID]).map { r in
                 TaskAttempt(
                     taskID: r["task_id"], number: r["number"], requestID: r["request_id"],
@@ -213,7 +227,7 @@ public final class TaskStore: Sendable {
     /// Newest first. `before` is the cursor of the last page (`createdAt|id` of its last task).
     public func list(
         namespace: String, function: String?, state: TaskState?, since: Date?, until: Date?, before: (Date, String)?, limit: Int
-    ) throws -> [TaskRecord] {
+    ) async throws -> [TaskRecord] {
         var sql = "SELECT * FROM tasks WHERE namespace = ?"
         var args: [any DatabaseValueConvertible] = [namespace]
         if let function {
@@ -239,11 +253,12 @@ public final class TaskStore: Sendable {
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(limit)
         let arguments = StatementArguments(args.map(\.databaseValue))
-        return try db.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.task) }
+        let query = sql
+        return try await db.read { db in try Row.fetchAll(db, sql: query, arguments: arguments).map(Self.task) }
     }
 
-    public func summary(namespace: String, function: String?) throws -> TaskSummary {
-        try db.read { db in
+    public func summary(namespace: String, function: String?) async throws -> TaskSummary {
+        try await db.read { db in
             var sql = "SELECT state, COUNT(*) AS n FROM tasks WHERE namespace = ?"
             var args: [any DatabaseValueConvertible] = [namespace]
             if let function {

@@ -52,7 +52,7 @@ public final class TaskJournal: Sendable {
         public static let taskBucketBounds = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
     }
 
-    let store: TaskStore
+    let store: any TaskStorage
     let logger: Logger
     private let state = Mutex(State())
     /// Signalled when `pending` goes from empty to not empty (the writer then takes it all).
@@ -62,7 +62,7 @@ public final class TaskJournal: Sendable {
     private let urgent = DispatchSemaphore(value: 0)
     private let counters = Mutex(Stats())
 
-    public init(store: TaskStore, logger: Logger) {
+    public init(store: any TaskStorage, logger: Logger) {
         self.store = store
         self.logger = logger
         let thread = Thread { [self] in self.loop() }
@@ -188,7 +188,11 @@ public final class TaskJournal: Sendable {
         if !writes.isEmpty {
             let started = ContinuousClock.now
             do {
-                try store.apply(writes)
+                if let sqlite = store as? TaskStore {
+                    try sqlite.applyBlocking(writes)
+                } else {
+                    try Self.wait { [store, writes] in try await store.apply(writes) }
+                }
             } catch {
                 failure = error
                 logger.error("task journal write failed", metadata: ["error": "\(error)", "writes": "\(writes.count)"])
@@ -210,5 +214,22 @@ public final class TaskJournal: Sendable {
             guard let waiter = p.waiter else { continue }
             if let failure { waiter.resume(throwing: failure) } else { waiter.resume() }
         }
+    }
+
+    /// Runs an async store call to its end on the journal's own thread (which exists to
+    /// wait for commits: blocking it holds up no one else).
+    static func wait(_ body: @escaping @Sendable () async throws -> Void) throws {
+        final class Outcome: @unchecked Sendable {
+            // Written before `done` is signalled, read after it is waited for.
+            var error: (any Error)?
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome()
+        Task {
+            do { try await body() } catch { outcome.error = error }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error { throw error }
     }
 }

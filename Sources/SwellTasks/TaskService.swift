@@ -30,6 +30,9 @@ public actor TaskService: Service {
         var retries = 0
         /// When it last became runnable, for the queue delay of its next start.
         var readySince: Date
+        /// Scale-out: until when this node surely holds the task's lease (its claim or last
+        /// renewal was sent at `lease − margin` before); it is not started after that.
+        var heldUntil: ContinuousClock.Instant?
     }
 
     /// A function's queue, as caps and counters key it (no string building per task).
@@ -57,7 +60,7 @@ public actor TaskService: Service {
     }
 
     let journal: TaskJournal
-    let store: TaskStore
+    let store: any TaskStorage
     let invoker: Invoker
     let logger: Logger
     nonisolated let destinations: DestinationSender
@@ -79,9 +82,32 @@ public actor TaskService: Service {
     private var timerDeadline: ContinuousClock.Instant?
     private var accepting = true
     private var recovered = false
+    /// Scale-out: the shared queue this node claims from, and how (nil: this node owns its queue alone).
+    let leasing: (any TaskLeasing)?
+    let leaseSettings: TaskLeaseSettings?
+    private var claimWanted = false
+    /// Live nodes sharing the queue (scale-out): namespace rate limits and per-function async
+    /// caps are split among them, so that together they hold cluster-wide.
+    private var nodeCount = 1
+    /// Scale-out: tasks finished here whose final state is not yet committed (the journal
+    /// writes behind): their leases are kept until it is, so no other node runs them again.
+    private var unflushed: Set<String> = []
+    private var claimWakeup: CheckedContinuation<Void, Never>?
 
-    public init(store: TaskStore, invoker: Invoker, logger: Logger, kafka: (any KafkaRecordPublisher)? = nil, maxInFlight: Int = 2048) {
+    /// - Parameter cluster: with a store that many nodes share (`TaskLeasing`), the settings
+    ///   of this node's claims; tasks then run on whichever node claims them.
+    public init(
+        store: any TaskStorage, invoker: Invoker, logger: Logger, kafka: (any KafkaRecordPublisher)? = nil, maxInFlight: Int = 2048,
+        cluster: TaskLeaseSettings? = nil
+    ) {
         self.store = store
+        if let cluster, let leasing = store as? any TaskLeasing {
+            self.leasing = leasing
+            self.leaseSettings = cluster
+        } else {
+            self.leasing = nil
+            self.leaseSettings = nil
+        }
         self.journal = TaskJournal(store: store, logger: logger)
         self.invoker = invoker
         self.logger = logger
@@ -145,6 +171,23 @@ public actor TaskService: Service {
                     results.append(EnqueueResult(taskID: first, duplicate: true))
                     continue
                 }
+                // Scale-out: another node may have accepted the key (checked in the shared store).
+                if let leasing {
+                    let since = now.addingTimeInterval(-TaskLimits.idempotencyWindow)
+                    let found: String?
+                    do {
+                        found = try await leasing.idempotentTask(namespace: namespace, function: function, key: key, since: since)
+                    } catch {
+                        throw SwellError(.internal, "the idempotency key could not be checked: \(error)")
+                    }
+                    if let found, idempotency.lookup(candidate, now: seconds) == nil {
+                        idempotency.insert(candidate, id: found, at: seconds)
+                    }
+                    if let first = idempotency.lookup(candidate, now: seconds) {
+                        results.append(EnqueueResult(taskID: first, duplicate: true))
+                        continue
+                    }
+                }
                 slot = candidate
             }
             let id = Self.newID(now)
@@ -168,9 +211,14 @@ public actor TaskService: Service {
             let what = records.count == 1 ? "the task" : "the \(records.count) tasks"
             throw SwellError(.internal, "\(what) could not be stored: \(error)")
         }
-        for record in records { admit(record) }
         counts[FunctionName(namespace: namespace, function: function), default: Counts()].accepted += records.count
-        wake()
+        if leasing != nil {
+            // Whichever node claims them runs them (this one too, at once).
+            claimSoon()
+        } else {
+            for record in records { admit(record) }
+            wake()
+        }
         return results
     }
 
@@ -202,7 +250,16 @@ public actor TaskService: Service {
     /// - Returns: the state the task is in afterwards (`stopped`, or `running` while the interruption lands).
     public func stop(namespace: String, id: String) async throws(SwellError) -> TaskState {
         guard var entry = live[id], entry.record.namespace == namespace else {
-            guard let stored = try? store.task(id: id, namespace: namespace) else { throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)") }
+            guard let stored = try? await store.task(id: id, namespace: namespace) else { throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)") }
+            // Scale-out: a queued task no node has claimed is stopped in the shared queue; one
+            // another node holds is that node's to stop.
+            if let leasing, !stored.state.isFinal {
+                if (try? await leasing.stopUnclaimed(id: id, namespace: namespace, at: Date())) == true {
+                    counts[FunctionName(namespace: namespace, function: stored.function), default: Counts()].stopped += 1
+                    return .stopped
+                }
+                throw SwellError(.conflict, "task \(id) is \(stored.state.rawValue) on another node; send the stop to that node, or again once it is finished", retryAfter: 1)
+            }
             throw SwellError(.conflict, "task \(id) is already \(stored.state.rawValue)")
         }
         if var running = entry.running {
@@ -233,7 +290,7 @@ public actor TaskService: Service {
     public func retry(namespace: String, id: String) async throws(SwellError) -> TaskRecord {
         // Another namespace's task is not there at all for this caller (404 below, never 409).
         if let entry = live[id], entry.record.namespace == namespace { throw SwellError(.conflict, "task \(id) is still queued or running") }
-        guard var record = try? store.task(id: id, namespace: namespace) else {
+        guard var record = try? await store.task(id: id, namespace: namespace) else {
             throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)")
         }
         guard record.state.isFinal else { throw SwellError(.conflict, "task \(id) is \(record.state.rawValue)") }
@@ -251,25 +308,40 @@ public actor TaskService: Service {
         } catch {
             throw SwellError(.internal, "the retry could not be stored: \(error)")
         }
-        admit(record)
-        wake()
+        if leasing != nil {
+            claimSoon()
+        } else {
+            admit(record)
+            wake()
+        }
         return record
     }
 
     /// Sets a namespace's async rate limit and share.
-    public func setLimits(_ settings: NamespaceTaskLimits, namespace: String) throws {
-        try store.setLimits(settings, namespace: namespace)
+    public func setLimits(_ settings: NamespaceTaskLimits, namespace: String) async throws {
+        try await store.setLimits(settings, namespace: namespace)
         apply(settings, namespace: namespace)
         wake()
     }
 
     public func limits(namespace: String) -> NamespaceTaskLimits { limits[namespace] ?? NamespaceTaskLimits() }
 
+    /// Scale-out: the number of live nodes sharing the queue (from the node registry).
+    public func setNodeCount(_ count: Int) {
+        let count = max(1, count)
+        guard count != nodeCount else { return }
+        nodeCount = count
+        for (namespace, settings) in limits { apply(settings, namespace: namespace) }
+    }
+
     private func apply(_ settings: NamespaceTaskLimits, namespace: String) {
         limits[namespace] = settings
         queue.setWeight(settings.weight, namespace: namespace)
         if let rate = settings.ratePerSecond {
-            buckets[namespace] = TokenBucket(rate: rate, burst: settings.burst ?? max(1, rate), now: Date().timeIntervalSince1970)
+            // Each of N nodes admits 1/N of the rate and of the burst.
+            let share = Double(nodeCount)
+            buckets[namespace] = TokenBucket(
+                rate: rate / share, burst: max(1, (settings.burst ?? max(1, rate)) / share), now: Date().timeIntervalSince1970)
         } else {
             buckets.removeValue(forKey: namespace)
         }
@@ -292,7 +364,10 @@ public actor TaskService: Service {
     // MARK: Service
 
     public func run() async throws {
-        try recover()
+        try await recover()
+        let claims = leasing.map { leasing in Task { await self.claimLoop(leasing) } }
+        let renewals = leasing.map { leasing in Task { await self.renewLoop(leasing) } }
+        let flushes = leasing.map { _ in Task { await self.flushLoop() } }
         let purge = Task { [journal] in
             while !Task.isCancelled {
                 journal.append([.purge(finishedBefore: Date().addingTimeInterval(-TaskLimits.retention))])
@@ -309,13 +384,130 @@ public actor TaskService: Service {
         }
         purge.cancel()
         accepting = false
+        claims?.cancel()
+        wakeClaimer()
+        await claims?.value
+        // Scale-out: tasks claimed but not started go back to the shared queue at once.
+        if let leasing, let settings = leaseSettings {
+            let waiting = live.filter { $0.value.running == nil }.map(\.key)
+            do {
+                try await leasing.releaseLeases(node: settings.node, ids: waiting)
+            } catch {
+                logger.warning("claimed tasks could not be given back; they return when their lease lapses", metadata: ["error": "\(error)"])
+            }
+        }
         // Let running attempts finish (they are recorded); queued ones stay queued on disk.
         let deadline = ContinuousClock.now + .seconds(10)
         while totalInFlight > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await journal.flush()
+        renewals?.cancel()
+        flushes?.cancel()
         journal.close()
+    }
+
+    // MARK: Scale-out claims
+
+    /// Claims tasks from the shared queue while this node has room for them: at most
+    /// `prefetch` waiting here, the rest left to other nodes.
+    private func claimLoop(_ leasing: any TaskLeasing) async {
+        guard let settings = leaseSettings else { return }
+        var failures = 0
+        while !Task.isCancelled && accepting {
+            claimWanted = false
+            let waiting = live.count - totalInFlight
+            let room = min(settings.prefetch - waiting, maxInFlight - totalInFlight)
+            var claimedAny = false
+            if room > 0 {
+                do {
+                    let sent = ContinuousClock.now
+                    let claimed = try await leasing.claimTasks(node: settings.node, limit: room, lease: settings.lease, now: Date())
+                    failures = 0
+                    let held = sent + .milliseconds(Int64((settings.lease - settings.margin) * 1000))
+                    for record in claimed where live[record.id] == nil {
+                        admit(record)
+                        live[record.id]?.heldUntil = held
+                    }
+                    if !claimed.isEmpty {
+                        claimedAny = claimed.count == room
+                        wake()
+                    }
+                } catch {
+                    failures += 1
+                    if failures == 1 || failures % 100 == 0 {
+                        logger.warning("cannot claim tasks from the shared queue", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    }
+                }
+            }
+            // A full batch: there may be more at once; else wait for a wake-up or the poll interval.
+            if !claimedAny { await sleepClaimer(settings.pollInterval) }
+        }
+    }
+
+    /// Keeps this node's claims alive; a task another node took meanwhile (this node stalled
+    /// past its lease) is dropped here if it has not started.
+    private func renewLoop(_ leasing: any TaskLeasing) async {
+        guard let settings = leaseSettings else { return }
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int64(settings.renewInterval * 1000)))
+            let ids = Array(live.keys) + Array(unflushed)
+            do {
+                let sent = ContinuousClock.now
+                let lost = try await leasing.renewLeases(node: settings.node, ids: ids, until: Date().addingTimeInterval(settings.lease))
+                let held = sent + .milliseconds(Int64((settings.lease - settings.margin) * 1000))
+                for id in ids where !lost.contains(id) { live[id]?.heldUntil = held }
+                // Finished tasks whose final state landed meanwhile are nobody's: not a loss.
+                let taken = lost.filter { live[$0] != nil }
+                for id in taken {
+                    guard let entry = live[id], entry.running == nil else { continue }
+                    queue.remove(id, namespace: entry.record.namespace, function: entry.record.function)
+                    live.removeValue(forKey: id)
+                    counts[FunctionName(namespace: entry.record.namespace, function: entry.record.function), default: Counts()].queued -= 1
+                }
+                if !taken.isEmpty { logger.warning("tasks claimed by another node after this node's lease lapsed", metadata: ["count": "\(taken.count)"]) }
+            } catch {
+                logger.warning("cannot renew task leases", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Forgets finished tasks once the journal has committed their final state (until then
+    /// `renewLoop` keeps their leases).
+    private func flushLoop() async {
+        while !Task.isCancelled {
+            let pending = unflushed
+            if pending.isEmpty {
+                try? await Task.sleep(for: .milliseconds(250))
+                continue
+            }
+            await journal.flush()
+            unflushed.subtract(pending)
+        }
+    }
+
+    /// Asks the claimer to claim now (new tasks were committed, or room freed up).
+    private func claimSoon() {
+        claimWanted = true
+        wakeClaimer()
+    }
+
+    private func wakeClaimer() {
+        if let c = claimWakeup {
+            claimWakeup = nil
+            c.resume()
+        }
+    }
+
+    private func sleepClaimer(_ seconds: TimeInterval) async {
+        if claimWanted || Task.isCancelled { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            claimWakeup = c
+            Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                await self?.wakeClaimer()
+            }
+        }
     }
 
     private func beginShutdown() {
@@ -323,17 +515,19 @@ public actor TaskService: Service {
         wake()
     }
 
-    private func recover() throws {
+    private func recover() async throws {
         guard !recovered else { return }
         recovered = true
         let now = Date()
-        for (ns, settings) in try store.allLimits() { apply(settings, namespace: ns) }
-        for entry in try store.recentIdempotencyKeys(since: now.addingTimeInterval(-TaskLimits.idempotencyWindow)) {
+        for (ns, settings) in try await store.allLimits() { apply(settings, namespace: ns) }
+        // Scale-out: nothing is recovered wholesale; tasks come by claims (a dead node's when its leases lapse).
+        if leasing != nil { return }
+        for entry in try await store.recentIdempotencyKeys(since: now.addingTimeInterval(-TaskLimits.idempotencyWindow)) {
             idempotency.insert(
                 IdempotencySlot(namespace: entry.namespace, function: entry.function, key: entry.key), id: entry.taskID,
                 at: entry.createdAt.timeIntervalSince1970)
         }
-        let pending = try store.recover(at: now)
+        let pending = try await store.recover(at: now)
         for record in pending { admit(record) }
         if !pending.isEmpty { logger.notice("async tasks recovered", metadata: ["count": "\(pending.count)"]) }
     }
@@ -372,7 +566,9 @@ public actor TaskService: Service {
         }
         // The cap of the version the task targets, against the function's async work in flight.
         guard let entry = live[task.id], let config = target(of: entry)?.config else { return true }
-        let cap = config.async.concurrency ?? config.scaling.maxInstances * config.concurrency
+        // An explicit async cap is split across the live nodes (rounded up); the default cap
+        // follows this node's own instances.
+        let cap = config.async.concurrency.map { ($0 + nodeCount - 1) / nodeCount } ?? config.scaling.maxInstances * config.concurrency
         if inFlight[FunctionName(namespace: task.namespace, function: task.function), default: 0] >= cap { return false }
         // Latency-sensitive requests are waiting for this function's slots: offline work yields.
         return !invoker.runtime.hasLatencyWaiting(namespace: task.namespace, name: task.function)
@@ -400,6 +596,12 @@ public actor TaskService: Service {
         var record = entry.record
         let name = FunctionName(namespace: record.namespace, function: record.function)
         counts[name, default: Counts()].queued -= 1
+        // Scale-out: a claim whose lease may have lapsed (renewals held up) may be another
+        // node's by now: not started here (it goes to whoever claims it next, this node too).
+        if let held = entry.heldUntil, held < ContinuousClock.now {
+            live.removeValue(forKey: id)
+            return
+        }
         if buckets[record.namespace] != nil {
             _ = buckets[record.namespace]!.take(now: now.timeIntervalSince1970)
         }
@@ -496,6 +698,8 @@ public actor TaskService: Service {
         inFlight[name, default: 1] -= 1
         totalInFlight -= 1
         defer { wake() }
+        // Scale-out: room for more of the shared queue's tasks.
+        if let settings = leaseSettings, live.count - totalInFlight <= settings.prefetch / 2 { claimSoon() }
 
         var attempt = running.attempt
         attempt.finishedAt = now
@@ -556,6 +760,7 @@ public actor TaskService: Service {
     private func finalize(_ entry: inout Live, state: TaskState, error: Data?, now: Date, executedVersion: String, config: AsyncConfig?) {
         let record = entry.record
         live.removeValue(forKey: record.id)
+        if leasing != nil { unflushed.insert(record.id) }
         journal.append(.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
                               result: state == .succeeded ? record.result : nil, error: error, at: now))
         let name = FunctionName(namespace: record.namespace, function: record.function)
@@ -577,7 +782,7 @@ public actor TaskService: Service {
         Task {
             // The attempts of the record come from the journal: wait until they are written.
             await journal.flush()
-            let attempts = (try? store.attempts(taskID: record.id)) ?? []
+            let attempts = (try? await store.attempts(taskID: record.id)) ?? []
             let body = DestinationRecord(
                 timestamp: ISO8601DateFormatter().string(from: now),
                 requestContext: .init(

@@ -13,7 +13,7 @@ public actor TimerTrigger: TriggerRunner {
     let config: TriggerConfig
     let timer: TimerTriggerConfig
     let tasks: TaskService
-    let store: TriggerStore
+    let store: any TriggerStorage
     let logger: Logger
     private var paused: Bool
     private var counters = TriggerCounters()
@@ -22,7 +22,7 @@ public actor TimerTrigger: TriggerRunner {
     private var nextFire: Date?
     private let signal = WakeSignal()
 
-    public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, tasks: TaskService, store: TriggerStore, paused: Bool, logger: Logger) {
+    public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, tasks: TaskService, store: any TriggerStorage, paused: Bool, logger: Logger) {
         self.id = id
         self.config = config
         self.timer = timer
@@ -48,7 +48,7 @@ public actor TimerTrigger: TriggerRunner {
             self.error = ("the payload cannot be encoded: \(error)", Date())
             return
         }
-        lastFire = try? store.lastFire(id.description)
+        lastFire = try? await store.lastFire(id.description)
         if let last = lastFire, !paused, timer.missedFires == .once,
             let missed = cron.previous(before: Date().addingTimeInterval(0.001), in: zone), missed > last
         {
@@ -78,6 +78,20 @@ public actor TimerTrigger: TriggerRunner {
     }
 
     private func fire(at scheduled: Date, payload: Data) async {
+        // Every node runs this timer: the one that claims the due time fires it (the others
+        // move on to the next one). A claim that cannot be made is not a fire.
+        let previous = lastFire
+        do {
+            guard try await store.claimFire(id.description, scheduled) else {
+                lastFire = scheduled
+                return
+            }
+        } catch {
+            self.error = ("the fire of \(scheduled.formatted(.iso8601)) could not be claimed: \(error)", Date())
+            logger.warning("timer fire not claimed", metadata: ["trigger": "\(id)", "error": "\(error)"])
+            lastFire = scheduled
+            return
+        }
         counters.events += 1
         let stamp = scheduled.formatted(.iso8601)
         var attempt = 0
@@ -101,10 +115,10 @@ public actor TimerTrigger: TriggerRunner {
             }
         }
         lastFire = scheduled
-        // A fire that never reached the queue is not stored, so `missedFires: once` catches it up after a restart.
-        guard enqueued else { return }
+        // A fire that never reached the queue is given back, so `missedFires: once` catches it up after a restart.
+        guard !enqueued, let previous else { return }
         do {
-            try store.setLastFire(id.description, scheduled)
+            try await store.setLastFire(id.description, previous)
         } catch {
             self.error = ("the last fire could not be stored: \(error)", Date())
         }

@@ -19,7 +19,7 @@ public actor TriggerManager: Service {
     let catalog: Catalog
     let invoker: Invoker
     let tasks: TaskService
-    let store: TriggerStore
+    let store: any TriggerStorage
     let kafka: KafkaClients
     let logger: Logger
     private var running: [TriggerID: Running] = [:]
@@ -27,7 +27,7 @@ public actor TriggerManager: Service {
     /// The triggers whose stored state was last kept (nil: not pruned yet since start).
     private var retained: Set<String>?
 
-    public init(catalog: Catalog, invoker: Invoker, tasks: TaskService, store: TriggerStore, kafka: KafkaClients, logger: Logger) {
+    public init(catalog: Catalog, invoker: Invoker, tasks: TaskService, store: any TriggerStorage, kafka: KafkaClients, logger: Logger) {
         self.catalog = catalog
         self.invoker = invoker
         self.tasks = tasks
@@ -39,7 +39,7 @@ public actor TriggerManager: Service {
     public func run() async throws {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                reconcile()
+                await reconcile()
                 try? await Task.sleep(for: .milliseconds(500))
             }
         } onGracefulShutdown: {}
@@ -47,10 +47,16 @@ public actor TriggerManager: Service {
     }
 
     /// One pass: start, restart and stop runners so that they match the catalog.
-    public func reconcile() {
+    public func reconcile() async {
         var wanted: [TriggerID: TriggerConfig] = [:]
         for binding in catalog.triggerBindings() {
             for t in binding.triggers { wanted[TriggerID(namespace: binding.namespace, function: binding.function, name: t.name)] = t }
+        }
+        // The stored pause switches of the triggers to start, read before deciding anything:
+        // what follows runs without a suspension point, so two passes never start one trigger twice.
+        var switches: [TriggerID: Bool] = [:]
+        for id in wanted.keys where running[id]?.config != wanted[id] {
+            if let paused = (try? await store.paused(id.description)) ?? nil { switches[id] = paused }
         }
         for (id, r) in running where wanted[id] != r.config {
             r.task.cancel()
@@ -59,7 +65,7 @@ public actor TriggerManager: Service {
             logger.info("trigger stopped", metadata: ["trigger": "\(id)"])
         }
         for (id, config) in wanted.sorted(by: { $0.key < $1.key }) where running[id] == nil {
-            let paused = ((try? store.paused(id.description)) ?? nil) ?? !config.enabled
+            let paused = switches[id] ?? !config.enabled
             let runner: any TriggerRunner
             switch config.source {
             case .kafka(let k):
@@ -78,10 +84,11 @@ public actor TriggerManager: Service {
         // Forget the stored state (pause switch, last fire) of triggers that were removed.
         let ids = Set(wanted.keys.map(\.description))
         if ids != retained {
+            retained = ids
             do {
-                try store.retain(ids)
-                retained = ids
+                try await store.retain(ids)
             } catch {
+                retained = []
                 logger.warning("trigger state could not be pruned", metadata: ["error": "\(error)"])
             }
         }
@@ -101,7 +108,7 @@ public actor TriggerManager: Service {
 
     /// The status of every trigger in `namespace` (of one function when given).
     public func list(namespace: String, function: String? = nil) async -> [TriggerStatus] {
-        reconcile()
+        await reconcile()
         var result: [TriggerStatus] = []
         for (id, r) in running.sorted(by: { $0.key < $1.key }) where id.namespace == namespace && (function == nil || id.function == function) {
             result.append(await r.runner.status())
@@ -115,10 +122,10 @@ public actor TriggerManager: Service {
 
     /// Pauses or resumes a trigger; the switch is stored and outlives restarts and redeploys.
     public func setPaused(namespace: String, function: String, name: String, paused: Bool) async throws(SwellError) -> TriggerStatus {
-        let r = try runner(namespace, function, name)
+        let r = try await runner(namespace, function, name)
         let id = TriggerID(namespace: namespace, function: function, name: name)
         do {
-            try store.setPaused(id.description, paused)
+            try await store.setPaused(id.description, paused)
         } catch {
             throw SwellError(.internal, "the trigger state could not be stored: \(error)")
         }
@@ -126,8 +133,8 @@ public actor TriggerManager: Service {
         return await r.status()
     }
 
-    private func runner(_ namespace: String, _ function: String, _ name: String) throws(SwellError) -> any TriggerRunner {
-        reconcile()
+    private func runner(_ namespace: String, _ function: String, _ name: String) async throws(SwellError) -> any TriggerRunner {
+        await reconcile()
         guard catalog.function(namespace, function) != nil else {
             throw SwellError.notFound("function \(function) does not exist in namespace \(namespace)")
         }
@@ -140,7 +147,7 @@ public actor TriggerManager: Service {
 
     /// Hands S3-style event notification records to the namespace's object-store triggers.
     public func objectEvents(namespace: String, records: [ObjectEventRecord]) async -> ObjectEventsOutcome {
-        reconcile()
+        await reconcile()
         var outcome = ObjectEventsOutcome(received: records.count)
         for (_, trigger) in (objectStores[namespace] ?? [:]).sorted(by: { $0.key < $1.key }) {
             let delivered = await trigger.deliver(records)

@@ -18,7 +18,7 @@ struct Swell: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Login.self, Deploy.self, Invoke.self, Functions.self, Publish.self, Alias.self, Instances.self, Tasks.self,
-            Triggers.self, Logs.self, Keys.self, Usage.self, Audit.self, Workflows.self, Start.self, Executions.self,
+            Triggers.self, Logs.self, Keys.self, Usage.self, Audit.self, Workflows.self, Start.self, Executions.self, Nodes.self,
         ])
 }
 
@@ -74,6 +74,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "MB the log database (logs.db) may occupy, shared fairly by namespaces.") var logDbMaxMb = 1024
     @Option(help: "Hours log lines are kept.") var logRetentionHours = 168.0
     @Option(help: "A JSON file of prices (perGBSecond, perMillionRequests, alwaysOnPerGBHour) to apply at start (see docs/observability.md).") var prices: String?
+    @Option(help: "Where state lives: sqlite (files in the data directory, the default) or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, shared by every node (also SWELL_STORE).") var store: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -98,6 +99,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.message)
         }
         let priceTable = try loadPrices()
+        let storeSelection = try storeSelection()
         let lock: DataDirectoryLock
         do {
             lock = try DataDirectoryLock.acquire(dataDirectory: dataDir)
@@ -115,7 +117,7 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 dataDirectory: dataDir, host: host, port: port, adminKey: adminKey, exampleDirectory: exampleDir, warmPool: warmPool,
                 memoryBudgetMB: memoryBudget, namespaceMaxInstances: namespaceMaxInstances, sandbox: sandbox,
-                listener: listener, logs: logs, prices: priceTable
+                listener: listener, logs: logs, prices: priceTable, store: storeSelection
             ).withGPUs(gpus),
             logger: logger)
         // This group traps no signal itself: ShutdownSignals turns the first one into its graceful
@@ -134,6 +136,17 @@ struct Serve: AsyncParsableCommand {
         }
         withExtendedLifetime(lock) {}
         if signals.received { logger.notice("stopped") }
+    }
+
+    /// `--store`, else `SWELL_STORE`, else SQLite.
+    func storeSelection() throws -> StoreSelection {
+        let environment = ProcessInfo.processInfo.environment["SWELL_STORE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let text = store ?? environment else { return .sqlite }
+        do {
+            return try StoreSelection.parse(text)
+        } catch {
+            throw ValidationError("\(store == nil ? "SWELL_STORE" : "--store"): \(error.description)")
+        }
     }
 
     func listenerConfiguration() throws -> ListenerConfiguration {

@@ -5,7 +5,7 @@ import Synchronization
 
 /// One AWS write at a time: the Lambda API's updates read `$LATEST`, change some fields and
 /// write it back, and two of them at once must not lose one's change.
-let awsWrites = Mutex(())
+let awsWrites = AsyncLock()
 
 extension ControlPlane {
     /// Changes `$LATEST` of an existing function (or creates it when `create` is set) with a
@@ -14,8 +14,8 @@ extension ControlPlane {
     /// - Parameter change: edits the current configuration (nil when creating).
     func updateFunction(
         namespace: String, name: String, create: FunctionConfig?, change: (inout FunctionConfig) throws -> Void
-    ) throws -> (FunctionRecord, changed: Bool) {
-        try awsWrites.withLock { _ in
+    ) async throws -> (FunctionRecord, changed: Bool) {
+        try await awsWrites.withLock {
             let old = catalog.function(namespace, name)
             var config: FunctionConfig
             if let create {
@@ -26,16 +26,16 @@ extension ControlPlane {
                 config = old.config
             }
             try change(&config)
-            guard code.has(namespace: namespace, sha256: config.codeSha256) else {
+            guard (try? await code.ensureLocal(namespace: namespace, sha256: config.codeSha256)) == true else {
                 throw AWSError.invalid("no code package \(config.codeSha256) in namespace \(namespace)")
             }
             config.codeSize = code.size(namespace: namespace, sha256: config.codeSha256)
             if let old, old.config == config { return (old, false) }
-            try prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: "Code")
-            try prepareLayers(namespace: namespace, name: name, layers: config.layers)
+            try await prepareCode(namespace: namespace, name: name, sha256: config.codeSha256, field: "Code")
+            try await prepareLayers(namespace: namespace, name: name, layers: config.layers)
             let root = CodeStore.functionDirectory(root: code.unpackDirectory, namespace: namespace, function: name, sha256: config.codeSha256)
             if let problem = HandlerCheck.check(handler: config.handler, runtime: config.runtime, field: "Handler", files: DirectoryFiles(root: root)),
-                !layersProvideBootstrap(namespace: namespace, name: name, config: config)
+                await !layersProvideBootstrap(namespace: namespace, name: name, config: config)
             {
                 throw AWSError.invalid(problem.description)
             }
@@ -47,7 +47,7 @@ extension ControlPlane {
                     ?? (catalog.alias(namespace, name, trigger.qualifier) != nil)
                 if !exists { throw AWSError.notFound("Function not found: \(LambdaARN.function(namespace, name, trigger.qualifier))") }
             }
-            let record = try store.putFunction(namespace: namespace, name: name, config: config)
+            let record = try await store.putFunction(namespace: namespace, name: name, config: config)
             catalog.put(record)
             if old != nil {
                 runtime.retire(namespace: namespace, name: name, version: .latest, keepRevision: record.revision)

@@ -21,13 +21,11 @@ struct EventSourceMappingRoutes {
             _ = try ctx.authorize(ns, .developer)
             let uuid = UUID().uuidString.lowercased()
             let trigger = try Self.trigger(body, name: Self.prefix + uuid, qualifier: parsed.qualifier ?? "$LATEST", existing: nil)
-            let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-                try routes.control.updateFunction(namespace: ns, name: parsed.name, create: nil) { config in
-                    guard config.triggers.count < TriggerConfig.maxTriggers else {
-                        throw AWSError.invalid("a function has at most \(TriggerConfig.maxTriggers) triggers")
-                    }
-                    config.triggers.append(trigger)
+            let (record, _) = try await routes.control.updateFunction(namespace: ns, name: parsed.name, create: nil) { config in
+                guard config.triggers.count < TriggerConfig.maxTriggers else {
+                    throw AWSError.invalid("a function has at most \(TriggerConfig.maxTriggers) triggers")
                 }
+                config.triggers.append(trigger)
             }
             return try LambdaShapes.response(Self.shape(record, trigger), status: .accepted)
         }
@@ -61,20 +59,16 @@ struct EventSourceMappingRoutes {
                 throw AWSError.invalid("Swell keeps a mapping on its function; create a new mapping to feed another function")
             }
             let updated = try Self.trigger(body, name: t.name, qualifier: t.qualifier, existing: t)
-            let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-                try routes.control.updateFunction(namespace: f.namespace, name: f.name, create: nil) { config in
-                    guard let i = config.triggers.firstIndex(where: { $0.name == t.name }) else { throw Self.notFound(t.name) }
-                    config.triggers[i] = updated
-                }
+            let (record, _) = try await routes.control.updateFunction(namespace: f.namespace, name: f.name, create: nil) { config in
+                guard let i = config.triggers.firstIndex(where: { $0.name == t.name }) else { throw Self.notFound(t.name) }
+                config.triggers[i] = updated
             }
             return try LambdaShapes.response(Self.shape(record, updated), status: .accepted)
         }
         g.delete("event-source-mappings/:uuid") { _, ctx in
             let (f, t) = try find(ctx, .developer)
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try routes.control.updateFunction(namespace: f.namespace, name: f.name, create: nil) { config in
-                    config.triggers.removeAll { $0.name == t.name }
-                }
+            _ = try await routes.control.updateFunction(namespace: f.namespace, name: f.name, create: nil) { config in
+                config.triggers.removeAll { $0.name == t.name }
             }
             var shape = Self.shape(f, t)
             shape["State"] = "Deleting"

@@ -87,7 +87,7 @@ struct LambdaRoutes {
                 throw AWSError.invalid("Swell deletes whole functions only; versions are kept until the function is deleted (Qualifier \(q))")
             }
             guard catalog.function(t.namespace, t.name) != nil else { throw notFound(t) }
-            try control.deleteFunction(namespace: t.namespace, name: t.name)
+            try await control.deleteFunction(namespace: t.namespace, name: t.name)
             return Response(status: .noContent)
         }
         g.put("functions/:name/code") { request, ctx in try await updateCode(request, ctx) }
@@ -104,9 +104,7 @@ struct LambdaRoutes {
                 throw AWSError(.preconditionFailed, 412, "CodeSha256 (\(sha)) is different from current CodeSha256 in $LATEST. Please try again with the CodeSha256 in $LATEST.")
             }
             let description = try body.string("Description") ?? ""
-            let (version, created) = try await NIOThreadPool.singleton.runIfActive {
-                try control.publish(namespace: t.namespace, name: t.name, description: description)
-            }
+            let (version, created) = try await control.publish(namespace: t.namespace, name: t.name, description: description)
             return try LambdaShapes.response(versionConfiguration(version), status: created ? .created : .ok)
         }
         g.get("functions/:name/versions") { request, ctx in
@@ -128,7 +126,7 @@ struct LambdaRoutes {
             if catalog.alias(t.namespace, t.name, alias) != nil {
                 throw AWSError.conflict("Alias already exists: \(LambdaARN.function(t.namespace, t.name, alias))")
             }
-            let record = try putAlias(t, alias, body: body, existing: nil)
+            let record = try await putAlias(t, alias, body: body, existing: nil)
             return try LambdaShapes.response(LambdaShapes.alias(namespace: t.namespace, function: t.name, record), status: .created)
         }
         g.get("functions/:name/aliases") { request, ctx in
@@ -153,7 +151,7 @@ struct LambdaRoutes {
             let t = try target(request, ctx, .developer)
             let name = ctx.parameters.get("alias").map(percentDecoded) ?? ""
             guard let existing = catalog.alias(t.namespace, t.name, name) else { throw aliasNotFound(t, name) }
-            let record = try putAlias(t, name, body: try await LambdaBody(request), existing: existing)
+            let record = try await putAlias(t, name, body: try await LambdaBody(request), existing: existing)
             return try LambdaShapes.response(LambdaShapes.alias(namespace: t.namespace, function: t.name, record))
         }
         g.delete("functions/:name/aliases/:alias") { request, ctx in
@@ -162,7 +160,7 @@ struct LambdaRoutes {
             guard catalog.function(t.namespace, t.name) != nil else { throw notFound(t) }
             // Deleting an alias that is not there succeeds, as on Lambda.
             if catalog.alias(t.namespace, t.name, name) != nil {
-                try control.deleteAlias(namespace: t.namespace, function: t.name, name: name)
+                try await control.deleteAlias(namespace: t.namespace, function: t.name, name: name)
             }
             return Response(status: .noContent)
         }
@@ -188,13 +186,9 @@ struct LambdaRoutes {
         var config = FunctionConfig(runtime: runtime, handler: handler, codeSha256: sha)
         try apply(body, to: &config, namespace: ns)
         let initial = config
-        let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-            try control.updateFunction(namespace: ns, name: parsed.name, create: initial) { _ in }
-        }
+        let (record, _) = try await control.updateFunction(namespace: ns, name: parsed.name, create: initial) { _ in }
         if try body.bool("Publish") == true {
-            let (version, _) = try await NIOThreadPool.singleton.runIfActive {
-                try control.publish(namespace: ns, name: parsed.name, description: "")
-            }
+            let (version, _) = try await control.publish(namespace: ns, name: parsed.name, description: "")
             return try LambdaShapes.response(versionConfiguration(version), status: .created)
         }
         return try LambdaShapes.response(latestConfiguration(record), status: .created)
@@ -211,13 +205,9 @@ struct LambdaRoutes {
             c["CodeSha256"] = LambdaShapes.codeSha256(sha)
             return try LambdaShapes.response(c)
         }
-        let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-            try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { $0.codeSha256 = sha }
-        }
+        let (record, _) = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { $0.codeSha256 = sha }
         if try body.bool("Publish") == true {
-            let (version, _) = try await NIOThreadPool.singleton.runIfActive {
-                try control.publish(namespace: t.namespace, name: t.name, description: "")
-            }
+            let (version, _) = try await control.publish(namespace: t.namespace, name: t.name, description: "")
             return try LambdaShapes.response(versionConfiguration(version))
         }
         return try LambdaShapes.response(latestConfiguration(record))
@@ -231,17 +221,15 @@ struct LambdaRoutes {
             throw AWSError(.preconditionFailed, 412, "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
         }
         let ns = t.namespace
-        let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-            try control.updateFunction(namespace: ns, name: t.name, create: nil) { config in
-                if let runtimeName = try body.string("Runtime") {
-                    guard let runtime = RuntimeKind(named: runtimeName) else {
-                        throw AWSError.invalid("Value \(runtimeName) at 'runtime' failed to satisfy constraint: Swell runs \(RuntimeKind.acceptedNames)")
-                    }
-                    config.runtime = runtime
+        let (record, _) = try await control.updateFunction(namespace: ns, name: t.name, create: nil) { config in
+            if let runtimeName = try body.string("Runtime") {
+                guard let runtime = RuntimeKind(named: runtimeName) else {
+                    throw AWSError.invalid("Value \(runtimeName) at 'runtime' failed to satisfy constraint: Swell runs \(RuntimeKind.acceptedNames)")
                 }
-                if let handler = try body.string("Handler") { config.handler = handler }
-                try apply(body, to: &config, namespace: ns)
+                config.runtime = runtime
             }
+            if let handler = try body.string("Handler") { config.handler = handler }
+            try apply(body, to: &config, namespace: ns)
         }
         return try LambdaShapes.response(latestConfiguration(record))
     }
@@ -294,16 +282,17 @@ struct LambdaRoutes {
         try body.rejectUnsupported(["S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"], operation: "Code")
         guard let encoded = try body.string("ZipFile") else { throw AWSError.invalid("ZipFile is required (Swell takes code inline)") }
         guard let zip = Data(base64Encoded: encoded) else { throw AWSError.invalid("ZipFile must be base64") }
-        return try await NIOThreadPool.singleton.runIfActive {
-            let package: CodePackage
+        // Unzipping and re-packing is CPU and file work: off the cooperative pool.
+        let package = try await NIOThreadPool.singleton.runIfActive {
             do {
-                package = try CodePackage.pack(zip: zip)
+                return try CodePackage.pack(zip: zip)
             } catch let error as CodePackage.PackError {
                 throw AWSError.invalid("Could not unzip uploaded file: \(error.description)")
             }
-            try code.put(package.data, namespace: namespace, sha256: package.sha256)
-            return package.sha256
         }
+        // Stored locally and, on a shared store, for the other nodes.
+        _ = try await code.store(package.data, namespace: namespace, sha256: package.sha256)
+        return package.sha256
     }
 
     func listFunctions(_ request: Request, _ ctx: SwellRequestContext) throws -> Response {
@@ -415,17 +404,15 @@ struct LambdaRoutes {
             try latestOnly(t, what: "event invoke config")
             let body = try await LambdaBody(request)
             let ns = t.namespace
-            let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: ns, name: t.name, create: nil) { config in
-                    if replace { config.async = AsyncConfig(concurrency: config.async.concurrency) }
-                    if let retries = try body.int("MaximumRetryAttempts", 0...(AsyncConfig.attemptsRange.upperBound - 1)) {
-                        config.async.maxAttempts = retries + 1
-                    }
-                    if let age = try body.int("MaximumEventAgeInSeconds", 60...AsyncConfig.eventAgeRange.upperBound) { config.async.maxEventAge = age }
-                    if let destinations = try body.object("DestinationConfig") {
-                        if let s = try destinations.object("OnSuccess") { config.async.onSuccess = try destination(s, namespace: ns) }
-                        if let f = try destinations.object("OnFailure") { config.async.onFailure = try destination(f, namespace: ns) }
-                    }
+            let (record, _) = try await control.updateFunction(namespace: ns, name: t.name, create: nil) { config in
+                if replace { config.async = AsyncConfig(concurrency: config.async.concurrency) }
+                if let retries = try body.int("MaximumRetryAttempts", 0...(AsyncConfig.attemptsRange.upperBound - 1)) {
+                    config.async.maxAttempts = retries + 1
+                }
+                if let age = try body.int("MaximumEventAgeInSeconds", 60...AsyncConfig.eventAgeRange.upperBound) { config.async.maxEventAge = age }
+                if let destinations = try body.object("DestinationConfig") {
+                    if let s = try destinations.object("OnSuccess") { config.async.onSuccess = try destination(s, namespace: ns) }
+                    if let f = try destinations.object("OnFailure") { config.async.onFailure = try destination(f, namespace: ns) }
                 }
             }
             return try LambdaShapes.response(eventInvokeConfig(record))
@@ -450,10 +437,8 @@ struct LambdaRoutes {
         g.delete("functions/:name/event-invoke-config") { request, ctx in
             let t = try target(request, ctx, .developer)
             try latestOnly(t, what: "event invoke config")
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    config.async = AsyncConfig(concurrency: config.async.concurrency)
-                }
+            _ = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                config.async = AsyncConfig(concurrency: config.async.concurrency)
             }
             return Response(status: .noContent)
         }
@@ -504,24 +489,20 @@ struct LambdaRoutes {
                 throw AWSError.invalid("ReservedConcurrentExecutions is required")
             }
             guard n >= 1 else { throw AWSError.invalid("Swell cannot reserve 0 (a function is stopped by deleting it or its triggers)") }
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    let instances = max(1, (n + config.concurrency - 1) / config.concurrency)
-                    guard ScalingConfig.instancesRange.contains(instances) else {
-                        throw AWSError.invalid("ReservedConcurrentExecutions needs \(instances) instances; Swell allows at most \(ScalingConfig.instancesRange.upperBound)")
-                    }
-                    config.scaling.maxInstances = instances
-                    config.scaling.minInstances = min(config.scaling.minInstances, instances)
+            _ = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                let instances = max(1, (n + config.concurrency - 1) / config.concurrency)
+                guard ScalingConfig.instancesRange.contains(instances) else {
+                    throw AWSError.invalid("ReservedConcurrentExecutions needs \(instances) instances; Swell allows at most \(ScalingConfig.instancesRange.upperBound)")
                 }
+                config.scaling.maxInstances = instances
+                config.scaling.minInstances = min(config.scaling.minInstances, instances)
             }
             return try LambdaShapes.response(["ReservedConcurrentExecutions": n])
         }
         g.delete("functions/:name/concurrency") { request, ctx in
             let t = try target(request, ctx, .developer)
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    config.scaling.maxInstances = ScalingConfig().maxInstances
-                }
+            _ = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                config.scaling.maxInstances = ScalingConfig().maxInstances
             }
             return Response(status: .noContent)
         }
@@ -541,14 +522,12 @@ struct LambdaRoutes {
             guard let n = try body.int("ProvisionedConcurrentExecutions", 1...100_000) else {
                 throw AWSError.invalid("ProvisionedConcurrentExecutions is required")
             }
-            let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    let instances = (n + config.concurrency - 1) / config.concurrency
-                    guard instances <= config.scaling.maxInstances else {
-                        throw AWSError.invalid("ProvisionedConcurrentExecutions needs \(instances) instances, more than the function's maximum \(config.scaling.maxInstances)")
-                    }
-                    config.scaling.minInstances = instances
+            let (record, _) = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                let instances = (n + config.concurrency - 1) / config.concurrency
+                guard instances <= config.scaling.maxInstances else {
+                    throw AWSError.invalid("ProvisionedConcurrentExecutions needs \(instances) instances, more than the function's maximum \(config.scaling.maxInstances)")
                 }
+                config.scaling.minInstances = instances
             }
             return try LambdaShapes.response(provisioned(record), status: .accepted)
         }
@@ -568,9 +547,7 @@ struct LambdaRoutes {
         g.delete("functions/:name/provisioned-concurrency") { request, ctx in
             let t = try target(request, ctx, .developer)
             try latestOnly(t, what: "provisioned concurrency (scaling.minInstances)")
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { $0.scaling.minInstances = 0 }
-            }
+            _ = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { $0.scaling.minInstances = 0 }
             return Response(status: .noContent)
         }
     }
@@ -599,21 +576,19 @@ struct LambdaRoutes {
             }
             let auth = try body.string("AuthType")
             if create && auth == nil { throw AWSError.invalid("AuthType is required") }
-            let (record, _) = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    if create, config.url != nil {
-                        throw AWSError.conflict("Failed to create function url config for [functionArn = \(LambdaARN.function(t.namespace, t.name))]. Error message: FunctionUrlConfig exists for this Lambda function")
-                    }
-                    if !create, config.url?.qualifier != qualifier { throw urlNotFound(t) }
-                    var url = config.url ?? URLConfig(auth: .key, qualifier: qualifier)
-                    switch auth {
-                    case "NONE"?: url.auth = .none
-                    case "AWS_IAM"?: url.auth = .key
-                    case nil: break
-                    case let other?: throw AWSError.invalid("AuthType must be NONE or AWS_IAM (got \(other))")
-                    }
-                    config.url = url
+            let (record, _) = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                if create, config.url != nil {
+                    throw AWSError.conflict("Failed to create function url config for [functionArn = \(LambdaARN.function(t.namespace, t.name))]. Error message: FunctionUrlConfig exists for this Lambda function")
                 }
+                if !create, config.url?.qualifier != qualifier { throw urlNotFound(t) }
+                var url = config.url ?? URLConfig(auth: .key, qualifier: qualifier)
+                switch auth {
+                case "NONE"?: url.auth = .none
+                case "AWS_IAM"?: url.auth = .key
+                case nil: break
+                case let other?: throw AWSError.invalid("AuthType must be NONE or AWS_IAM (got \(other))")
+                }
+                config.url = url
             }
             return try LambdaShapes.response(urlConfig(record, request: request), status: create ? .created : .ok)
         }
@@ -632,11 +607,9 @@ struct LambdaRoutes {
         }
         g.delete("functions/:name/url") { request, ctx in
             let t = try target(request, ctx, .developer)
-            _ = try await NIOThreadPool.singleton.runIfActive {
-                try control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
-                    guard config.url?.qualifier == (t.qualifier ?? "$LATEST") else { throw urlNotFound(t) }
-                    config.url = nil
-                }
+            _ = try await control.updateFunction(namespace: t.namespace, name: t.name, create: nil) { config in
+                guard config.url?.qualifier == (t.qualifier ?? "$LATEST") else { throw urlNotFound(t) }
+                config.url = nil
             }
             return Response(status: .noContent)
         }
@@ -730,7 +703,7 @@ struct LambdaRoutes {
         layers.map { ["Arn": LambdaARN.layer(namespace, $0.name, $0.version), "CodeSize": code.size(namespace: namespace, sha256: $0.sha256)] }
     }
 
-    func putAlias(_ t: Target, _ name: String, body: LambdaBody, existing: AliasRecord?) throws -> AliasRecord {
+    func putAlias(_ t: Target, _ name: String, body: LambdaBody, existing: AliasRecord?) async throws -> AliasRecord {
         var fields: [String: ConfigValue] = [:]
         let version = try body.string("FunctionVersion") ?? existing.map { String($0.config.version) }
         guard let version else { throw AWSError.invalid("FunctionVersion is required") }
@@ -747,7 +720,7 @@ struct LambdaRoutes {
             fields["additionalVersionWeights"] = .object(Dictionary(uniqueKeysWithValues: existing.config.additionalVersionWeights.map { (String($0.key), ConfigValue.double($0.value)) }))
         }
         do {
-            return try control.putAlias(namespace: t.namespace, function: t.name, name: name, body: .object(fields))
+            return try await control.putAlias(namespace: t.namespace, function: t.name, name: name, body: .object(fields))
         } catch let error as SwellError where error.code == .invalidField && error.message.contains("no published version") {
             throw AWSError.notFound("Function not found: \(LambdaARN.function(t.namespace, t.name, version))")
         }
