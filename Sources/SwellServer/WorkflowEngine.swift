@@ -1,4 +1,6 @@
 import Foundation
+import Crypto
+import Tracing
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -23,10 +25,13 @@ public protocol WorkflowTaskRunner: Sendable {
     func run(namespace: String, invocation: TaskInvocation, requestID: String) async -> Result<TaskResult, StatesError>
     /// Interrupts an invocation under way (its execution was stopped, or its task timed out).
     func cancel(namespace: String, invocation: TaskInvocation, requestID: String)
+    /// Whether Task states record spans (tracing on).
+    var traces: Bool { get }
 }
 
 extension WorkflowTaskRunner {
     public func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {}
+    public var traces: Bool { false }
 }
 
 /// One event as the journal keeps it: the event and the time it was applied at (replay applies
@@ -365,8 +370,26 @@ public actor WorkflowEngine: Service {
         let runner = self.runner
         let request = RandomID.uuid()
         live[id]?.requests[inv.id.rawValue] = (inv, request)
+        let traced = runner.traces
         jobs.yield { [self] in
-            let outcome = await runner.run(namespace: namespace, invocation: inv, requestID: request)
+            let outcome: Result<TaskResult, StatesError>
+            if traced {
+                // One trace per execution (its id derived from the execution's, so a restart or
+                // a redrive continues it); a span per Task state, the function's invocation below.
+                outcome = await withSpan("workflow state \(inv.stateName)", context: WorkflowTracing.context(execution: id), ofKind: .internal) { span in
+                    span.attributes["swell.execution"] = id
+                    span.attributes["swell.workflow.state"] = inv.stateName
+                    span.attributes["faas.invoked_name"] = inv.function.name
+                    let result = await runner.run(namespace: namespace, invocation: inv, requestID: request)
+                    if case .failure(let error) = result {
+                        span.attributes["error.type"] = error.name
+                        span.setStatus(SpanStatus(code: .error, message: error.name))
+                    }
+                    return result
+                }
+            } else {
+                outcome = await runner.run(namespace: namespace, invocation: inv, requestID: request)
+            }
             // Shutting down: the outcome of a cancelled invocation says nothing about the function;
             // it is dropped, and the invocation runs again after the restart (at least once).
             if Task.isCancelled { return }
@@ -688,6 +711,8 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
 
     public init(invoker: Invoker) { self.invoker = invoker }
 
+    public var traces: Bool { invoker.tracing }
+
     public func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {
         for pool in invoker.runtime.pools(namespace: namespace, name: invocation.function.name) {
             if pool.interrupt(requestID) { return }
@@ -734,5 +759,19 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
             default: return .failure(StatesError("Lambda.ServiceException", error.message))
             }
         }
+    }
+}
+
+/// The trace of a workflow execution: its id and a virtual root span id derived from the
+/// execution's id (SHA-256), so every Task state's span of one execution, before and after a
+/// restart or a redrive, lands in one trace without storing anything.
+enum WorkflowTracing {
+    static func context(execution: String) -> ServiceContext {
+        let digest = Array(SHA256.hash(data: Data(execution.utf8)))
+        let hex = digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let traceID = String(hex.prefix(32))
+        let spanID = String(hex.dropFirst(32).prefix(16))
+        guard let parent = TraceParent(header: "00-\(traceID)-\(spanID)-01") else { return .topLevel }
+        return SwellTracing.context(continuing: parent)
     }
 }

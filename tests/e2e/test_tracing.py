@@ -250,3 +250,31 @@ def test_tracing_is_off_without_an_endpoint(make_server, app_dir, receiver):
     time.sleep(1.0)
     assert receiver.posts == 0 and receiver.spans == []
     assert "exporting traces" not in srv.log()
+
+
+def test_a_workflow_execution_is_one_trace_with_a_span_per_task_state(make_server, app_dir, receiver):
+    import hashlib
+    srv = make_server(env={
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    })
+    swell = srv.client()
+    swell.deploy(app_dir, {"double": node_fn("exports.handler = async (e) => ({ n: e.n * 2 });")})
+    definition = {"StartAt": "One", "States": {
+        "One": {"Type": "Task", "Resource": "swell:function:double", "Next": "Two"},
+        "Two": {"Type": "Task", "Resource": "swell:function:double", "End": True}}}
+    r = swell.api("PUT", "/v1/namespaces/default/workflows/twice", json_body={"definition": definition})
+    assert r.status_code in (200, 201), r.text
+    r = swell.api("POST", "/v1/namespaces/default/workflows/twice/executions", params={"wait": "true"},
+                  json_body={"name": "traced", "input": {"n": 3}})
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["execution"]["output"] == {"n": 12}, r.text
+    trace_id = hashlib.sha256(b"default/twice/traced").hexdigest()[:32]
+    spans = receiver.wait_for(lambda s: sum(1 for x in s if x["traceId"] == trace_id and x["name"] == "run") >= 2)
+    mine = [s for s in spans if s["traceId"] == trace_id]
+    states = [s for s in mine if s["name"].startswith("workflow state ")]
+    assert sorted(s["name"] for s in states) == ["workflow state One", "workflow state Two"], mine
+    assert all(s["attributes"]["swell.execution"] == "default/twice/traced" for s in states)
+    invokes = [s for s in mine if s["name"] == "invoke default/double"]
+    assert sorted(s["parentSpanId"] for s in invokes) == sorted(s["spanId"] for s in states)
