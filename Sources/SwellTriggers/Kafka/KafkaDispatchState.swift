@@ -1,4 +1,5 @@
 import DequeModule
+import NIOCore
 import SwellKafka
 import SwellModel
 
@@ -61,7 +62,8 @@ public struct KafkaDispatchState: Sendable {
 
     struct KeySlot: Hashable, Sendable {
         var source: TopicPartition
-        var key: [UInt8]
+        /// The key's bytes (hashed and compared by content).
+        var key: ByteBuffer
     }
 
     public let ordering: KafkaOrdering
@@ -142,7 +144,7 @@ public struct KafkaDispatchState: Sendable {
         let abandoned = inFlight(of: source)
         for id in abandoned {
             let batch = inFlight.removeValue(forKey: id)!
-            for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: source, key: key)) } }
+            for r in batch.records { if let key = r.keyBytes { busyKeys.remove(KeySlot(source: source, key: key)) } }
         }
         partitions[source] = nil
         order.removeAll { $0 == source }
@@ -228,7 +230,7 @@ public struct KafkaDispatchState: Sendable {
             var taken: [Int] = []
             var eligible = 0
             for (i, r) in p.ready.enumerated() {
-                if let key = r.key, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
+                if let key = r.keyBytes, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
                 eligible += 1
                 taken.append(i)
                 if taken.count == batchSize { break }
@@ -246,7 +248,7 @@ public struct KafkaDispatchState: Sendable {
                 }
                 p.ready = rest
             }
-            for r in picked { if let key = r.key { busyKeys.insert(KeySlot(source: tp, key: key)) } }
+            for r in picked { if let key = r.keyBytes { busyKeys.insert(KeySlot(source: tp, key: key)) } }
         }
         if !p.ready.isEmpty { p.readySince = now }
         return picked
@@ -256,7 +258,7 @@ public struct KafkaDispatchState: Sendable {
     /// keys or partition are free again and its offsets may be committed past.
     public mutating func finish(_ batchID: Int) {
         guard let batch = inFlight.removeValue(forKey: batchID) else { return }
-        for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
+        for r in batch.records { if let key = r.keyBytes { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
         guard var p = partitions.removeValue(forKey: batch.source) else { return }
         defer { partitions[batch.source] = p }
         if ordering == .partition { p.busy = false }
