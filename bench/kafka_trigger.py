@@ -24,7 +24,9 @@ Swell: a fresh `swell serve` per configuration with a Node.js function whose han
 {maxInstances: 16}`, and one Kafka trigger with `ordering: key`, `batchSize: 1`,
 `startPosition: earliest` and the trigger `concurrency` under test.
 
-Throughput: records / (completion − the first handler start). Both sides' handlers log
+Throughput: records / (completion − the first handler start); with `batchSize` > 1 completion
+is the moment every record was fetched and none is outstanding (the status's `counters.events`
+and per-partition `outstanding`; `counters.succeeded` counts batches). Both sides' handlers log
 `key seq partition offset start end` (epoch ms, one file per process); completion is the
 last handler end for the baseline (its processes count done records in shared memory,
 polled every 10 ms) and, for Swell, the moment the trigger status's `counters.succeeded`
@@ -33,7 +35,8 @@ At the end the group's committed offsets (confluent-kafka `committed()`) must su
 `records` (waited for up to 10 s: Swell commits at most ~1 s behind).
 
 Order: per key, the handler runs sorted by start must have strictly increasing `seq`, and
-each must start no earlier than the previous one ended (ms clock). A violation is an
+each must start no earlier than the previous one ended (ms clock), unless both are records of
+one invocation (a batch: the same start and end, logged in event order). A violation is an
 adjacent pair breaking either rule; duplicates (the same partition/offset twice) and
 missing records are counted too. Target (issue): ≥ 10× the consumer group at trigger
 concurrency 128 with 0 order violations.
@@ -235,7 +238,9 @@ def check_order(runs, records: int) -> dict:
     for items in by_key.values():
         items.sort()
         for (s0, e0, q0), (s1, e1, q1) in zip(items, items[1:]):
-            if q1 <= q0 or s1 < e0:
+            # The records of one invocation (a batch: the same start and end) run together, in event order.
+            same_invocation = (s0, e0) == (s1, e1)
+            if q1 <= q0 or (s1 < e0 and not same_invocation):
                 violations += 1
     # The most handler runs in progress at once (ms clock; an end before a start at the same ms).
     level = peak = 0
@@ -346,6 +351,17 @@ def trigger_status(server: Server, fn: str) -> requests.Response:
     return api(server, "GET", f"/v1/namespaces/default/functions/{fn}/triggers/kafka")
 
 
+def records_done(status: dict, records: int, batch_size: int) -> bool:
+    """Every record handled: with batches of one, `counters.succeeded` (batches) reached
+    `records`; otherwise every record was fetched (`counters.events`) and none is outstanding."""
+    counters = status.get("counters", {})
+    if batch_size == 1:
+        return counters.get("succeeded", 0) >= records
+    kafka = status.get("kafka") or {}
+    return (counters.get("events", 0) >= records and kafka.get("inFlight", 1) == 0
+            and all(p.get("outstanding", 1) == 0 for p in kafka.get("partitions", [])))
+
+
 def run_swell(broker: str, args, work: Path, concurrency: int, batch_size: int = 1, bin_label: str = "") -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix=f"swell-kbench-{concurrency}-"))
     os.chmod(log_dir, 0o777)  # functions run under uids of their own when Swell runs as root
@@ -374,7 +390,7 @@ def run_swell(broker: str, args, work: Path, concurrency: int, batch_size: int =
             r = trigger_status(server, fn)
             if r.ok:
                 status = r.json()
-                if status.get("counters", {}).get("succeeded", 0) >= args.records:
+                if records_done(status, args.records, batch_size):
                     break
                 if status.get("state") == "failing":
                     failing_since = failing_since or time.time()
@@ -388,7 +404,8 @@ def run_swell(broker: str, args, work: Path, concurrency: int, batch_size: int =
         instance_cpu = cpu_seconds(function_pids(server, fn))
         runs = read_runs(log_dir)
         first_start = min((r[4] for r in runs), default=int(finished * 1000)) / 1000
-        succeeded = status.get("counters", {}).get("succeeded", 0)
+        # `counters.succeeded` counts batches; with batches of one it is the records done.
+        succeeded = args.records if records_done(status, args.records, batch_size) else status.get("counters", {}).get("succeeded", 0)
         seconds = finished - first_start
         order = check_order(runs, args.records)
         committed = wait_committed(broker, group, TOPIC, args.partitions, args.records)
