@@ -13,26 +13,19 @@ public struct KafkaHeader: Sendable, Hashable {
 
 /// A record read from a partition.
 ///
-/// Its key and value are slices of the fetched response (no copy per record): a decoded
-/// record keeps that response's buffer alive until the record is dropped. ``key`` and
-/// ``value`` copy them out as arrays; hot paths read ``keyBytes`` and ``valueBytes``.
-/// Equality and hashing compare the bytes.
+/// Its value is a slice of the fetched response (no copy per record): a decoded record keeps
+/// that response's buffer alive until the record is dropped. ``value`` copies it out as an
+/// array; hot paths read ``valueBytes``. The key (short, and hashed by the trigger's key
+/// ordering) is an array. Equality and hashing compare the bytes.
 public struct KafkaRecord: Sendable, Hashable {
     /// The record's offset in its partition.
     public var offset: Int64
     /// Milliseconds since the Unix epoch (create time or log-append time, as the topic says).
     public var timestamp: Int64
-    /// The key's bytes (a slice of the fetched record set), `nil` for a null key.
-    public var keyBytes: ByteBuffer?
+    public var key: [UInt8]?
     /// The value's bytes (a slice of the fetched record set), `nil` for a null value (a tombstone).
     public var valueBytes: ByteBuffer?
     public var headers: [KafkaHeader]
-
-    /// The key, copied out as an array.
-    public var key: [UInt8]? {
-        get { keyBytes.map { Array($0.readableBytesView) } }
-        set { keyBytes = newValue.map { ByteBuffer(bytes: $0) } }
-    }
 
     /// The value, copied out as an array.
     public var value: [UInt8]? {
@@ -41,14 +34,13 @@ public struct KafkaRecord: Sendable, Hashable {
     }
 
     public init(offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []) {
-        self.init(offset: offset, timestamp: timestamp, keyBytes: key.map { ByteBuffer(bytes: $0) },
-                  valueBytes: value.map { ByteBuffer(bytes: $0) }, headers: headers)
+        self.init(offset: offset, timestamp: timestamp, key: key, valueBytes: value.map { ByteBuffer(bytes: $0) }, headers: headers)
     }
 
-    public init(offset: Int64, timestamp: Int64, keyBytes: ByteBuffer?, valueBytes: ByteBuffer?, headers: [KafkaHeader] = []) {
+    public init(offset: Int64, timestamp: Int64, key: [UInt8]?, valueBytes: ByteBuffer?, headers: [KafkaHeader] = []) {
         self.offset = offset
         self.timestamp = timestamp
-        self.keyBytes = keyBytes
+        self.key = key
         self.valueBytes = valueBytes
         self.headers = headers
     }

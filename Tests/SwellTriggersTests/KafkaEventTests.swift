@@ -42,7 +42,7 @@ struct KafkaEventTests {
         for length in 0..<70 {
             let slice = storage.getSlice(at: storage.readerIndex + length, length: length)!
             var out = ByteBuffer(string: "x")
-            KafkaEvent.writeBase64(slice, into: &out)
+            slice.withUnsafeReadableBytes { KafkaEvent.writeBase64($0, into: &out) }
             #expect(String(buffer: out) == "x" + Data(slice.readableBytesView).base64EncodedString(), "length \(length)")
         }
     }

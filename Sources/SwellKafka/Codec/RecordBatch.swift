@@ -201,8 +201,8 @@ enum RecordBatch {
             result.records.append(KafkaRecord(
                 offset: offset,
                 timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
-                keyBytes: key, // slices of the fetched set: no copy per record
-                valueBytes: value,
+                key: key.map { Array($0.readableBytesView) },
+                valueBytes: value, // a slice of the fetched set: no copy per record
                 headers: headers
             ))
         }

@@ -1,5 +1,4 @@
 import DequeModule
-import NIOCore
 import SwellKafka
 import SwellModel
 
@@ -62,8 +61,7 @@ public struct KafkaDispatchState: Sendable {
 
     struct KeySlot: Hashable, Sendable {
         var source: TopicPartition
-        /// The key's bytes (hashed and compared by content).
-        var key: ByteBuffer
+        var key: [UInt8]
     }
 
     public let ordering: KafkaOrdering
@@ -144,7 +142,7 @@ public struct KafkaDispatchState: Sendable {
         let abandoned = inFlight(of: source)
         for id in abandoned {
             let batch = inFlight.removeValue(forKey: id)!
-            for r in batch.records { if let key = r.keyBytes { busyKeys.remove(KeySlot(source: source, key: key)) } }
+            for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: source, key: key)) } }
         }
         partitions[source] = nil
         order.removeAll { $0 == source }
@@ -230,7 +228,7 @@ public struct KafkaDispatchState: Sendable {
             var taken: [Int] = []
             var eligible = 0
             for (i, r) in p.ready.enumerated() {
-                if let key = r.keyBytes, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
+                if let key = r.key, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
                 eligible += 1
                 taken.append(i)
                 if taken.count == batchSize { break }
@@ -248,7 +246,7 @@ public struct KafkaDispatchState: Sendable {
                 }
                 p.ready = rest
             }
-            for r in picked { if let key = r.keyBytes { busyKeys.insert(KeySlot(source: tp, key: key)) } }
+            for r in picked { if let key = r.key { busyKeys.insert(KeySlot(source: tp, key: key)) } }
         }
         if !p.ready.isEmpty { p.readySince = now }
         return picked
@@ -258,7 +256,7 @@ public struct KafkaDispatchState: Sendable {
     /// keys or partition are free again and its offsets may be committed past.
     public mutating func finish(_ batchID: Int) {
         guard let batch = inFlight.removeValue(forKey: batchID) else { return }
-        for r in batch.records { if let key = r.keyBytes { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
+        for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
         guard var p = partitions.removeValue(forKey: batch.source) else { return }
         defer { partitions[batch.source] = p }
         if ordering == .partition { p.busy = false }

@@ -14,12 +14,12 @@ import SwellRuntime
 /// ```
 enum KafkaEvent {
     /// Encodes the batch in one pass straight into bytes (base64 and numbers written in place,
-    /// keys and values read from the fetched slices). Called off the trigger's actor.
+    /// values read from the fetched slices). Called off the trigger's actor.
     static func encode(_ batch: KafkaBatch, bootstrapServers: String) -> ByteBuffer {
         var out = ByteBuffer()
         var capacity = 160
         for r in batch.records {
-            let key: Int = base64Length(r.keyBytes?.readableBytes ?? 0)
+            let key: Int = base64Length(r.key?.count ?? 0)
             let value: Int = base64Length(r.valueBytes?.readableBytes ?? 0)
             capacity += 200 + key + value
         }
@@ -41,14 +41,14 @@ enum KafkaEvent {
             if r.timestamp < 0 { out.writeStaticString("-") }
             out.writeDecimal(r.timestamp.magnitude)
             out.writeStaticString(#","timestampType":"CREATE_TIME""#)
-            if let key = r.keyBytes {
+            if let key = r.key {
                 out.writeStaticString(#","key":""#)
-                writeBase64(key, into: &out)
+                key.withUnsafeBytes { writeBase64($0, into: &out) }
                 out.writeStaticString("\"")
             }
             if let value = r.valueBytes {
                 out.writeStaticString(#","value":""#)
-                writeBase64(value, into: &out)
+                value.withUnsafeReadableBytes { writeBase64($0, into: &out) }
                 out.writeStaticString("\"")
             } else {
                 out.writeStaticString(#","value":null"#)
@@ -78,12 +78,12 @@ enum KafkaEvent {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Standard base64 (with padding) of `bytes`, written in one pass straight from the
-    /// record's slice into the event (no intermediate array, string or per-byte write).
-    static func writeBase64(_ bytes: ByteBuffer, into out: inout ByteBuffer) {
-        let length = base64Length(bytes.readableBytes)
+    /// record's bytes into the event (no intermediate array, string or per-byte write).
+    static func writeBase64(_ src: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        let length = base64Length(src.count)
         guard length > 0 else { return }
         alphabet.withUnsafeBufferPointer { table in
-            bytes.withUnsafeReadableBytes { src in
+            do {
                 _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { dst in
                     var i = 0, o = 0
                     let n = src.count
