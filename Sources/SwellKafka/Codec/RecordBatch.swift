@@ -168,6 +168,7 @@ enum RecordBatch {
             throw KafkaError.malformedMessage("record count \(count) in a batch of \(records.readableBytes) bytes")
         }
         let logAppendTime = attributes & timestampTypeFlag != 0
+        result.records.reserveCapacity(result.records.count + Int(count))
         for _ in 0..<count {
             let length = try records.readKafkaVarint()
             guard length >= 0, var record = records.readSlice(length: Int(length)) else {
@@ -183,6 +184,7 @@ enum RecordBatch {
                 throw KafkaError.malformedMessage("header count \(headerCount)")
             }
             var headers: [KafkaHeader] = []
+            if headerCount > 0 { headers.reserveCapacity(Int(headerCount)) }
             for _ in 0..<headerCount {
                 guard let keyBytes = try record.readKafkaVarintBytes() else {
                     throw KafkaError.malformedMessage("null header key")
@@ -200,7 +202,7 @@ enum RecordBatch {
                 offset: offset,
                 timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
                 key: key.map { Array($0.readableBytesView) },
-                value: value.map { Array($0.readableBytesView) },
+                valueBytes: value, // a slice of the fetched set: no copy per record
                 headers: headers
             ))
         }

@@ -83,9 +83,4 @@ public actor KafkaProducer {
             for (_, c) in batch { c.resume(throwing: error) }
         }
     }
-
-    /// Commits a consumer group's offsets through this producer's connections.
-    public func commit(group: String, offsets: [String: [Int32: Int64]]) async throws {
-        try await client.commitOffsets(group: group, offsets: offsets)
-    }
 }

@@ -13,10 +13,17 @@ import SwellRuntime
 ///   "timestampType":"CREATE_TIME","key":"c3R1ZGVudC0x","value":"eyJpZCI6MX0=","headers":[{"trace":[97,98]}]}]}}
 /// ```
 enum KafkaEvent {
-    /// Encodes the batch in one pass straight into bytes (base64 and numbers written in place).
+    /// Encodes the batch in one pass straight into bytes (base64 and numbers written in place,
+    /// values read from the fetched slices). Called off the trigger's actor.
     static func encode(_ batch: KafkaBatch, bootstrapServers: String) -> ByteBuffer {
         var out = ByteBuffer()
-        out.reserveCapacity(160 + batch.records.reduce(0) { $0 + 200 + ($1.value?.count ?? 0) * 4 / 3 + ($1.key?.count ?? 0) * 4 / 3 })
+        var capacity = 160
+        for r in batch.records {
+            let key: Int = base64Length(r.key?.count ?? 0)
+            let value: Int = base64Length(r.valueBytes?.readableBytes ?? 0)
+            capacity += 200 + key + value
+        }
+        out.reserveCapacity(capacity)
         out.writeStaticString(#"{"eventSource":"SelfManagedKafka","bootstrapServers":"#)
         out.writeJSONString(bootstrapServers)
         out.writeStaticString(#","records":{"#)
@@ -36,12 +43,12 @@ enum KafkaEvent {
             out.writeStaticString(#","timestampType":"CREATE_TIME""#)
             if let key = r.key {
                 out.writeStaticString(#","key":""#)
-                out.writeBase64(key)
+                key.withUnsafeBytes { writeBase64($0, into: &out) }
                 out.writeStaticString("\"")
             }
-            if let value = r.value {
+            if let value = r.valueBytes {
                 out.writeStaticString(#","value":""#)
-                out.writeBase64(value)
+                value.withUnsafeReadableBytes { writeBase64($0, into: &out) }
                 out.writeStaticString("\"")
             } else {
                 out.writeStaticString(#","value":null"#)
@@ -64,5 +71,43 @@ enum KafkaEvent {
         }
         out.writeStaticString("]}}")
         return out
+    }
+
+    static func base64Length(_ count: Int) -> Int { (count + 2) / 3 * 4 }
+
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 (with padding) of `bytes`, written in one pass straight from the
+    /// record's bytes into the event (no intermediate array, string or per-byte write).
+    static func writeBase64(_ src: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        let length = base64Length(src.count)
+        guard length > 0 else { return }
+        alphabet.withUnsafeBufferPointer { table in
+            do {
+                _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { dst in
+                    var i = 0, o = 0
+                    let n = src.count
+                    while i + 3 <= n {
+                        let v = UInt32(src[i]) << 16 | UInt32(src[i + 1]) << 8 | UInt32(src[i + 2])
+                        dst[o] = table[Int(v >> 18 & 63)]
+                        dst[o + 1] = table[Int(v >> 12 & 63)]
+                        dst[o + 2] = table[Int(v >> 6 & 63)]
+                        dst[o + 3] = table[Int(v & 63)]
+                        i += 3
+                        o += 4
+                    }
+                    if i < n {
+                        let b = i + 1 < n ? UInt32(src[i + 1]) : 0
+                        let v = UInt32(src[i]) << 16 | b << 8
+                        dst[o] = table[Int(v >> 18 & 63)]
+                        dst[o + 1] = table[Int(v >> 12 & 63)]
+                        dst[o + 2] = i + 1 < n ? table[Int(v >> 6 & 63)] : UInt8(ascii: "=")
+                        dst[o + 3] = UInt8(ascii: "=")
+                        o += 4
+                    }
+                    return o
+                }
+            }
+        }
     }
 }

@@ -333,7 +333,9 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     }
 
     /// Runs one batch, in a consumer span of its own when tracing is on (its invocations are children).
-    private func processTraced(_ batch: KafkaBatch) async {
+    /// Off the actor: the event is encoded and the function invoked on the cooperative pool, and
+    /// the actor is entered once the batch has an outcome (and on failures and result produces).
+    private nonisolated func processTraced(_ batch: KafkaBatch) async {
         guard invoker.tracing else { return await process(batch) }
         await withSpan("kafka \(batch.source.topic) process", context: .topLevel, ofKind: .consumer) { span in
             span.attributes["messaging.system"] = "kafka"
@@ -348,7 +350,7 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
 
     /// Runs one batch to its end: success (and its results produced), or dead-lettered.
     /// Without a dead-letter topic, a failing batch is retried until it succeeds.
-    private func process(_ batch: KafkaBatch) async {
+    private nonisolated func process(_ batch: KafkaBatch) async {
         let event = KafkaEvent.encode(batch, bootstrapServers: bootstrap)
         var attempts = 0
         var retries = 0
@@ -364,7 +366,7 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
                     if let topic = kafka.resultTopic {
                         guard await produceResults(bytes, of: batch, to: topic) else { return }
                     }
-                    succeeded(batch)
+                    await succeeded(batch)
                     return
                 case .failure(let kind, let e):
                     failure = (e.errorType.isEmpty ? kind.rawValue : e.errorType, e.errorMessage)
@@ -374,20 +376,24 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
                 if Task.isCancelled { return }
                 // A throttle or an unknown function/qualifier is not the records' fault: retry, no attempt counted.
                 failure = nil
-                noteError("\(id.function):\(config.qualifier) could not be invoked: \(error.message)")
+                await noteError("\(id.function):\(config.qualifier) could not be invoked: \(error.message)")
                 retries += 1
                 try? await Task.sleep(for: backoff(retries))
                 continue
             }
-            counters.failedAttempts += 1
+            await countFailedAttempt()
             retries += 1
             if let topic = kafka.deadLetterTopic, attempts >= kafka.maxAttempts, let failure {
                 guard await deadLetter(batch, failure: failure, to: topic) else { return }
-                finished(batch)
+                await finished(batch)
                 return
             }
             try? await Task.sleep(for: backoff(retries))
         }
+    }
+
+    private func countFailedAttempt() {
+        counters.failedAttempts += 1
     }
 
     private func succeeded(_ batch: KafkaBatch) {
@@ -403,7 +409,7 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
         if waitingForRoom { wakeUp() }
     }
 
-    private func backoff(_ retry: Int) -> Duration {
+    private nonisolated func backoff(_ retry: Int) -> Duration {
         let base = min(kafka.maxRetryDelay, kafka.retryDelay * pow(2, Double(min(retry - 1, 30))))
         let jittered = base * Double.random(in: 0.5...1.0)
         return .milliseconds(Int64(max(10, jittered * 1000)))
