@@ -262,4 +262,45 @@ def test_a_real_execution_is_drawn_with_its_path_and_history_and_stopped_from_th
     assert p.page.locator("tr[data-event]").count() == len(events)
     assert p.page.locator("[data-testid=execution-redrive]").count() == 1
     assert p.page.locator("[data-testid=execution-stop]").count() == 0
+
+    # The workflow's executions by status, as the server filters them.
+    p.go("#/workflows/hold?status=ABORTED")
+    assert p.page.locator("tr[data-execution=run-1]").count() == 1
+    p.go("#/workflows/hold?status=RUNNING")
+    assert p.page.locator("tr[data-execution=run-1]").count() == 0
+
+    # Redrive from the page: it runs again from where it stopped, waiting in Hold.
+    p.go("#/workflows/hold/executions/run-1")
+    p.page.click("[data-testid=execution-redrive]")
+    p.page.wait_for_selector("#execution-status .pill-running")
+    ex = admin.api("GET", f"{base}/executions/run-1").json()["execution"]
+    assert ex["status"] == "RUNNING" and ex["redriveCount"] == 1
+    p.page.wait_for_function("() => document.querySelector('.wfgraph .node[data-state=Hold]').dataset.mark === 'current'")
+    admin.api("POST", f"{base}/executions/run-1/stop", json_body={"error": "Test.Done"})
+    assert p.problems == [], p.problems
+
+
+FAILING = "exports.handler = async (e) => { throw new Error('no grade for ' + e.name); };"
+
+
+def test_a_failed_execution_marks_the_state_it_failed_in(console, live, tmp_path):
+    admin = live["admin"]
+    admin.deploy(tmp_path / "app", {"metered": node_fn(SLEEPY, memory=MEMORY), "failing": node_fn(FAILING)}, namespace=NS)
+    base = f"/v1/namespaces/{NS}/workflows/breaks"
+    definition = {"StartAt": "Greet", "States": {
+        "Greet": {"Type": "Task", "Resource": "swell:function:metered", "Next": "Grade"},
+        "Grade": {"Type": "Task", "Resource": "swell:function:failing", "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    assert admin.api("PUT", base, json_body={"definition": definition}).status_code in (200, 201)
+    r = admin.api("POST", f"{base}/executions", params={"wait": "true"}, json_body={"name": "f1", "input": {"name": "<b>bob</b>"}})
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["execution"]["status"] == "FAILED", r.text
+
+    p = console().sign_in(live["dev"])
+    p.go("#/workflows/breaks/executions/f1")
+    assert p.page.locator("#execution-status .pill-failed").count() == 1
+    marks = dict(p.page.eval_on_selector_all(".wfgraph .node", "ns => ns.map(n => [n.dataset.state, n.dataset.mark])"))
+    assert marks == {"Greet": "visited", "Grade": "failed", "Done": ""}
+    assert "no grade for <b>bob</b>" in p.view_text()
+    assert p.page.locator("[data-testid=execution-redrive]").count() == 1
     assert p.problems == [], p.problems
