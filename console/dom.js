@@ -89,8 +89,16 @@ export const fmt = {
     return (i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)) + " " + units[i];
   },
   mb(n) { return n === null || n === undefined ? "—" : `${n} MB`; },
+  /** Small amounts keep three significant digits (`0.00175`), others as `num` would. */
+  sig(n, digits = 3) {
+    if (n === null || n === undefined || Number.isNaN(n)) return "—";
+    if (n === 0 || Math.abs(n) >= 1) return fmt.num(n, digits);
+    return Number(n).toLocaleString("en-US", { maximumSignificantDigits: 3 });
+  },
   money(n) {
     if (n === null || n === undefined) return "—";
+    // A cent or less (a few calls at list prices): its significant digits, not $0.0000.
+    if (n !== 0 && Math.abs(n) < 0.01) return "$" + Number(n).toLocaleString("en-US", { maximumSignificantDigits: 3, maximumFractionDigits: 20 });
     const digits = Math.abs(n) >= 100 ? 2 : Math.abs(n) >= 1 ? 2 : 4;
     return "$" + Number(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   },

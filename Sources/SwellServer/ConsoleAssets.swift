@@ -653,8 +653,16 @@ export const fmt = {
     return (i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)) + " " + units[i];
   },
   mb(n) { return n === null || n === undefined ? "—" : `${n} MB`; },
+  /** Small amounts keep three significant digits (`0.00175`), others as `num` would. */
+  sig(n, digits = 3) {
+    if (n === null || n === undefined || Number.isNaN(n)) return "—";
+    if (n === 0 || Math.abs(n) >= 1) return fmt.num(n, digits);
+    return Number(n).toLocaleString("en-US", { maximumSignificantDigits: 3 });
+  },
   money(n) {
     if (n === null || n === undefined) return "—";
+    // A cent or less (a few calls at list prices): its significant digits, not $0.0000.
+    if (n !== 0 && Math.abs(n) < 0.01) return "$" + Number(n).toLocaleString("en-US", { maximumSignificantDigits: 3, maximumFractionDigits: 20 });
     const digits = Math.abs(n) >= 100 ? 2 : Math.abs(n) >= 1 ? 2 : 4;
     return "$" + Number(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   },
@@ -1590,7 +1598,7 @@ export async function render(ctx) {
       kpi("Invocations", fmt.int(t.invocations), { "data-kpi": "invocations", "data-value": String(t.invocations ?? "") }),
       kpi("Errors", fmt.int(t.errors), { "data-kpi": "errors", "data-value": String(t.errors ?? "") }),
       kpi("Cold starts", fmt.int(t.coldStarts), { "data-kpi": "coldStarts", "data-value": String(t.coldStarts ?? "") }),
-      kpi("GB-seconds", fmt.num(t.gbSeconds, 3), { "data-kpi": "gbSeconds", "data-value": String(t.gbSeconds ?? "") }),
+      kpi("GB-seconds", fmt.sig(t.gbSeconds, 3), { "data-kpi": "gbSeconds", "data-value": String(t.gbSeconds ?? "") }),
       kpi("Cost (pay per use)", fmt.money(totalCost), { "data-kpi": "cost", "data-value": String(totalCost) }),
       kpi("Always-on cost", fmt.money(t.alwaysOnCost), { "data-kpi": "alwaysOnCost", "data-value": String(t.alwaysOnCost ?? "") }),
       kpi(saving >= 0 ? "Saving vs always-on" : "Extra vs always-on", h("span", { class: saving >= 0 ? "ok-text" : "error-text" }, fmt.money(Math.abs(saving))),
@@ -1620,7 +1628,7 @@ export async function render(ctx) {
       { label: "Cold starts", num: true, cell: (r) => fmt.int(r.coldStarts) },
       { label: "p50", num: true, cell: (r) => fmt.ms(r.p50Ms) },
       { label: "p99", num: true, cell: (r) => fmt.ms(r.p99Ms) },
-      { label: "GB-s", num: true, cell: (r) => fmt.num(r.gbSeconds, 3) },
+      { label: "GB-s", num: true, cell: (r) => fmt.sig(r.gbSeconds, 3) },
       { label: "Peak instances", num: true, cell: (r) => fmt.int(r.peakInstances) },
       { label: "Cost", num: true, cell: (r) => fmt.money(r.cost.total) },
       { label: "Always-on", num: true, cell: (r) => fmt.money(r.alwaysOnCost) },

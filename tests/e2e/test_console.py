@@ -3,9 +3,10 @@ through Playwright for Python; scripts/test.sh installs both).
 
 Sign-in, every page, an invocation and its result, a log line arriving live, stopping a
 task, numbers that match the API, namespace isolation, the Content-Security-Policy, and
-hostile values shown as text. The usage and audit pages are checked against a server
-without those endpoints (a clear "not available" state) and against their documented
-contract through request interception.
+hostile values shown as text. The usage, audit and workflow pages are checked against a
+server without those endpoints (a clear "not available" state; skipped where the server has
+them) and against canned answers of their contract through request interception;
+test_console_live.py runs them against a real server.
 """
 
 from __future__ import annotations
