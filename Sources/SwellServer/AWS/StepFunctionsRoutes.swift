@@ -115,59 +115,76 @@ struct StepFunctionsRoutes {
             return Self.executionJSON(try await requireExecution(arn), full: true)
         case .listExecutions: return try await listExecutions(body, ctx)
         case .getExecutionHistory: return try await history(body, ctx)
-        case .stopExecution:
-            let arn = try ExecutionARN.parse(try body.required("executionArn"))
-            _ = try ctx.authorize(arn.namespace, .developer)
-            let (error, cause) = (try body.string("error"), try body.string("cause"))
-            let record: ExecutionRecord
-            do {
-                record = try await engine.stop(id: arn.id, error: error, cause: cause)
-            } catch let error where error.code == .notFound {
-                throw AWSError(sfn: .executionDoesNotExist, "Execution Does Not Exist: '\(arn.text)'")
-            } catch let error where error.code == .conflict {
-                // Already ended: report when it stopped.
-                record = try await requireExecution(arn)
-            }
-            return ["stopDate": Self.date(record.stoppedAt ?? Date())]
-        case .redriveExecution:
-            let arn = try ExecutionARN.parse(try body.required("executionArn"))
-            _ = try ctx.authorize(arn.namespace, .developer)
-            let before = try await requireExecution(arn)
-            guard before.status == .failed || before.status == .aborted || before.status == .timedOut else {
-                throw AWSError(sfn: .executionNotRedrivable, "Execution \(arn.text) is \(before.status.rawValue); only FAILED, ABORTED and TIMED_OUT executions can be redriven")
-            }
-            do {
-                _ = try await engine.redrive(id: arn.id)
-            } catch let error where error.code == .conflict || error.code == .notFound {
-                throw AWSError(sfn: .executionNotRedrivable, error.message)
-            }
-            return ["redriveDate": Self.date(Date())]
-        case .sendTaskSuccess, .sendTaskFailure, .sendTaskHeartbeat:
-            _ = try ctx.authorize(principal.namespace, .invoker)
-            let token = try body.required("taskToken")
-            guard (1...1024).contains(token.utf8.count) else { throw AWSError(sfn: .invalidToken, "taskToken must be 1-1024 characters") }
-            let outcome: Result<JSON, StatesError>?
-            switch action {
-            case .sendTaskSuccess:
-                let text = try body.required("output")
-                guard let output = try? JSON(parsing: text) else { throw AWSError(sfn: .invalidOutput, "output is not valid JSON text") }
-                outcome = .success(output)
-            case .sendTaskFailure:
-                outcome = .failure(StatesError(try body.string("error") ?? "", try body.string("cause") ?? ""))
-            default:
-                outcome = nil
-            }
-            do {
-                if let outcome {
-                    try await engine.sendTaskResult(namespace: principal.namespace, token: token, outcome: outcome)
-                } else {
-                    try await engine.sendTaskHeartbeat(namespace: principal.namespace, token: token)
-                }
-            } catch let error where error.code == .notFound {
-                throw AWSError(sfn: .taskDoesNotExist, "No task waits for this token: it does not exist, has ended or timed out")
-            }
-            return .object(JSONObject())
+        case .stopExecution: return try await stop(body, ctx)
+        case .redriveExecution: return try await redrive(body, ctx)
+        case .sendTaskSuccess, .sendTaskFailure, .sendTaskHeartbeat: return try await callback(action, body, ctx)
         }
+    }
+
+    func stop(_ body: SFNBody, _ ctx: SwellRequestContext) async throws -> JSON {
+        let arn = try ExecutionARN.parse(try body.required("executionArn"))
+        _ = try ctx.authorize(arn.namespace, .developer)
+        let error = try body.string("error")
+        let cause = try body.string("cause")
+        let result = await Self.outcome { () async throws(SwellError) in try await engine.stop(id: arn.id, error: error, cause: cause) }
+        switch result {
+        case .success(let record): return ["stopDate": Self.date(record.stoppedAt ?? Date())]
+        case .failure(let e) where e.code == .notFound: throw AWSError(sfn: .executionDoesNotExist, "Execution Does Not Exist: '\(arn.text)'")
+        case .failure(let e) where e.code == .conflict:
+            // Already ended: report when it stopped.
+            let record = try await requireExecution(arn)
+            return ["stopDate": Self.date(record.stoppedAt ?? Date())]
+        case .failure(let e): throw e
+        }
+    }
+
+    func redrive(_ body: SFNBody, _ ctx: SwellRequestContext) async throws -> JSON {
+        let arn = try ExecutionARN.parse(try body.required("executionArn"))
+        _ = try ctx.authorize(arn.namespace, .developer)
+        let before = try await requireExecution(arn)
+        guard before.status == .failed || before.status == .aborted || before.status == .timedOut else {
+            throw AWSError(sfn: .executionNotRedrivable, "Execution \(arn.text) is \(before.status.rawValue); only FAILED, ABORTED and TIMED_OUT executions can be redriven")
+        }
+        let result = await Self.outcome { () async throws(SwellError) in try await engine.redrive(id: arn.id) }
+        switch result {
+        case .success: return ["redriveDate": Self.date(Date())]
+        case .failure(let e) where e.code == .conflict || e.code == .notFound: throw AWSError(sfn: .executionNotRedrivable, e.message)
+        case .failure(let e): throw e
+        }
+    }
+
+    func callback(_ action: Action, _ body: SFNBody, _ ctx: SwellRequestContext) async throws -> JSON {
+        let ns = try ctx.requirePrincipal().namespace
+        _ = try ctx.authorize(ns, .invoker)
+        let token = try body.required("taskToken")
+        guard (1...1024).contains(token.utf8.count) else { throw AWSError(sfn: .invalidToken, "taskToken must be 1-1024 characters") }
+        var outcome: Result<JSON, StatesError>?
+        if action == .sendTaskSuccess {
+            let text = try body.required("output")
+            guard let output = try? JSON(parsing: text) else { throw AWSError(sfn: .invalidOutput, "output is not valid JSON text") }
+            outcome = .success(output)
+        } else if action == .sendTaskFailure {
+            outcome = .failure(StatesError(try body.string("error") ?? "", try body.string("cause") ?? ""))
+        }
+        let send = outcome
+        let result = await Self.outcome { () async throws(SwellError) in
+            if let send {
+                try await engine.sendTaskResult(namespace: ns, token: token, outcome: send)
+            } else {
+                try await engine.sendTaskHeartbeat(namespace: ns, token: token)
+            }
+        }
+        switch result {
+        case .success: return .object(JSONObject())
+        case .failure(let e) where e.code == .notFound:
+            throw AWSError(sfn: .taskDoesNotExist, "No task waits for this token: it does not exist, has ended or timed out")
+        case .failure(let e): throw e
+        }
+    }
+
+    /// The outcome of an engine call, as a value.
+    static func outcome<T>(_ call: () async throws(SwellError) -> T) async -> Result<T, SwellError> {
+        do { return .success(try await call()) } catch { return .failure(error) }
     }
 
     // MARK: State machines
@@ -262,13 +279,16 @@ struct StepFunctionsRoutes {
             guard text.utf8.count <= 256 << 10 else { throw AWSError(sfn: .invalidExecutionInput, "input is larger than 256 KB") }
             do { input = try JSON(parsing: text) } catch { throw AWSError(sfn: .invalidExecutionInput, "Invalid Execution Input: \(error)") }
         }
+        let started = await Self.outcome { () async throws(SwellError) in
+            try await engine.start(namespace: arn.namespace, workflow: arn.name, qualifier: arn.qualifier, name: name, input: input).0
+        }
         let record: ExecutionRecord
-        do {
-            (record, _) = try await engine.start(namespace: arn.namespace, workflow: arn.name, qualifier: arn.qualifier, name: name, input: input)
-        } catch let error where error.code == .notFound {
-            throw AWSError(sfn: .stateMachineDoesNotExist, "State Machine Does Not Exist: '\(arn.text)'")
-        } catch let error where error.code == .conflict {
+        switch started {
+        case .success(let r): record = r
+        case .failure(let e) where e.code == .notFound: throw AWSError(sfn: .stateMachineDoesNotExist, "State Machine Does Not Exist: '\(arn.text)'")
+        case .failure(let e) where e.code == .conflict:
             throw AWSError(sfn: .executionAlreadyExists, "Execution Already Exists: '\(ExecutionARN.text(arn.namespace, arn.name, name ?? ""))'")
+        case .failure(let e): throw e
         }
         guard sync else {
             return ["executionArn": .string(ExecutionARN.text(record)), "startDate": Self.date(record.startedAt)]
@@ -568,7 +588,7 @@ struct SFNBody {
 
     func int(_ key: String, range: ClosedRange<Int>) throws(AWSError) -> Int? {
         guard let v = fields[key], v != .null else { return nil }
-        guard let n = v.exactInt, range.contains(n) else {
+        guard case .number(let number) = v, let n = number.exactInt, range.contains(n) else {
             throw AWSError(sfn: .validation, "1 validation error detected: \(key) must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
