@@ -220,7 +220,8 @@ public enum SwellServer {
         ConsoleRoutes().register(on: router)
         AWSFront(
             keys: try AWSKeyStore(directory: data),
-            lambda: LambdaRoutes(control: control, catalog: catalog, code: code, invoker: invoker, tasks: tasks, layers: layers)
+            lambda: LambdaRoutes(control: control, catalog: catalog, code: code, invoker: invoker, tasks: tasks, layers: layers),
+            stepFunctions: StepFunctionsRoutes(engine: workflows)
         ).register(on: router, v1: v1)
 
         let host = configuration.host

@@ -81,6 +81,8 @@ struct AWSError: Error, HTTPResponseError, CustomStringConvertible {
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         var body: [String: String] = ["Type": httpStatus >= 500 ? "Service" : "User", "message": message]
         if let reason { body["Reason"] = reason }
+        // The JSON 1.0 services (Step Functions) carry the code in the body.
+        body["__type"] = code
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
     }

@@ -12,9 +12,12 @@ import SwellTasks
 struct AWSFront {
     let keys: AWSKeyStore
     let lambda: LambdaRoutes
+    /// The Step Functions API (`POST /`, `X-Amz-Target: AWSStepFunctions.*`), when workflows run.
+    var stepFunctions: StepFunctionsRoutes? = nil
 
     func register(on router: Router<SwellRequestContext>, v1: RouterGroup<SwellRequestContext>) {
         lambda.register(on: router, keys: keys)
+        stepFunctions?.register(on: router, catalog: lambda.catalog, keys: keys)
         v1.post("namespaces/:ns/keys/:id/aws") { _, ctx in
             let ns = try namespace(ctx)
             _ = try ctx.authorize(ns, .admin)
