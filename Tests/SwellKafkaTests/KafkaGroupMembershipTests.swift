@@ -121,6 +121,28 @@ import Testing
         #expect(m.tick(now: 4) == [.join(memberID: "")])
     }
 
+    @Test func anUnreachableCoordinatorIsRetriedWithDoublingWaitsUpToTheCap() {
+        var m = M(settings: settings, now: 0)
+        var now = 0.0
+        var waits: [Double] = []
+        for _ in 0..<10 {
+            #expect(m.tick(now: now) == [.join(memberID: "")])
+            #expect(m.requestFailed(now: now).isEmpty)
+            waits.append(m.dueAt - now)
+            // Nothing is due before the wait is over.
+            #expect(m.tick(now: now + waits.last! * 0.99).isEmpty)
+            now += waits.last!
+        }
+        #expect(waits == [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30])
+        #expect(m.consecutiveFailures == 10)
+        // A completed sync resets the count: the next failure waits the first backoff again.
+        #expect(m.tick(now: now) == [.join(memberID: "")])
+        _ = m.joined(.init(errorCode: .none, generation: 1, memberID: "me", leader: "other"), now: now)
+        _ = m.synced(.none, generation: 1, assignment: [:], now: now)
+        #expect(m.consecutiveFailures == 0)
+        #expect(m.phase == .stable)
+    }
+
     @Test func aSyncAnsweredWithRebalanceJoinsAgainAtOnce() {
         var m = M(settings: settings, now: 0)
         _ = m.tick(now: 0)

@@ -157,8 +157,14 @@ class SwellServer:
         return self.start(port=port)
 
     def log(self) -> str:
+        """The log's last 20,000 characters (what an assertion message can show)."""
+        return self.full_log()[-20000:]
+
+    def full_log(self) -> str:
+        """The whole log, for lines written once at start-up (a long-lived shared server's
+        tail may hold only its latest lines)."""
         try:
-            return self.log_path.read_text(errors="replace")[-20000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 

@@ -137,7 +137,7 @@ def marker_files(name: str, roots: list[Path]) -> list[str]:
 
 
 def run_directory(server) -> Path:
-    m = re.findall(r"run=(\S+)|\"run\": \"([^\"]+)\"|run: (\S+)", server.log())
+    m = re.findall(r"run=(\S+)|\"run\": \"([^\"]+)\"|run: (\S+)", server.full_log())
     for groups in reversed(m):
         for g in groups:
             if g:
@@ -568,7 +568,7 @@ def handler(event, context):
 
 
 def test_processes_that_left_the_process_group_die_with_their_instance(server, swell, app_dir, unique):
-    if "rlimits only" in server.log() or "cgroup" not in server.log():
+    if "rlimits only" in server.full_log() or "cgroup" not in server.full_log():
         pytest.skip("only the cgroup modes kill what escaped the process group")
     ns = unique("daemon")
     swell.deploy(app_dir, {"d": python_fn(DAEMON_PY)}, namespace=ns)

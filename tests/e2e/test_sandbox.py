@@ -35,7 +35,7 @@ def handler(event, context):
 
 
 def sandbox_mode(server) -> str:
-    m = re.search(r"sandbox: (cgroup v1|cgroup v2|rlimits only)", server.log())
+    m = re.search(r"sandbox: (cgroup v1|cgroup v2|rlimits only)", server.full_log())
     assert m, "the server must log its sandbox mode at start-up"
     return m.group(1)
 

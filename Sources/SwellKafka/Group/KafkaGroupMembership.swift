@@ -21,10 +21,16 @@ public struct KafkaGroupMembership: Sendable, Equatable {
         public var rebalanceTimeout: Double
         /// Seconds between heartbeats.
         public var heartbeatInterval: Double
-        /// Seconds to wait before joining again after a failed join or sync.
+        /// Seconds to wait before joining again after a failed join or sync; doubled after
+        /// each failure in a row (an unreachable broker), up to `maxRetryBackoff`.
         public var retryBackoff: Double
+        public var maxRetryBackoff: Double
 
-        public init(sessionTimeout: Double = 6, rebalanceTimeout: Double = 10, heartbeatInterval: Double = 1, retryBackoff: Double = 0.5) {
+        public init(
+            sessionTimeout: Double = 6, rebalanceTimeout: Double = 10, heartbeatInterval: Double = 1, retryBackoff: Double = 0.5,
+            maxRetryBackoff: Double = 30
+        ) {
+            self.maxRetryBackoff = maxRetryBackoff
             self.sessionTimeout = sessionTimeout
             self.rebalanceTimeout = rebalanceTimeout
             self.heartbeatInterval = heartbeatInterval
@@ -96,6 +102,8 @@ public struct KafkaGroupMembership: Sendable, Equatable {
     public private(set) var dueAt: Double
     /// The last error the coordinator answered with (cleared by a successful sync).
     public private(set) var lastError: KafkaErrorCode?
+    /// Joins or syncs in a row that got no answer (reset by a completed sync).
+    public private(set) var consecutiveFailures = 0
     private var lastAcknowledged: Double
     private var heartbeatInFlight = false
     /// A revoke was handed out and not yet reported done; the join waits for it.
@@ -168,10 +176,21 @@ public struct KafkaGroupMembership: Sendable, Equatable {
     public mutating func requestFailed(now: Double) -> [Action] {
         switch phase {
         case .joining, .syncing:
-            return retryJoin(nil, now: now, immediately: false)
+            consecutiveFailures += 1
+            let actions = retryJoin(nil, now: now, immediately: false)
+            dueAt = now + failureBackoff
+            return actions
         default:
             return []
         }
+    }
+
+    /// The wait after the latest of `consecutiveFailures` failed requests: `retryBackoff`,
+    /// doubled per failure in a row, at most `maxRetryBackoff` (a broker that is down is
+    /// asked, and reported, a few times a minute, not twice a second).
+    public var failureBackoff: Double {
+        let doublings = max(0, min(consecutiveFailures - 1, 20))
+        return min(settings.maxRetryBackoff, settings.retryBackoff * Double(1 << doublings))
     }
 
     public mutating func synced(_ errorCode: KafkaErrorCode, generation: Int32, assignment: KafkaPartitionSet, now: Double) -> [Action] {
@@ -181,6 +200,7 @@ public struct KafkaGroupMembership: Sendable, Equatable {
             phase = .stable
             self.assignment = assignment
             lastError = nil
+            consecutiveFailures = 0
             lastAcknowledged = now
             dueAt = now + settings.heartbeatInterval
             heartbeatInFlight = false
