@@ -17,6 +17,13 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case taskRetry = "task.retry"
     case limitsPut = "limits.put"
     case pricesPut = "prices.put"
+    case workflowDeploy = "workflow.deploy"
+    case workflowDelete = "workflow.delete"
+    case workflowPublish = "workflow.publish"
+    case workflowAliasPut = "workflow.alias.put"
+    case workflowAliasDelete = "workflow.alias.delete"
+    case executionStop = "execution.stop"
+    case executionRedrive = "execution.redrive"
     /// A changing request of the API that no entry above names (recorded with its method and route).
     case other = "other"
 
@@ -51,8 +58,18 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
         case ("POST", "\(ns)/tasks/{id}/retry"): return Route(action: .taskRetry, target: "id", recordsBody: false)
         case ("PUT", "\(ns)/async-limits"): return Route(action: .limitsPut, target: nil, recordsBody: true)
         case ("PUT", "/v1/prices"): return Route(action: .pricesPut, target: nil, recordsBody: true)
+        case ("PUT", "\(ns)/workflows/{name}"): return Route(action: .workflowDeploy, target: "name", recordsBody: false)
+        case ("DELETE", "\(ns)/workflows/{name}"): return Route(action: .workflowDelete, target: "name", recordsBody: false)
+        case ("POST", "\(ns)/workflows/{name}/versions"): return Route(action: .workflowPublish, target: "name", recordsBody: true)
+        case ("PUT", "\(ns)/workflows/{name}/aliases/{alias}"): return Route(action: .workflowAliasPut, target: "alias", recordsBody: true)
+        case ("DELETE", "\(ns)/workflows/{name}/aliases/{alias}"): return Route(action: .workflowAliasDelete, target: "alias", recordsBody: false)
+        case ("POST", "\(ns)/workflows/{name}/executions/{execution}/stop"):
+            return Route(action: .executionStop, target: "execution", recordsBody: false)
+        case ("POST", "\(ns)/workflows/{name}/executions/{execution}/redrive"):
+            return Route(action: .executionRedrive, target: "execution", recordsBody: false)
         // The data plane: too frequent to audit, and recorded elsewhere (invocations, tasks).
-        case ("POST", "\(ns)/functions/{name}/invoke"), ("POST", "\(ns)/functions/{name}/tasks"), ("POST", "\(ns)/object-events"):
+        case ("POST", "\(ns)/functions/{name}/invoke"), ("POST", "\(ns)/functions/{name}/tasks"), ("POST", "\(ns)/object-events"),
+            ("POST", "\(ns)/workflows/{name}/executions"), ("POST", "\(ns)/workflow-tasks/{verb}"):
             return nil
         default: return Route(action: .other, target: nil, recordsBody: false)
         }

@@ -147,6 +147,11 @@ import Testing
         #expect(AuditAction.classify(method: "POST", route: "/v1/namespaces/{ns}/functions/{name}/invoke") == nil)
         #expect(AuditAction.classify(method: "PUT", route: "/v1/prices")?.action == .pricesPut)
         #expect(AuditAction.classify(method: "POST", route: "/v1/namespaces/{ns}/workflows")?.action == .other)
+        #expect(AuditAction.classify(method: "PUT", route: "/v1/namespaces/{ns}/workflows/{name}")?.action == .workflowDeploy)
+        #expect(AuditAction.classify(method: "POST", route: "/v1/namespaces/{ns}/workflows/{name}/executions/{execution}/stop")?.target == "execution")
+        // Starting an execution and task-token callbacks are the data plane, like invocations.
+        #expect(AuditAction.classify(method: "POST", route: "/v1/namespaces/{ns}/workflows/{name}/executions") == nil)
+        #expect(AuditAction.classify(method: "POST", route: "/v1/namespaces/{ns}/workflow-tasks/{verb}") == nil)
         #expect(AuditAction.classify(method: "DELETE", route: "/v1/namespaces/{ns}/keys/{id}")?.target == "id")
     }
 }

@@ -290,7 +290,9 @@ def test_stop_and_redrive(swell, app_dir, unique):
 def test_kill_9_during_a_map_of_2000_and_a_30s_wait_then_restart(make_server, tmp_path):
     srv = make_server(tmp_path / "data")
     swell = srv.client()
-    swell.deploy(tmp_path / "app", {"square": node_fn(SQUARE)})
+    # The restart cold-starts up to 50 instances at once on 2 cores: the test is about
+    # durability, so the function's timeout must not be what a loaded machine trips over.
+    swell.deploy(tmp_path / "app", {"square": node_fn(SQUARE, timeout=30)})
     put_workflow(swell, "big-map", {"StartAt": "M", "States": {"M": {
         "Type": "Map", "MaxConcurrency": 50, "End": True,
         "ItemProcessor": {"StartAt": "Sq", "States": {"Sq": {"Type": "Task", "Resource": "swell:function:square", "End": True}}}}}})
