@@ -15,7 +15,9 @@ import Testing
         try await engine.withStores { s in
             let store = s.tasks
             let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-            let a = Self.task("t1", key: "k1", at: t0, payload: "{\"x\":1}")
+            var a = Self.task("t1", key: "k1", at: t0, payload: "{\"x\":1}")
+            // The trace its attempts continue is kept with it (tracing on).
+            a.traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
             try await store.apply([.insert(a), .insert(Self.task("t2", at: t0.addingTimeInterval(1))), .insert(Self.task("t3", ns: "m", at: t0))])
             var got = try #require(try await store.task(id: "t1", namespace: "n"))
             #expect(got == a)

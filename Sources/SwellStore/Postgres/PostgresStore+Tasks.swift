@@ -131,12 +131,13 @@ extension PostgresStore: TaskStorage {
         try await c.run(
             """
             INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
-                created_at, run_at, attempts, starts, updated_at, finished_at, result, error)
+                created_at, run_at, attempts, starts, updated_at, finished_at, result, error, trace_parent)
             SELECT id, ns, fn, q, st, pr, pl, NULLIF(ik, ''), NULLIF(tm, -1), ca, ra, at, sr, ua, NULLIF(fa, -1),
-                CASE WHEN hr THEN r END, CASE WHEN he THEN e END
+                CASE WHEN hr THEN r END, CASE WHEN he THEN e END, NULLIF(tp, '')
             FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int8[], ?::bytea[], ?::text[], ?::int8[],
-                ?::float8[], ?::float8[], ?::int8[], ?::int8[], ?::float8[], ?::float8[], ?::bool[], ?::bytea[], ?::bool[], ?::bytea[])
-                AS x(id, ns, fn, q, st, pr, pl, ik, tm, ca, ra, at, sr, ua, fa, hr, r, he, e)
+                ?::float8[], ?::float8[], ?::int8[], ?::int8[], ?::float8[], ?::float8[], ?::bool[], ?::bytea[], ?::bool[], ?::bytea[],
+                ?::text[])
+                AS x(id, ns, fn, q, st, pr, pl, ik, tm, ca, ra, at, sr, ua, fa, hr, r, he, e, tp)
             """,
             [
                 tasks.map(\.id), tasks.map(\.namespace), tasks.map(\.function), tasks.map(\.qualifier), tasks.map(\.state.rawValue),
@@ -144,7 +145,7 @@ extension PostgresStore: TaskStorage {
                 tasks.map { Int64($0.timeout ?? -1) }, tasks.map(\.createdAt.timeIntervalSince1970), tasks.map(\.runAt.timeIntervalSince1970),
                 tasks.map { Int64($0.attempts) }, tasks.map { Int64($0.starts) }, tasks.map(\.updatedAt.timeIntervalSince1970),
                 tasks.map { $0.finishedAt?.timeIntervalSince1970 ?? -1 }, tasks.map { $0.result != nil }, tasks.map { bytes($0.result) },
-                tasks.map { $0.error != nil }, tasks.map { bytes($0.error) },
+                tasks.map { $0.error != nil }, tasks.map { bytes($0.error) }, tasks.map { $0.traceParent ?? "" },
             ])
     }
 
@@ -299,7 +300,7 @@ extension PostgresStore: TaskStorage {
             idempotencyKey: try r.decode("idempotency_key"), timeout: try r.decode("timeout"), createdAt: try r.date("created_at"),
             runAt: try r.date("run_at"), attempts: try r.decode("attempts"), starts: try r.decode("starts"),
             updatedAt: try r.date("updated_at"), finishedAt: try r.optionalDate("finished_at"), result: try r.decode("result"),
-            error: try r.decode("error"))
+            error: try r.decode("error"), traceParent: try r.decode("trace_parent"))
     }
 }
 

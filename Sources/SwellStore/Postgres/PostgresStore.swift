@@ -250,6 +250,8 @@ public final class PostgresStore: Sendable {
                 status TEXT NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL)
             """,
         ]),
+        // The W3C traceparent of the span that enqueued a task (tracing on): its attempts continue that trace.
+        ("v5-task-trace-parent", ["ALTER TABLE tasks ADD COLUMN trace_parent TEXT"]),
     ]
 
     /// Applies the migrations not applied yet, in one transaction under an advisory lock.
