@@ -53,11 +53,13 @@ struct Harness {
         let engine = WorkflowEngine(store: store, runner: runner, clock: clock, logger: Logger(label: "test"), tick: .milliseconds(5))
         self.engine = engine
         task = Task { try? await engine.run() }
-        // Recovery runs first in `run`: wait until the engine answers.
-        for _ in 0..<200 {
-            try await Task.sleep(for: .milliseconds(5))
+        // Recovery runs first in `run`: wait until it is done (up to 20 s: the whole suite runs
+        // its tests in parallel on 2 cores, and a timer fired before recovery is not loaded yet).
+        for _ in 0..<4000 {
             if await engine.recoveredOnce { break }
+            try await Task.sleep(for: .milliseconds(5))
         }
+        #expect(await engine.recoveredOnce, "the engine did not finish recovery")
     }
 
     func stop() async {
