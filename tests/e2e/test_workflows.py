@@ -416,3 +416,17 @@ def test_an_async_destination_starts_a_workflow(swell, app_dir, unique):
     assert len(executions) == 1, executions
     e = describe(swell, wf, executions[0]["name"])
     assert e["status"] == "SUCCEEDED" and e["output"] == {"condition": "Success", "result": {"got": 3}}, e
+
+
+def test_a_task_cannot_reach_a_function_of_another_namespace(swell, tmp_path):
+    """A Task's Resource names a function of the workflow's own namespace: an ARN whose account
+    is another namespace does not reach that namespace's function."""
+    swell.deploy(tmp_path / "other", {"secret": node_fn("exports.handler = async () => 'other-namespace-secret';")}, namespace="wf-other")
+    wf = "cross-ns"
+    put_workflow(swell, wf, {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:swell:wf-other:function:secret", "End": True}}})
+    r = start(swell, wf, {}, name="try", wait=True)
+    assert r.status_code in (200, 202), r.text
+    e = wait_end(swell, wf, "try", timeout=60)
+    assert e["status"] == "FAILED", e
+    assert "other-namespace-secret" not in json.dumps(e)
