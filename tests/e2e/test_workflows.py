@@ -292,7 +292,10 @@ def test_kill_9_during_a_map_of_2000_and_a_30s_wait_then_restart(make_server, tm
     swell = srv.client()
     # The restart cold-starts up to 50 instances at once on 2 cores: the test is about
     # durability, so the function's timeout must not be what a loaded machine trips over.
-    swell.deploy(tmp_path / "app", {"square": node_fn(SQUARE, timeout=30)})
+    # Each square takes 40 ms, so the Map lasts at least 2000 / 50 × 40 ms = 1.6 s: long enough to
+    # be killed in the middle of.
+    slow_square = "exports.handler = async (n) => { await new Promise(r => setTimeout(r, 40)); return n * n; };"
+    swell.deploy(tmp_path / "app", {"square": node_fn(slow_square, timeout=30)})
     put_workflow(swell, "big-map", {"StartAt": "M", "States": {"M": {
         "Type": "Map", "MaxConcurrency": 50, "End": True,
         "ItemProcessor": {"StartAt": "Sq", "States": {"Sq": {"Type": "Task", "Resource": "swell:function:square", "End": True}}}}}})
@@ -303,12 +306,18 @@ def test_kill_9_during_a_map_of_2000_and_a_30s_wait_then_restart(make_server, tm
     assert start(swell, "long-wait", {}, name="w").status_code == 201
     assert start(swell, "big-map", items, name="m").status_code == 201
     # Kill in the middle of the Map.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = sum(e["type"] == "MapIterationSucceeded" for e in history(swell, "big-map", "m"))
-        if done >= 300:
-            break
-        time.sleep(0.2)
+    # The history is read on from where the last poll stopped (re-reading thousands of events
+    # each time let the whole Map finish between two polls once).
+    deadline, done, cursor = time.monotonic() + 120, 0, "0"
+    while time.monotonic() < deadline and done < 300:
+        page = swell.api("GET", "/v1/namespaces/default/workflows/big-map/executions/m/history",
+                         params={"cursor": cursor, "limit": 1000}).json()
+        done += sum(e["type"] == "MapIterationSucceeded" for e in page["events"])
+        if page["nextCursor"] is not None:
+            cursor = page["nextCursor"]
+        else:
+            cursor = str(page["events"][-1]["id"]) if page["events"] else cursor
+            time.sleep(0.05)
     assert 300 <= done < 2000, f"{done} iterations done before the kill"
     os.kill(srv.pid, signal.SIGKILL)
     srv.proc.wait()

@@ -178,7 +178,10 @@ extension ExecutionState {
                 raise(task.run, error, &ctx)
             }
         case .failure(let error):
-            record(task.run, .taskFailed, HistoryDetails(name: state.name, error: error.name, cause: error.cause, resource: task.resource), &ctx)
+            // The invocation's own deadline (TimeoutSeconds handed to the invoker) can end it a
+            // moment before the engine's timer fires: either way the history says it timed out.
+            let event: HistoryEventType = error.name == ErrorName.timeout ? .taskTimedOut : .taskFailed
+            record(task.run, event, HistoryDetails(name: state.name, error: error.name, cause: error.cause, resource: task.resource), &ctx)
             raise(task.run, error, &ctx)
         }
     }
