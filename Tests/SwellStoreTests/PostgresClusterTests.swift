@@ -223,9 +223,11 @@ struct PostgresTaskCapTests {
         }
     }
 
-    @Test func claimsFollowNamespaceWeights() async throws {
+    /// With and without a capped function in the catalog (the two claim queries).
+    @Test(arguments: [false, true]) func claimsFollowNamespaceWeights(anyCap: Bool) async throws {
         try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
             let t0 = Date()
+            if anyCap { _ = try await pg.putFunction(namespace: "elsewhere", name: "capped", config: Self.config(cap: 2)) }
             try await pg.setLimits(NamespaceTaskLimits(weight: 3), namespace: "heavy")
             var writes: [TaskWrite] = []
             for ns in ["heavy", "light"] {

@@ -316,48 +316,16 @@ extension PostgresStore: TaskLeasing {
             // `weight` (a namespace of weight 2 has two turns for one of weight 1), so a
             // namespace with a flood of tasks cannot hold every claim and the weights hold
             // across the cluster; rows are re-checked when locked.
-            // Functions with an explicit async cap (`caps`: the cap of the version each
-            // task's qualifier names) offer at most as many candidates as they have free
-            // slots (`room`, a first estimate without locks; `TaskCapAdmission` decides).
-            let picked = try await c.rows(
-                """
-                WITH alive AS (
-                    SELECT greatest(1, count(*))::int8 AS n FROM nodes WHERE heartbeat_at >= extract(epoch FROM clock_timestamp()) - 5
-                ), caps AS (
-                    SELECT namespace, name AS function, '$LATEST' AS qualifier, async_cap AS cap FROM functions WHERE async_cap IS NOT NULL
-                    UNION ALL
-                    SELECT namespace, function, version::text, async_cap FROM versions WHERE async_cap IS NOT NULL
-                    UNION ALL
-                    SELECT a.namespace, a.function, a.name, v.async_cap FROM aliases a JOIN versions v
-                        ON v.namespace = a.namespace AND v.function = a.function AND v.version = (a.config::jsonb ->> 'version')::int8
-                    WHERE v.async_cap IS NOT NULL
-                ), held AS (
-                    SELECT namespace, function, count(*) AS total, count(*) FILTER (WHERE lease_owner = ?) AS mine FROM tasks
-                    WHERE lease_owner IS NOT NULL AND lease_until >= extract(epoch FROM clock_timestamp()) AND state IN ('queued', 'running')
-                        AND (namespace, function) IN (SELECT namespace, function FROM caps)
-                    GROUP BY namespace, function
-                ), room AS (
-                    SELECT c.namespace, c.function, c.qualifier, c.cap,
-                        greatest(0, least(c.cap - coalesce(h.total, 0), (c.cap + alive.n - 1) / alive.n - coalesce(h.mine, 0))) AS free
-                    FROM caps c CROSS JOIN alive LEFT JOIN held h ON h.namespace = c.namespace AND h.function = c.function
-                )
-                SELECT t.id, t.state, t.namespace, t.function, candidate.cap FROM tasks t JOIN (
-                    SELECT id, cap, row_number() OVER (PARTITION BY namespace ORDER BY priority DESC, created_at, id) / weight AS turn,
-                        priority, created_at FROM (
-                        SELECT q.id, q.namespace, q.priority, q.created_at, r.cap, r.free,
-                            greatest(coalesce((l.settings::jsonb ->> 'weight')::float8, 1), 0.001) AS weight,
-                            row_number() OVER (PARTITION BY q.namespace, q.function, r.cap IS NULL ORDER BY q.priority DESC, q.created_at, q.id) AS slot
-                        FROM tasks q LEFT JOIN room r ON r.namespace = q.namespace AND r.function = q.function AND r.qualifier = q.qualifier
-                            LEFT JOIN namespace_limits l ON l.namespace = q.namespace
-                        WHERE q.state IN ('queued', 'running') AND (q.lease_owner IS NULL OR q.lease_until < extract(epoch FROM clock_timestamp()))
-                            AND (q.run_at <= ? OR q.state = 'running')
-                    ) AS due WHERE due.cap IS NULL OR due.slot <= due.free
-                    ORDER BY turn, priority DESC, created_at, id LIMIT ?) AS candidate ON candidate.id = t.id
-                WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
-                ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
-                LIMIT ? FOR UPDATE OF t SKIP LOCKED
-                """,
-                [node, t, limit * 4, limit])
+            // Functions with an explicit async cap offer at most as many candidates as they
+            // have free slots (a first estimate without locks; `admitCapped` decides). Without
+            // any capped function in the catalog, the claim is the plain one.
+            let anyCap = try await c.rows(
+                "SELECT EXISTS (SELECT 1 FROM functions WHERE async_cap IS NOT NULL) OR EXISTS (SELECT 1 FROM versions WHERE async_cap IS NOT NULL) AS capped",
+                []
+            ).first?.decode("capped", as: Bool.self) ?? true
+            let picked = anyCap
+                ? try await c.rows(Self.claimCappedSQL, [node, t, limit * 4, limit])
+                : try await c.rows(Self.claimSQL, [t, limit * 4, limit])
             guard !picked.isEmpty else { return [] }
             var candidates: [TaskCapAdmission.Candidate] = []
             var states: [String: String] = [:]
@@ -387,6 +355,72 @@ extension PostgresStore: TaskLeasing {
             }
         }
     }
+
+    /// Namespace weights, read once per claim (`weight` of `namespace_limits`, default 1).
+    static let weightsCTE = """
+        weights AS MATERIALIZED (
+            SELECT namespace, greatest(coalesce((settings::jsonb ->> 'weight')::float8, 1), 0.001) AS weight FROM namespace_limits
+        )
+        """
+
+    /// The claim's candidates when no function has an explicit async cap: due tasks nobody
+    /// holds, namespaces in weighted turns, each one's best first; locked, skipping rows
+    /// another claim holds. Arguments: now, candidates, limit.
+    static let claimSQL = """
+        WITH \(weightsCTE)
+        SELECT t.id, t.state, t.namespace, t.function, NULL::int8 AS cap FROM tasks t JOIN (
+            SELECT q.id, q.priority, q.created_at,
+                row_number() OVER (PARTITION BY q.namespace ORDER BY q.priority DESC, q.created_at, q.id) / coalesce(w.weight, 1) AS turn
+            FROM tasks q LEFT JOIN weights w ON w.namespace = q.namespace
+            WHERE q.state IN ('queued', 'running') AND (q.lease_owner IS NULL OR q.lease_until < extract(epoch FROM clock_timestamp()))
+                AND (q.run_at <= ? OR q.state = 'running')
+            ORDER BY turn, q.priority DESC, q.created_at, q.id LIMIT ?) AS candidate ON candidate.id = t.id
+        WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
+        ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
+        LIMIT ? FOR UPDATE OF t SKIP LOCKED
+        """
+
+    /// The same with capped functions: each task gets the cap of the version its qualifier
+    /// names (`caps`: `$LATEST`, a version, an alias's main version), and a capped
+    /// function offers at most its free slots (`room`: the cap less its live leases, and
+    /// this node's share `⌈cap / nodes⌉` less its own). Arguments: node, now, candidates, limit.
+    static let claimCappedSQL = """
+        WITH alive AS (
+            SELECT greatest(1, count(*))::int8 AS n FROM nodes WHERE heartbeat_at >= extract(epoch FROM clock_timestamp()) - 5
+        ), caps AS (
+            SELECT namespace, name AS function, '$LATEST' AS qualifier, async_cap AS cap FROM functions WHERE async_cap IS NOT NULL
+            UNION ALL
+            SELECT namespace, function, version::text, async_cap FROM versions WHERE async_cap IS NOT NULL
+            UNION ALL
+            SELECT a.namespace, a.function, a.name, v.async_cap FROM aliases a JOIN versions v
+                ON v.namespace = a.namespace AND v.function = a.function AND v.version = (a.config::jsonb ->> 'version')::int8
+            WHERE v.async_cap IS NOT NULL
+        ), held AS (
+            SELECT namespace, function, count(*) AS total, count(*) FILTER (WHERE lease_owner = ?) AS mine FROM tasks
+            WHERE lease_owner IS NOT NULL AND lease_until >= extract(epoch FROM clock_timestamp()) AND state IN ('queued', 'running')
+                AND (namespace, function) IN (SELECT namespace, function FROM caps)
+            GROUP BY namespace, function
+        ), room AS (
+            SELECT c.namespace, c.function, c.qualifier, c.cap,
+                greatest(0, least(c.cap - coalesce(h.total, 0), (c.cap + alive.n - 1) / alive.n - coalesce(h.mine, 0))) AS free
+            FROM caps c CROSS JOIN alive LEFT JOIN held h ON h.namespace = c.namespace AND h.function = c.function
+        ), \(weightsCTE)
+        SELECT t.id, t.state, t.namespace, t.function, candidate.cap FROM tasks t JOIN (
+            SELECT due.id, due.cap, due.priority, due.created_at,
+                row_number() OVER (PARTITION BY due.namespace ORDER BY due.priority DESC, due.created_at, due.id) / coalesce(w.weight, 1) AS turn
+            FROM (
+                SELECT q.id, q.namespace, q.priority, q.created_at, r.cap, r.free,
+                    row_number() OVER (PARTITION BY q.namespace, q.function, r.cap IS NULL ORDER BY q.priority DESC, q.created_at, q.id) AS slot
+                FROM tasks q LEFT JOIN room r ON r.namespace = q.namespace AND r.function = q.function AND r.qualifier = q.qualifier
+                WHERE q.state IN ('queued', 'running') AND (q.lease_owner IS NULL OR q.lease_until < extract(epoch FROM clock_timestamp()))
+                    AND (q.run_at <= ? OR q.state = 'running')
+            ) AS due LEFT JOIN weights w ON w.namespace = due.namespace
+            WHERE due.cap IS NULL OR due.slot <= due.free
+            ORDER BY turn, due.priority DESC, due.created_at, due.id LIMIT ?) AS candidate ON candidate.id = t.id
+        WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
+        ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
+        LIMIT ? FOR UPDATE OF t SKIP LOCKED
+        """
 
     /// The candidates a claim takes: all of uncapped functions; of capped ones, what
     /// ``TaskCapAdmission`` allows, counted under each function's advisory lock (tried, never
