@@ -151,3 +151,111 @@ struct PostgresClusterTests {
         }
     }
 }
+
+/// Explicit async caps across nodes: claims count the function's leased tasks under an
+/// advisory lock, so a cap holds cluster-wide, also when it is smaller than the node count.
+@Suite(.enabled(if: StoreEngine.postgresURL != nil, Comment(rawValue: StoreEngine.skipNote)))
+struct PostgresTaskCapTests {
+    static func config(cap: Int?) -> FunctionConfig {
+        var config = FunctionConfig(runtime: .nodejs20, handler: "index.handler", codeSha256: String(repeating: "a", count: 64))
+        config.async.concurrency = cap
+        return config
+    }
+
+    static func tasks(_ function: String, _ n: Int, qualifier: String = "$LATEST", at t0: Date) -> [TaskWrite] {
+        (0..<n).map { i in
+            var t = PostgresClusterTests.task(String(format: "\(function)-%02d", i), at: t0.addingTimeInterval(Double(i) / 1000))
+            t.function = function
+            t.qualifier = qualifier
+            return .insert(t)
+        }
+    }
+
+    static func nodes(_ pg: PostgresStore, _ ids: [String]) async throws {
+        for id in ids { try await pg.heartbeat(NodeStatus(id: id, address: "127.0.0.1:1", startedAt: Date(), version: "v")) }
+    }
+
+    @Test func aCapOfOneHoldsAcrossThreeNodesClaimingAtOnce() async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            _ = try await pg.putFunction(namespace: "n", name: "one", config: Self.config(cap: 1))
+            _ = try await pg.putFunction(namespace: "n", name: "free", config: Self.config(cap: nil))
+            try await Self.nodes(pg, ["a", "b", "c"])
+            try await pg.apply(Self.tasks("one", 20, at: t0) + Self.tasks("free", 6, at: t0))
+            // Three nodes claim at once, many times: exactly one task of `one` is leased; the uncapped ones all go.
+            let claimed = try await withThrowingTaskGroup(of: [TaskRecord].self) { group in
+                for node in ["a", "b", "c"] {
+                    group.addTask {
+                        var mine: [TaskRecord] = []
+                        for _ in 0..<5 { mine += try await pg.claimTasks(node: node, limit: 32, lease: 30, now: t0.addingTimeInterval(1)) }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: [TaskRecord]()) { $0 += $1 }
+            }
+            #expect(claimed.filter { $0.function == "one" }.count == 1)
+            #expect(claimed.filter { $0.function == "free" }.count == 6)
+            #expect(claimed.first { $0.function == "one" }?.id == "one-00")
+            // Finished (its final state drops the lease): the next one may be claimed, by any node.
+            let holder = claimed.first { $0.function == "one" }!
+            #expect(try await pg.claimTasks(node: "b", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).isEmpty)
+            try await pg.apply([.state(id: holder.id, state: .succeeded, attempts: 1, runAt: t0, finishedAt: t0, result: nil, error: nil, at: t0)])
+            #expect(try await pg.claimTasks(node: "b", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).map(\.id) == ["one-01"])
+            // Given back unstarted: claimable again.
+            try await pg.releaseLeases(node: "b", ids: ["one-01"])
+            #expect(try await pg.claimTasks(node: "c", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).map(\.id) == ["one-01"])
+        }
+    }
+
+    @Test func aLapsedLeaseFreesItsSlotAndEachNodeTakesItsShare() async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            _ = try await pg.putFunction(namespace: "n", name: "four", config: Self.config(cap: 4))
+            try await Self.nodes(pg, ["a", "b", "c"])
+            try await pg.apply(Self.tasks("four", 10, at: t0))
+            // Cap 4 over 3 live nodes: 2 per node (⌈4/3⌉), 4 in all.
+            #expect(try await pg.claimTasks(node: "a", limit: 32, lease: 1, now: t0.addingTimeInterval(1)).count == 2)
+            #expect(try await pg.claimTasks(node: "b", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).count == 2)
+            #expect(try await pg.claimTasks(node: "c", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).isEmpty)
+            // a dies: its two leases lapse and free their slots.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await pg.claimTasks(node: "c", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).count == 2)
+        }
+    }
+
+    /// With and without a capped function in the catalog (the two claim queries).
+    @Test(arguments: [false, true]) func claimsFollowNamespaceWeights(anyCap: Bool) async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            if anyCap { _ = try await pg.putFunction(namespace: "elsewhere", name: "capped", config: Self.config(cap: 2)) }
+            try await pg.setLimits(NamespaceTaskLimits(weight: 3), namespace: "heavy")
+            var writes: [TaskWrite] = []
+            for ns in ["heavy", "light"] {
+                for i in 0..<40 {
+                    var t = PostgresClusterTests.task(String(format: "\(ns)-%02d", i), at: t0.addingTimeInterval(Double(i) / 1000))
+                    t.namespace = ns
+                    writes.append(.insert(t))
+                }
+            }
+            try await pg.apply(writes)
+            // Weight 3 against 1: three turns for one, in every claim (so across the nodes' claims too).
+            let first = try await pg.claimTasks(node: "a", limit: 8, lease: 30, now: t0.addingTimeInterval(1))
+            #expect(first.filter { $0.namespace == "heavy" }.count == 6 && first.filter { $0.namespace == "light" }.count == 2)
+            let second = try await pg.claimTasks(node: "b", limit: 4, lease: 30, now: t0.addingTimeInterval(1))
+            #expect(second.filter { $0.namespace == "heavy" }.count == 3)
+        }
+    }
+
+    @Test func theCapOfTheVersionATaskTargetsCounts() async throws {
+        try await TestPostgres.withFreshDatabase(StoreEngine.postgresURL!) { pg in
+            let t0 = Date()
+            _ = try await pg.putFunction(namespace: "n", name: "v", config: Self.config(cap: 1))
+            _ = try await pg.publishVersion(namespace: "n", name: "v", description: "")
+            try await pg.putAlias(AliasRecord(namespace: "n", function: "v", name: "live", config: AliasConfig(version: 1)))
+            _ = try await pg.putFunction(namespace: "n", name: "v", config: Self.config(cap: nil))  // $LATEST uncapped now
+            try await pg.apply(Self.tasks("v", 3, qualifier: "live", at: t0))
+            #expect(try await pg.claimTasks(node: "a", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).count == 1)
+            #expect(try await pg.claimTasks(node: "b", limit: 32, lease: 30, now: t0.addingTimeInterval(1)).isEmpty)
+        }
+    }
+}

@@ -205,4 +205,42 @@ extension KafkaDispatchStateTests {
         let again = s.nextBatch(now: 0)!
         #expect(again.records[0].offset == 0)
     }
+
+    @Test func aResetKeepsTheKeysOfBatchesInFlightBusy() {
+        // ordering key: a batch of key a runs while the partition is reset (an out-of-range
+        // restart); the records of a fetched again wait for it, the others go.
+        var s = KafkaDispatchState(ordering: .key, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: [record(0, key: "a"), record(1, key: "a"), record(2, key: "b")], nextOffset: 3, highWatermark: 3, now: 0)
+        let a = s.nextBatch(now: 0)!
+        #expect(a.records.map(\.offset) == [0])
+        s.assign(tp0, position: 1, committed: nil)
+        #expect(s.readyCount == 0)  // what was buffered is fetched again
+        s.add(tp0, records: [record(1, key: "a"), record(2, key: "b")], nextOffset: 3, highWatermark: 3, now: 0)
+        #expect(s.nextBatch(now: 0)?.records.map(\.offset) == [2])
+        #expect(s.nextBatch(now: 0) == nil)  // a still busy
+        s.finish(a.id)
+        #expect(s.nextBatch(now: 0)?.records.map(\.offset) == [1])
+    }
+
+    @Test func keyOrderingRunsAsManyKeysAsTheCallerAsksAndNeverTwoOfOneKey() {
+        // The trigger asks for batches while it has slots (its concurrency); every batch is of
+        // keys without one in flight, in offset order across partitions taking turns.
+        var s = KafkaDispatchState(ordering: .key, batchSize: 2, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.assign(tp1, position: 0, committed: nil)
+        s.add(tp0, records: (0..<6).map { record($0, key: "k\($0 % 3)") }, nextOffset: 6, highWatermark: 6, now: 0)
+        s.add(tp1, records: (0..<2).map { record($0, key: "k0") }, nextOffset: 2, highWatermark: 2, now: 0)
+        let b1 = s.nextBatch(now: 0)!, b2 = s.nextBatch(now: 0)!, b3 = s.nextBatch(now: 0)!
+        #expect(b1.source == tp0 && b1.records.map(\.offset) == [0, 1])  // k0, k1
+        #expect(b2.source == tp1 && b2.records.map(\.offset) == [0, 1])  // tp1's k0 is another slot than tp0's
+        // k2 twice (a batch may hold several records of a free key); 3 and 4 wait for k0 and k1.
+        #expect(b3.source == tp0 && b3.records.map(\.offset) == [2, 5])
+        #expect(s.nextBatch(now: 0) == nil && s.inFlightCount == 3 && s.readyCount == 2)
+        s.finish(b3.id)
+        #expect(s.nextBatch(now: 0) == nil)  // k2 free changes nothing for k0 and k1
+        s.finish(b1.id)
+        #expect(s.nextBatch(now: 0)?.records.map(\.offset) == [3, 4])
+        #expect(s.readyCount == 0)
+    }
 }

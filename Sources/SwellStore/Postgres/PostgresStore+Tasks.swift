@@ -312,25 +312,33 @@ extension PostgresStore: TaskLeasing {
             // Leases are stamped and compared with the database's clock (nodes' clocks never
             // matter); `now` only says which tasks are due.
             // Fair share across namespaces: the candidates are taken round-robin over the
-            // namespaces (each one's best first: priority, then age), so a namespace with a
-            // flood of tasks cannot hold every claim; rows are re-checked when locked.
-            let picked = try await c.rows(
-                """
-                SELECT t.id, t.state FROM tasks t JOIN (
-                    SELECT id, row_number() OVER (PARTITION BY namespace ORDER BY priority DESC, created_at, id) AS turn,
-                        priority, created_at FROM tasks
-                    WHERE state IN ('queued', 'running') AND (lease_owner IS NULL OR lease_until < extract(epoch FROM clock_timestamp()))
-                        AND (run_at <= ? OR state = 'running')
-                    ORDER BY turn, priority DESC, created_at, id LIMIT ?) AS candidate ON candidate.id = t.id
-                WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
-                ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
-                LIMIT ? FOR UPDATE OF t SKIP LOCKED
-                """,
-                [t, limit * 4, limit])
+            // namespaces (each one's best first: priority, then age), weighted by their
+            // `weight` (a namespace of weight 2 has two turns for one of weight 1), so a
+            // namespace with a flood of tasks cannot hold every claim and the weights hold
+            // across the cluster; rows are re-checked when locked.
+            // Functions with an explicit async cap offer at most as many candidates as they
+            // have free slots (a first estimate without locks; `admitCapped` decides). Without
+            // any capped function in the catalog, the claim is the plain one.
+            let anyCap = try await c.rows(
+                "SELECT EXISTS (SELECT 1 FROM functions WHERE async_cap IS NOT NULL) OR EXISTS (SELECT 1 FROM versions WHERE async_cap IS NOT NULL) AS capped",
+                []
+            ).first?.decode("capped", as: Bool.self) ?? true
+            let picked = anyCap
+                ? try await c.rows(Self.claimCappedSQL, [node, t, limit * 4, limit])
+                : try await c.rows(Self.claimSQL, [t, limit * 4, limit])
             guard !picked.isEmpty else { return [] }
-            let ids = try picked.map { try $0.decode("id", as: String.self) }
-            let interrupted = try picked.filter { try $0.decode("state", as: String.self) == TaskState.running.rawValue }
-                .map { try $0.decode("id", as: String.self) }
+            var candidates: [TaskCapAdmission.Candidate] = []
+            var states: [String: String] = [:]
+            for row in picked {
+                let id = try row.decode("id", as: String.self)
+                states[id] = try row.decode("state", as: String.self)
+                candidates.append(TaskCapAdmission.Candidate(
+                    id: id, function: .init(namespace: try row.decode("namespace"), function: try row.decode("function")),
+                    cap: try row.decode("cap", as: Int64?.self).map(Int.init)))
+            }
+            let ids = try await Self.admitCapped(candidates, node: node, c)
+            guard !ids.isEmpty else { return [] }
+            let interrupted = ids.filter { states[$0] == TaskState.running.rawValue }
             if !interrupted.isEmpty {
                 try await c.run(
                     "UPDATE task_attempts SET finished_at = ?, outcome = 'interrupted' WHERE task_id = ANY(?::text[]) AND finished_at IS NULL",
@@ -346,6 +354,111 @@ extension PostgresStore: TaskLeasing {
                 a.priority != b.priority ? a.priority > b.priority : a.createdAt != b.createdAt ? a.createdAt < b.createdAt : a.id < b.id
             }
         }
+    }
+
+    /// Namespace weights, read once per claim (`weight` of `namespace_limits`, default 1).
+    static let weightsCTE = """
+        weights AS MATERIALIZED (
+            SELECT namespace, greatest(coalesce((settings::jsonb ->> 'weight')::float8, 1), 0.001) AS weight FROM namespace_limits
+        )
+        """
+
+    /// The claim's candidates when no function has an explicit async cap: due tasks nobody
+    /// holds, namespaces in weighted turns, each one's best first; locked, skipping rows
+    /// another claim holds. Arguments: now, candidates, limit.
+    static let claimSQL = """
+        WITH \(weightsCTE)
+        SELECT t.id, t.state, t.namespace, t.function, NULL::int8 AS cap FROM tasks t JOIN (
+            SELECT q.id, q.priority, q.created_at,
+                row_number() OVER (PARTITION BY q.namespace ORDER BY q.priority DESC, q.created_at, q.id) / coalesce(w.weight, 1) AS turn
+            FROM tasks q LEFT JOIN weights w ON w.namespace = q.namespace
+            WHERE q.state IN ('queued', 'running') AND (q.lease_owner IS NULL OR q.lease_until < extract(epoch FROM clock_timestamp()))
+                AND (q.run_at <= ? OR q.state = 'running')
+            ORDER BY turn, q.priority DESC, q.created_at, q.id LIMIT ?) AS candidate ON candidate.id = t.id
+        WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
+        ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
+        LIMIT ? FOR UPDATE OF t SKIP LOCKED
+        """
+
+    /// The same with capped functions: each task gets the cap of the version its qualifier
+    /// names (`caps`: `$LATEST`, a version, an alias's main version), and a capped
+    /// function offers at most its free slots (`room`: the cap less its live leases, and
+    /// this node's share `⌈cap / nodes⌉` less its own). Arguments: node, now, candidates, limit.
+    static let claimCappedSQL = """
+        WITH alive AS (
+            SELECT greatest(1, count(*))::int8 AS n FROM nodes WHERE heartbeat_at >= extract(epoch FROM clock_timestamp()) - 5
+        ), caps AS (
+            SELECT namespace, name AS function, '$LATEST' AS qualifier, async_cap AS cap FROM functions WHERE async_cap IS NOT NULL
+            UNION ALL
+            SELECT namespace, function, version::text, async_cap FROM versions WHERE async_cap IS NOT NULL
+            UNION ALL
+            SELECT a.namespace, a.function, a.name, v.async_cap FROM aliases a JOIN versions v
+                ON v.namespace = a.namespace AND v.function = a.function AND v.version = (a.config::jsonb ->> 'version')::int8
+            WHERE v.async_cap IS NOT NULL
+        ), held AS (
+            SELECT namespace, function, count(*) AS total, count(*) FILTER (WHERE lease_owner = ?) AS mine FROM tasks
+            WHERE lease_owner IS NOT NULL AND lease_until >= extract(epoch FROM clock_timestamp()) AND state IN ('queued', 'running')
+                AND (namespace, function) IN (SELECT namespace, function FROM caps)
+            GROUP BY namespace, function
+        ), room AS (
+            SELECT c.namespace, c.function, c.qualifier, c.cap,
+                greatest(0, least(c.cap - coalesce(h.total, 0), (c.cap + alive.n - 1) / alive.n - coalesce(h.mine, 0))) AS free
+            FROM caps c CROSS JOIN alive LEFT JOIN held h ON h.namespace = c.namespace AND h.function = c.function
+        ), \(weightsCTE)
+        SELECT t.id, t.state, t.namespace, t.function, candidate.cap FROM tasks t JOIN (
+            SELECT due.id, due.cap, due.priority, due.created_at,
+                row_number() OVER (PARTITION BY due.namespace ORDER BY due.priority DESC, due.created_at, due.id) / coalesce(w.weight, 1) AS turn
+            FROM (
+                SELECT q.id, q.namespace, q.priority, q.created_at, r.cap, r.free,
+                    row_number() OVER (PARTITION BY q.namespace, q.function, r.cap IS NULL ORDER BY q.priority DESC, q.created_at, q.id) AS slot
+                FROM tasks q LEFT JOIN room r ON r.namespace = q.namespace AND r.function = q.function AND r.qualifier = q.qualifier
+                WHERE q.state IN ('queued', 'running') AND (q.lease_owner IS NULL OR q.lease_until < extract(epoch FROM clock_timestamp()))
+                    AND (q.run_at <= ? OR q.state = 'running')
+            ) AS due LEFT JOIN weights w ON w.namespace = due.namespace
+            WHERE due.cap IS NULL OR due.slot <= due.free
+            ORDER BY turn, due.priority DESC, due.created_at, due.id LIMIT ?) AS candidate ON candidate.id = t.id
+        WHERE t.state IN ('queued', 'running') AND (t.lease_owner IS NULL OR t.lease_until < extract(epoch FROM clock_timestamp()))
+        ORDER BY candidate.turn, candidate.priority DESC, candidate.created_at, t.id
+        LIMIT ? FOR UPDATE OF t SKIP LOCKED
+        """
+
+    /// The candidates a claim takes: all of uncapped functions; of capped ones, what
+    /// ``TaskCapAdmission`` allows, counted under each function's advisory lock (tried, never
+    /// waited for: a function another claim is counting right now is skipped this time). The
+    /// locks are the transaction's, so they are released when the claim's leases are committed.
+    static func admitCapped(_ candidates: [TaskCapAdmission.Candidate], node: String, _ c: PostgresConnection) async throws -> [String] {
+        let capped = Array(Set(candidates.filter { $0.cap != nil }.map(\.function))).sorted { ($0.namespace, $0.function) < ($1.namespace, $1.function) }
+        guard !capped.isEmpty else { return candidates.map(\.id) }
+        var locked: Set<TaskCapAdmission.Function> = []
+        for row in try await c.rows(
+            """
+            SELECT ns, fn, pg_try_advisory_xact_lock(hashtextextended('swell.async-cap:' || ns || '/' || fn, 7356227002)) AS locked
+            FROM unnest(?::text[], ?::text[]) AS x(ns, fn)
+            """,
+            [capped.map(\.namespace), capped.map(\.function)])
+        where try row.decode("locked", as: Bool.self) {
+            locked.insert(.init(namespace: try row.decode("ns"), function: try row.decode("fn")))
+        }
+        guard !locked.isEmpty else { return TaskCapAdmission.admit(candidates, held: [:], locked: [], nodes: 1) }
+        // Counted after the locks were taken: every claim committed before sees its leases here.
+        let list = Array(locked)
+        var held: [TaskCapAdmission.Function: TaskCapAdmission.Held] = [:]
+        for row in try await c.rows(
+            """
+            SELECT namespace, function, count(*) AS total, count(*) FILTER (WHERE lease_owner = ?) AS mine FROM tasks
+            WHERE (namespace, function) IN (SELECT * FROM unnest(?::text[], ?::text[])) AND lease_owner IS NOT NULL
+                AND lease_until >= extract(epoch FROM clock_timestamp()) AND state IN ('queued', 'running')
+            GROUP BY namespace, function
+            """,
+            [node, list.map(\.namespace), list.map(\.function)])
+        {
+            held[.init(namespace: try row.decode("namespace"), function: try row.decode("function"))] =
+                .init(total: Int(try row.decode("total", as: Int64.self)), mine: Int(try row.decode("mine", as: Int64.self)))
+        }
+        let nodes = try await c.rows(
+            "SELECT greatest(1, count(*))::int8 AS n FROM nodes WHERE heartbeat_at >= extract(epoch FROM clock_timestamp()) - 5", []
+        ).first?.decode("n", as: Int64.self) ?? 1
+        return TaskCapAdmission.admit(candidates, held: held, locked: locked, nodes: Int(nodes))
     }
 
     public func renewLeases(node: String, ids: [String], until: Date) async throws -> Set<String> {

@@ -252,6 +252,13 @@ public final class PostgresStore: Sendable {
         ]),
         // The W3C traceparent of the span that enqueued a task (tracing on): its attempts continue that trace.
         ("v5-task-trace-parent", ["ALTER TABLE tasks ADD COLUMN trace_parent TEXT"]),
+        // Explicit async caps (`async.concurrency`) read by the claims, and the leased tasks
+        // they count: a cap holds across every node (TaskCapAdmission).
+        ("v6-async-caps", [
+            "ALTER TABLE functions ADD COLUMN async_cap BIGINT GENERATED ALWAYS AS ((config::jsonb #>> '{async,concurrency}')::int8) STORED",
+            "ALTER TABLE versions ADD COLUMN async_cap BIGINT GENERATED ALWAYS AS ((config::jsonb #>> '{async,concurrency}')::int8) STORED",
+            "CREATE INDEX tasks_leased ON tasks (namespace, function) WHERE lease_owner IS NOT NULL",
+        ]),
     ]
 
     /// Applies the migrations not applied yet, in one transaction under an advisory lock.

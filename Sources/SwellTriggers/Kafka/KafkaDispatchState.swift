@@ -47,8 +47,10 @@ public struct KafkaDispatchState: Sendable {
         var committed: Int64?
         /// Every fetched record not yet done, in offset order (done ones are dropped from the front).
         var entries = Deque<Entry>()
-        /// Fetched records not yet handed out, in offset order.
+        /// Fetched records not yet handed out, in offset order (orderings `none` and `partition`).
         var ready = Deque<KafkaRecord>()
+        /// Fetched records not yet handed out, per key (ordering `key`), and the keys with a batch in flight.
+        var keyed = KafkaKeyQueues()
         /// When the oldest ready record arrived (for the batching window).
         var readySince: Double = 0
         /// A batch of this partition is in flight (ordering `partition`).
@@ -57,11 +59,8 @@ public struct KafkaDispatchState: Sendable {
         /// Revoked by a group rebalance: nothing more is fetched or handed out; batches in
         /// flight may still finish (and be committed) until ``unassign(_:)``.
         var revoked = false
-    }
 
-    struct KeySlot: Hashable, Sendable {
-        var source: TopicPartition
-        var key: [UInt8]
+        var pendingCount: Int { ready.count + keyed.count }
     }
 
     public let ordering: KafkaOrdering
@@ -71,7 +70,6 @@ public struct KafkaDispatchState: Sendable {
     private(set) var partitions: [TopicPartition: Partition] = [:]
     private var order: [TopicPartition] = []
     private var cursor = 0
-    private var busyKeys: Set<KeySlot> = []
     private var inFlight: [Int: KafkaBatch] = [:]
     private var nextID = 1
 
@@ -97,6 +95,9 @@ public struct KafkaDispatchState: Sendable {
             let running = Set(inFlight.values.filter { $0.source == source }.flatMap { $0.records.map(\.offset) })
             p.entries = old.entries.filter { !$0.done && running.contains($0.offset) && $0.offset < position }
             p.busy = old.busy
+            // Keys of batches still in flight stay busy until they finish.
+            p.keyed = old.keyed
+            p.keyed.removeAll()
             p.highWatermark = old.highWatermark
         }
         partitions[source] = p
@@ -123,6 +124,7 @@ public struct KafkaDispatchState: Sendable {
         defer { partitions[source] = p }
         p.revoked = true
         p.ready.removeAll()
+        p.keyed.removeAll()
     }
 
     /// Whether `source` is assigned and not revoked.
@@ -140,10 +142,8 @@ public struct KafkaDispatchState: Sendable {
     @discardableResult
     public mutating func unassign(_ source: TopicPartition) -> [Int] {
         let abandoned = inFlight(of: source)
-        for id in abandoned {
-            let batch = inFlight.removeValue(forKey: id)!
-            for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: source, key: key)) } }
-        }
+        for id in abandoned { inFlight.removeValue(forKey: id) }
+        // Its busy keys go with it.
         partitions[source] = nil
         order.removeAll { $0 == source }
         if !order.isEmpty { cursor %= order.count } else { cursor = 0 }
@@ -159,8 +159,8 @@ public struct KafkaDispatchState: Sendable {
         if highWatermark >= 0 { p.highWatermark = highWatermark }
         for r in records where r.offset >= p.position {
             p.entries.append(Entry(offset: r.offset, done: false))
-            if p.ready.isEmpty { p.readySince = now }
-            p.ready.append(r)
+            if p.pendingCount == 0 { p.readySince = now }
+            if ordering == .key { p.keyed.append(r) } else { p.ready.append(r) }
             p.position = r.offset + 1
         }
         if nextOffset > p.position { p.position = nextOffset }
@@ -178,7 +178,7 @@ public struct KafkaDispatchState: Sendable {
     public var outstanding: Int { partitions.values.reduce(0) { $0 + $1.entries.count } }
 
     /// Records fetched and not yet handed out.
-    public var readyCount: Int { partitions.values.reduce(0) { $0 + $1.ready.count } }
+    public var readyCount: Int { partitions.values.reduce(0) { $0 + $1.pendingCount } }
 
     public var inFlightCount: Int { inFlight.count }
 
@@ -201,7 +201,7 @@ public struct KafkaDispatchState: Sendable {
     public func wakeAt() -> Double? {
         guard batchSize > 1, maxWait > 0 else { return nil }
         var earliest: Double?
-        for p in partitions.values where !p.ready.isEmpty && !(ordering == .partition && p.busy) {
+        for p in partitions.values where p.pendingCount > 0 && !(ordering == .partition && p.busy) {
             let due = p.readySince + maxWait
             earliest = min(earliest ?? due, due)
         }
@@ -211,10 +211,10 @@ public struct KafkaDispatchState: Sendable {
     private mutating func take(from tp: TopicPartition, now: Double) -> [KafkaRecord]? {
         // The check holds no copy of the partition past this line, or the move below would copy the buffers.
         let ordering = self.ordering
-        guard partitions[tp].map({ !$0.revoked && !$0.ready.isEmpty && !(ordering == .partition && $0.busy) }) == true else { return nil }
+        guard partitions[tp].map({ !$0.revoked && $0.pendingCount > 0 && !(ordering == .partition && $0.busy) }) == true else { return nil }
         var p = partitions.removeValue(forKey: tp)!
         defer { partitions[tp] = p }
-        let windowOpen = p.ready.count < batchSize && now - p.readySince < maxWait
+        let windowOpen = p.pendingCount < batchSize && now - p.readySince < maxWait
         var picked: [KafkaRecord] = []
         switch ordering {
         case .none, .partition:
@@ -224,31 +224,15 @@ public struct KafkaDispatchState: Sendable {
             p.ready.removeFirst(n)
             if ordering == .partition { p.busy = true }
         case .key:
-            // Records whose key has a batch in flight wait; everything else may go, in offset order.
-            var taken: [Int] = []
-            var eligible = 0
-            for (i, r) in p.ready.enumerated() {
-                if let key = r.key, busyKeys.contains(KeySlot(source: tp, key: key)) { continue }
-                eligible += 1
-                taken.append(i)
-                if taken.count == batchSize { break }
-            }
-            guard !taken.isEmpty else { return nil }
+            // Records whose key has a batch in flight wait; everything else may go, in offset
+            // order (KafkaKeyQueues: no rescan of the records held back).
+            let eligible = p.keyed.eligible
+            guard eligible > 0 else { return nil }
             if windowOpen && eligible < batchSize { return nil }
-            picked = taken.map { p.ready[$0] }
-            if taken.count == taken.last! + 1 {
-                p.ready.removeFirst(taken.count)
-            } else {
-                var rest = Deque<KafkaRecord>()
-                var t = 0
-                for (i, r) in p.ready.enumerated() {
-                    if t < taken.count && taken[t] == i { t += 1 } else { rest.append(r) }
-                }
-                p.ready = rest
-            }
-            for r in picked { if let key = r.key { busyKeys.insert(KeySlot(source: tp, key: key)) } }
+            picked = p.keyed.take(batchSize)
+            guard !picked.isEmpty else { return nil }
         }
-        if !p.ready.isEmpty { p.readySince = now }
+        if p.pendingCount > 0 { p.readySince = now }
         return picked
     }
 
@@ -256,10 +240,10 @@ public struct KafkaDispatchState: Sendable {
     /// keys or partition are free again and its offsets may be committed past.
     public mutating func finish(_ batchID: Int) {
         guard let batch = inFlight.removeValue(forKey: batchID) else { return }
-        for r in batch.records { if let key = r.key { busyKeys.remove(KeySlot(source: batch.source, key: key)) } }
         guard var p = partitions.removeValue(forKey: batch.source) else { return }
         defer { partitions[batch.source] = p }
         if ordering == .partition { p.busy = false }
+        if ordering == .key { for r in batch.records { if let key = r.key { p.keyed.free(key) } } }
         for r in batch.records {
             if let i = Self.index(of: r.offset, in: p.entries) { p.entries[i].done = true }
         }
