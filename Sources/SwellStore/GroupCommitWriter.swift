@@ -214,12 +214,8 @@ public final class GroupCommitWriter<Write: Sendable>: Sendable {
     /// Runs an async call to its end on the calling thread (the writer's own, in `apply`:
     /// blocking it holds up no one else).
     public static func wait(_ body: @escaping @Sendable () async throws -> Void) throws {
-        final class Outcome: @unchecked Sendable {
-            // Written before `done` is signalled, read after it is waited for.
-            var error: (any Error)?
-        }
         let done = DispatchSemaphore(value: 0)
-        let outcome = Outcome()
+        let outcome = WaitOutcome()
         Task {
             do { try await body() } catch { outcome.error = error }
             done.signal()
@@ -227,4 +223,10 @@ public final class GroupCommitWriter<Write: Sendable>: Sendable {
         done.wait()
         if let error = outcome.error { throw error }
     }
+}
+
+/// The error of a call `GroupCommitWriter.wait` ran: written before its semaphore is
+/// signalled, read after it is waited for.
+private final class WaitOutcome: @unchecked Sendable {
+    var error: (any Error)?
 }
