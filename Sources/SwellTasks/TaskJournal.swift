@@ -43,18 +43,22 @@ public final class TaskJournal: Sendable {
     let logger: Logger
     private let writer: GroupCommitWriter<TaskWrite>
     /// The task-specific part of `Stats` (inserts per transaction); the writer keeps the rest.
-    private let inserts: Mutex<Stats>
+    private final class InsertCounts: Sendable {
+        let stats = Mutex(Stats())
+    }
+
+    private let inserts: InsertCounts
 
     public init(store: any TaskStorage, logger: Logger) {
         self.store = store
         self.logger = logger
-        let inserts = Mutex(Stats())
+        let inserts = InsertCounts()
         self.inserts = inserts
         writer = GroupCommitWriter(name: "task journal", trailingInterval: Self.trailingInterval, logger: logger) { writes in
             let inserted = writes.reduce(0) { n, w in if case .insert = w { n + 1 } else { n } }
             defer {
                 if inserted > 0 {
-                    inserts.withLock { c in
+                    inserts.stats.withLock { c in
                         c.taskCommits += 1
                         c.tasks += inserted
                         if let bucket = Stats.taskBucketBounds.firstIndex(where: { inserted <= $0 }) { c.taskBuckets[bucket] += 1 }
@@ -96,7 +100,7 @@ public final class TaskJournal: Sendable {
 
     public var stats: Stats {
         let w = writer.stats
-        var s = inserts.withLock { $0 }
+        var s = inserts.stats.withLock { $0 }
         s.commits = w.commits
         s.writes = w.writes
         s.commitSeconds = w.commitSeconds
