@@ -24,23 +24,11 @@ struct TriggerRoutes {
         // A function's triggers and a workflow's, alike: get, pause, resume.
         for kind in ["functions", "workflows"] {
             group.get("namespaces/:ns/\(kind)/:name/triggers/:trigger") { _, ctx in
-                let ns = try namespace(ctx)
-                _ = try ctx.authorize(ns, .developer)
-                let trigger = ctx.parameters.get("trigger") ?? ""
-                return try JSONBody.response(
-                    kind == "functions"
-                        ? try await triggers.get(namespace: ns, function: targetName(ctx, kind), name: trigger)
-                        : try await triggers.get(namespace: ns, workflow: targetName(ctx, kind), name: trigger))
+                try await status(ctx, kind, setting: nil)
             }
             for (action, paused) in [("pause", true), ("resume", false)] {
                 group.post("namespaces/:ns/\(kind)/:name/triggers/:trigger/\(action)") { _, ctx in
-                    let ns = try namespace(ctx)
-                    _ = try ctx.authorize(ns, .developer)
-                    let trigger = ctx.parameters.get("trigger") ?? ""
-                    return try JSONBody.response(
-                        kind == "functions"
-                            ? try await triggers.setPaused(namespace: ns, function: targetName(ctx, kind), name: trigger, paused: paused)
-                            : try await triggers.setPaused(namespace: ns, workflow: targetName(ctx, kind), name: trigger, paused: paused))
+                    try await status(ctx, kind, setting: paused)
                 }
             }
         }
@@ -53,6 +41,23 @@ struct TriggerRoutes {
             let outcome = await triggers.objectEvents(namespace: ns, records: records)
             return try JSONBody.response(outcome, status: outcome.errors.isEmpty ? .accepted : .serviceUnavailable)
         }
+    }
+
+    /// A function's (`kind` "functions") or a workflow's trigger's status, after pausing or
+    /// resuming it when `setting` is given.
+    func status(_ ctx: SwellRequestContext, _ kind: String, setting paused: Bool?) async throws -> Response {
+        let ns = try namespace(ctx)
+        _ = try ctx.authorize(ns, .developer)
+        let name = try targetName(ctx, kind)
+        let trigger = ctx.parameters.get("trigger") ?? ""
+        let status: TriggerStatus
+        switch (kind == "functions", paused) {
+        case (true, nil): status = try await triggers.get(namespace: ns, function: name, name: trigger)
+        case (false, nil): status = try await triggers.get(namespace: ns, workflow: name, name: trigger)
+        case (true, let p?): status = try await triggers.setPaused(namespace: ns, function: name, name: trigger, paused: p)
+        case (false, let p?): status = try await triggers.setPaused(namespace: ns, workflow: name, name: trigger, paused: p)
+        }
+        return try JSONBody.response(status)
     }
 
     func targetName(_ ctx: SwellRequestContext, _ kind: String) throws(SwellError) -> String {

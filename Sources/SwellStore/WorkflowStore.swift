@@ -446,15 +446,14 @@ public final class SQLiteWorkflowStore: WorkflowStore {
                             r.stoppedAt?.timeIntervalSince1970, r.redriveCount,
                         ])
                 case .step(let id, let sequence, let event, let history):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)",
-                        arguments: [id, sequence, event])
+                    // Cached statements: a step is the journal's most frequent write (SQL compiled once per connection).
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)")
+                        .execute(arguments: [id, sequence, event])
                     let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO execution_history (execution_id, id, event) VALUES (?, ?, ?)")
                     for h in history { try statement.execute(arguments: [id, h.id, h.event]) }
                 case .finish(let id, let status, let output, let error, let cause, let at):
-                    try db.execute(
-                        sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ? WHERE id = ?",
-                        arguments: [status.rawValue, output, error, cause, at.timeIntervalSince1970, id])
+                    try db.cachedStatement(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ? WHERE id = ?")
+                        .execute(arguments: [status.rawValue, output, error, cause, at.timeIntervalSince1970, id])
                 case .redrive(let id, let fromSequence, let lastHistoryID, let count):
                     try db.execute(sql: "DELETE FROM execution_events WHERE execution_id = ? AND sequence >= ?", arguments: [id, fromSequence])
                     try db.execute(sql: "DELETE FROM execution_history WHERE execution_id = ? AND id > ?", arguments: [id, lastHistoryID])
