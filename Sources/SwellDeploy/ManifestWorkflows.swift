@@ -4,14 +4,17 @@ import SwellWorkflow
 import Yams
 
 extension Manifest {
-    /// A workflow of the manifest: its name and its definition as validated JSON text.
+    /// A workflow of the manifest: its name, its definition as validated JSON text and its
+    /// triggers (each event starts an execution).
     public struct Workflow: Sendable {
         public var name: String
         public var definition: String
+        public var triggers: [TriggerConfig] = []
     }
 
     /// Reads the `workflows:` map: each entry has an inline `definition:` (JSON or YAML) or a
-    /// `definitionFile:` (a .json, .yaml or .yml file relative to the manifest). Every definition
+    /// `definitionFile:` (a .json, .yaml or .yml file relative to the manifest), and optional
+    /// `triggers:` (as a function's: timer, kafka, object-store). Every definition
     /// is validated in full; each fault is reported with its path, e.g.
     /// `workflows.grade-set.States.Grade.Next: no state named "Grad"`.
     static func parseWorkflows(_ root: FieldReader, baseDirectory: String, problems: inout Problems) -> [Workflow] {
@@ -24,7 +27,7 @@ extension Manifest {
                 continue
             }
             guard let reader = problems.check({ () throws(SwellError) in try FieldReader(entry, path: field) }) else { continue }
-            guard problems.check({ () throws(SwellError) in try reader.rejectUnknown(["definition", "definitionFile"]) }) != nil else { continue }
+            guard problems.check({ () throws(SwellError) in try reader.rejectUnknown(["definition", "definitionFile", "triggers"]) }) != nil else { continue }
             let json: JSON? = problems.check { () throws(SwellError) -> JSON in
                 switch (reader.value("definition"), try reader.string("definitionFile")) {
                 case (.some, .some):
@@ -58,10 +61,11 @@ extension Manifest {
                     }
                 }
             } ?? nil
+            let triggers = problems.check { () throws(SwellError) in try TriggerConfig.parseWorkflowList(reader) }
             guard let json else { continue }
             do {
                 _ = try StateMachine(json: json)
-                result.append(Workflow(name: name, definition: json.serialized()))
+                result.append(Workflow(name: name, definition: json.serialized(), triggers: triggers ?? []))
             } catch {
                 for fault in error.faults {
                     let path = fault.path.isEmpty ? field : "\(field).\(fault.path)"

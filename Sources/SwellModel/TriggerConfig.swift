@@ -78,6 +78,21 @@ public struct TriggerConfig: Sendable, Hashable {
         return result
     }
 
+    /// Reads the `triggers` list of a workflow entry (`r` is the entry): the fields of a
+    /// function's triggers, each one starting an execution per event. A Kafka trigger's
+    /// `resultTopic` and `deadLetterTopic` are refused: an execution's start has no result to
+    /// produce, and a failed start is the platform's fault, retried, never the records'.
+    public static func parseWorkflowList(_ r: FieldReader) throws(SwellError) -> [TriggerConfig] {
+        let list = try parseList(r)
+        for (i, trigger) in list.enumerated() {
+            guard case .kafka(let k) = trigger.source else { continue }
+            for (field, value) in [("resultTopic", k.resultTopic), ("deadLetterTopic", k.deadLetterTopic)] where value != nil {
+                throw SwellError.invalid("\(r.field("triggers"))[\(i)].\(field)", "is not allowed on a workflow's trigger (its executions have no result; a start that fails is retried)")
+            }
+        }
+        return list
+    }
+
     /// Parses one trigger entry.
     public static func parse(_ value: ConfigValue, path: String, defaultName: String) throws(SwellError) -> TriggerConfig {
         let r = try FieldReader(value, path: path)

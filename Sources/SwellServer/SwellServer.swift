@@ -166,6 +166,7 @@ public enum SwellServer {
         let workflows = WorkflowEngine(
             store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
         tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
+        await triggers.setWorkflowHost(WorkflowTriggerStarter(engine: workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard

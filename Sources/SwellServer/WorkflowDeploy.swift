@@ -8,7 +8,7 @@ extension SwellServer {
         let manifest = try Manifest.load(directory)
         let ns = manifest.namespace ?? "default"
         for w in manifest.workflows {
-            let (_, changed) = try await store.putWorkflow(namespace: ns, name: w.name, definition: w.definition)
+            let (_, changed) = try await store.putWorkflow(namespace: ns, name: w.name, definition: w.definition, triggers: w.triggers)
             logger.notice("example workflow deployed", metadata: ["workflow": "\(ns)/\(w.name)", "changed": "\(changed)"])
         }
     }

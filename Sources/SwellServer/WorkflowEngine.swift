@@ -311,11 +311,13 @@ public actor WorkflowEngine: Service {
         let start = l.owed.after(actions)
         for case .startTimer(_, let at) in actions { noteTimers(CollectionOfOne(at)) }
         var history: [(id: Int, event: Data)] = []
+        history.reserveCapacity(actions.count)
+        let stamp = now.description
         var ended = false
         for action in actions {
             switch action {
             case .record(let h):
-                history.append((h.id, Data(Self.historyText(h).utf8)))
+                history.append((h.id, Data(Self.historyText(h, timestamp: h.timestamp == now ? stamp : nil).utf8)))
             case .executionSucceeded, .executionFailed, .executionTimedOut, .executionAborted:
                 ended = true
             case .cancelTask(let t):
@@ -646,20 +648,37 @@ public actor WorkflowEngine: Service {
 
     /// A history event as the API shows it and the store keeps it: `historyJSON` written out
     /// directly (the same text, without building the object first).
-    static func historyText(_ e: HistoryEvent) -> String {
-        var out = "{\"id\":\(e.id),\"previousEventId\":\(e.previousEventID),\"timestamp\":\"\(e.timestamp.description)\",\"type\":\"\(e.type.rawValue)\""
-        func field(_ key: String, _ value: JSON?) {
+    /// - Parameter timestamp: `e.timestamp.description`, when the caller has it (the events of
+    ///   one step share their time: it is formatted once).
+    static func historyText(_ e: HistoryEvent, timestamp: String? = nil) -> String {
+        var out = "{\"id\":"
+        out.reserveCapacity(160)
+        out += String(e.id)
+        out += ",\"previousEventId\":"
+        out += String(e.previousEventID)
+        out += ",\"timestamp\":\""
+        out += timestamp ?? e.timestamp.description
+        out += "\",\"type\":\""
+        out += e.type.rawValue
+        out += "\""
+        // Values are written straight into `out` (no string per value).
+        func field(_ key: StaticString, _ value: JSON?) {
             guard let value else { return }
-            out += ",\"\(key)\":"
-            out += value.serialized()
+            out += ",\""
+            out += key.description
+            out += "\":"
+            value.write(to: &out)
         }
-        func field(_ key: String, _ value: String?) {
+        func field(_ key: StaticString, _ value: String?) {
             guard let value else { return }
             field(key, JSON.string(value))
         }
-        func field(_ key: String, _ value: Int?) {
+        func field(_ key: StaticString, _ value: Int?) {
             guard let value else { return }
-            out += ",\"\(key)\":\(value)"
+            out += ",\""
+            out += key.description
+            out += "\":"
+            out += String(value)
         }
         let d = e.details
         field("name", d.name)

@@ -29,10 +29,17 @@ struct WorkflowRoutes {
             var request = request
             let body = try await Self.body(&request)
             guard case .object(let fields) = body else { throw SwellError.invalid("", "the body must be an object with a definition") }
-            for key in fields.keys where key != "definition" { throw SwellError.invalid(key, "unknown field") }
+            for key in fields.keys where key != "definition" && key != "triggers" { throw SwellError.invalid(key, "unknown field") }
             guard let definition = fields["definition"] else { throw SwellError.invalid("definition", "is required") }
             let text = try Self.validatedDefinition(definition, path: "definition")
-            let (record, changed) = try await engine.store.putWorkflow(namespace: ns, name: name, definition: text)
+            let triggers = try Self.validatedTriggers(fields["triggers"])
+            // As a function's: a trigger's qualifier must name a version or alias that exists.
+            for (i, t) in triggers.enumerated() where t.qualifier != "$LATEST" {
+                guard (try? await engine.store.resolveWorkflow(namespace: ns, name: name, qualifier: t.qualifier)) != nil else {
+                    throw SwellError.invalid("triggers[\(i)].qualifier", "workflow \(name) has no version or alias \(t.qualifier) (publish one first)")
+                }
+            }
+            let (record, changed) = try await engine.store.putWorkflow(namespace: ns, name: name, definition: text, triggers: triggers)
             var out = Self.workflowJSON(record, definition: true)
             if case .object(var o) = out {
                 o["changed"] = .bool(changed)
@@ -224,21 +231,24 @@ struct WorkflowRoutes {
             let alias = try Self.aliasName(ctx)
             var request = request
             let body = try await Self.body(&request)
-            guard case .object(let fields) = body else { throw SwellError.invalid("version", "is required") }
-            for key in fields.keys where key != "version" { throw SwellError.invalid(key, "unknown field") }
-            let version: Int?
-            switch fields["version"] {
-            case .string(let s)?: version = Int(s)
-            case .number(let n)?: version = n.exactInt
-            default: version = nil
-            }
-            guard let version, version >= 1 else { throw SwellError.invalid("version", "must be a published version number") }
+            guard case .object = body else { throw SwellError.invalid("version", "is required") }
+            // A function alias's body and rules: a version, at most one more with a weight in (0, 1).
+            let config = try AliasConfig.parse(try Self.configValue(body, field: "body"))
             guard try await engine.store.workflow(namespace: ns, name: name) != nil else {
                 throw SwellError.notFound("workflow \(name) does not exist in namespace \(ns)")
             }
-            let record = WorkflowAliasRecord(namespace: ns, workflow: name, name: alias, version: version)
+            let published = Set(try await engine.store.workflowVersions(namespace: ns, name: name).map(\.version))
+            guard published.contains(config.version) else {
+                throw SwellError.invalid("version", "workflow \(name) has no version \(config.version)")
+            }
+            for v in config.additionalVersionWeights.keys.sorted() where !published.contains(v) {
+                throw SwellError.invalid("additionalVersionWeights.\(v)", "workflow \(name) has no published version \(v)")
+            }
+            let record = WorkflowAliasRecord(
+                namespace: ns, workflow: name, name: alias, version: config.version,
+                additionalVersionWeights: config.additionalVersionWeights, description: config.description)
             guard try await engine.store.putWorkflowAlias(record) else {
-                throw SwellError.invalid("version", "workflow \(name) has no version \(version)")
+                throw SwellError.invalid("version", "workflow \(name) has no version \(config.version)")
             }
             return try Self.json(["alias": Self.aliasJSON(record)])
         }
@@ -320,7 +330,12 @@ struct WorkflowRoutes {
     }
 
     static func aliasJSON(_ a: WorkflowAliasRecord) -> JSON {
-        ["workflow": .string(a.workflow), "name": .string(a.name), "version": .string(String(a.version))]
+        var o = JSONObject([("workflow", .string(a.workflow)), ("name", .string(a.name)), ("version", .string(String(a.version)))])
+        var weights = JSONObject()
+        for (v, w) in a.additionalVersionWeights.sorted(by: { $0.key < $1.key }) { weights[String(v)] = .double(w) }
+        o["additionalVersionWeights"] = .object(weights)
+        if !a.description.isEmpty { o["description"] = .string(a.description) }
+        return .object(o)
     }
 
     static func executionID(_ ctx: SwellRequestContext, role: Role) throws(SwellError) -> String {
@@ -374,6 +389,22 @@ struct WorkflowRoutes {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized())))
     }
 
+    /// Checks a workflow's `triggers` (the fields of a function's triggers; absent: none).
+    static func validatedTriggers(_ value: JSON?) throws(SwellError) -> [TriggerConfig] {
+        guard let value, value != .null else { return [] }
+        let config = try configValue(value, field: "triggers")
+        return try TriggerConfig.parseWorkflowList(try FieldReader(.object(["triggers": config]), path: ""))
+    }
+
+    /// A JSON value as the configuration readers take it.
+    static func configValue(_ value: JSON, field: String) throws(SwellError) -> ConfigValue {
+        do {
+            return try JSONDecoder().decode(ConfigValue.self, from: Data(value.serialized().utf8))
+        } catch {
+            throw SwellError.invalid(field, "cannot be read: \(error)")
+        }
+    }
+
     static func workflowJSON(_ r: WorkflowRecord, definition: Bool) -> JSON {
         var o = JSONObject()
         o["namespace"] = .string(r.namespace)
@@ -382,6 +413,11 @@ struct WorkflowRoutes {
         o["createdAt"] = .string(Timestamps.iso8601(r.createdAt))
         o["updatedAt"] = .string(Timestamps.iso8601(r.updatedAt))
         if definition { o["definition"] = (try? JSON(parsing: r.definition)) ?? .string(r.definition) }
+        if definition, !r.triggers.isEmpty,
+            let data = try? JSONEncoder().encode(r.triggers), let triggers = try? JSON(parsing: String(decoding: data, as: UTF8.self))
+        {
+            o["triggers"] = triggers
+        }
         return .object(o)
     }
 

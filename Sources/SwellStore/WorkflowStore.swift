@@ -12,11 +12,15 @@ public struct WorkflowRecord: Sendable, Hashable, Codable {
     public var revision: Int
     public var createdAt: Date
     public var updatedAt: Date
+    /// Timer, Kafka and object-store triggers that start executions of `$LATEST` (or each
+    /// one's `qualifier`), as the manifest's `workflows.NAME.triggers` gives them.
+    public var triggers: [TriggerConfig]
 
-    public init(namespace: String, name: String, definition: String, revision: Int, createdAt: Date, updatedAt: Date) {
+    public init(namespace: String, name: String, definition: String, revision: Int, createdAt: Date, updatedAt: Date, triggers: [TriggerConfig] = []) {
         self.namespace = namespace
         self.name = name
         self.definition = definition
+        self.triggers = triggers
         self.revision = revision
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -42,18 +46,30 @@ public struct WorkflowVersionRecord: Sendable, Hashable {
     }
 }
 
-/// A name for a published version of a workflow (`live` → 3).
+/// A name for a published version of a workflow (`live` → 3), optionally sending a weighted
+/// share of the executions it starts to another version (`additionalVersionWeights`, as a
+/// function alias's routing config).
 public struct WorkflowAliasRecord: Sendable, Hashable {
     public var namespace: String
     public var workflow: String
     public var name: String
     public var version: Int
+    /// Version number → share of starts in (0, 1); at most one entry.
+    public var additionalVersionWeights: [Int: Double]
+    public var description: String
 
-    public init(namespace: String, workflow: String, name: String, version: Int) {
+    public init(namespace: String, workflow: String, name: String, version: Int, additionalVersionWeights: [Int: Double] = [:], description: String = "") {
         self.namespace = namespace
         self.workflow = workflow
         self.name = name
         self.version = version
+        self.additionalVersionWeights = additionalVersionWeights
+        self.description = description
+    }
+
+    /// The routing as a function alias's (its `pick` chooses a start's version).
+    public var routing: AliasConfig {
+        AliasConfig(version: version, additionalVersionWeights: additionalVersionWeights, description: description)
     }
 }
 
@@ -142,8 +158,11 @@ public enum WorkflowWrite: Sendable {
 /// after a restart) and their history. The SQLite implementation is `SQLiteWorkflowStore`;
 /// the journal's group commit calls `apply` from its own thread.
 public protocol WorkflowStore: Sendable {
-    /// Creates or replaces a definition; `changed` is false (and the revision kept) when the text is the same.
-    func putWorkflow(namespace: String, name: String, definition: String) async throws -> (WorkflowRecord, changed: Bool)
+    /// Creates or replaces a definition and its triggers; `changed` is false when both are the
+    /// same. The revision is bumped when the definition's text changes.
+    func putWorkflow(namespace: String, name: String, definition: String, triggers: [TriggerConfig]) async throws -> (WorkflowRecord, changed: Bool)
+    /// Every workflow that has triggers, with them (all namespaces).
+    func workflowTriggers() async throws -> [(namespace: String, workflow: String, triggers: [TriggerConfig])]
     /// Deletes a workflow and its finished executions; false when it did not exist.
     func deleteWorkflow(namespace: String, name: String) async throws -> Bool
     func workflow(namespace: String, name: String) async throws -> WorkflowRecord?
@@ -152,12 +171,13 @@ public protocol WorkflowStore: Sendable {
     /// already has the same definition (`created` false). Nil when the workflow does not exist.
     func publishWorkflow(namespace: String, name: String, description: String) async throws -> (WorkflowVersionRecord, created: Bool)?
     func workflowVersions(namespace: String, name: String) async throws -> [WorkflowVersionRecord]
-    /// Creates or moves an alias; false when its version does not exist.
+    /// Creates or moves an alias; false when its version (or a weighted one) does not exist.
     func putWorkflowAlias(_ alias: WorkflowAliasRecord) async throws -> Bool
     func deleteWorkflowAlias(namespace: String, workflow: String, name: String) async throws -> Bool
     func workflowAliases(namespace: String, workflow: String) async throws -> [WorkflowAliasRecord]
-    /// The definition a qualifier names: nil or `$LATEST`, a version number, an alias. Nil when there is none.
-    func resolveWorkflow(namespace: String, name: String, qualifier: String?) async throws -> ResolvedWorkflow?
+    /// The definition a qualifier names: nil or `$LATEST`, a version number, an alias (with
+    /// weights: the version `random`, uniform in [0, 1), picks). Nil when there is none.
+    func resolveWorkflow(namespace: String, name: String, qualifier: String?, random: Double) async throws -> ResolvedWorkflow?
 
     /// Applies writes in one transaction (all or none). Blocking: called by the journal's writer thread.
     func apply(_ writes: [WorkflowWrite]) throws
@@ -171,6 +191,18 @@ public protocol WorkflowStore: Sendable {
     func events(executionID: String) async throws -> [Data]
     /// History events with an id above `after`, in order.
     func history(executionID: String, after: Int, limit: Int) async throws -> [Data]
+}
+
+extension WorkflowStore {
+    /// The definition a qualifier names, a weighted alias's version picked at random.
+    public func resolveWorkflow(namespace: String, name: String, qualifier: String?) async throws -> ResolvedWorkflow? {
+        try await resolveWorkflow(namespace: namespace, name: name, qualifier: qualifier, random: Double.random(in: 0..<1))
+    }
+
+    /// Creates or replaces a definition without triggers.
+    public func putWorkflow(namespace: String, name: String, definition: String) async throws -> (WorkflowRecord, changed: Bool) {
+        try await putWorkflow(namespace: namespace, name: name, definition: definition, triggers: [])
+    }
 }
 
 /// The workflow tables in their own SQLite database (`workflows.db`, WAL, `synchronous=FULL`).
@@ -215,30 +247,53 @@ public final class SQLiteWorkflowStore: WorkflowStore {
                     execution_id TEXT NOT NULL, id INTEGER NOT NULL, event BLOB NOT NULL, PRIMARY KEY (execution_id, id)) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v2-workflow-triggers") { db in
+            try db.execute(sql: "ALTER TABLE workflows ADD COLUMN triggers TEXT NOT NULL DEFAULT '[]'")
+        }
+        m.registerMigration("v3-workflow-alias-weights") { db in
+            try db.execute(sql: """
+                ALTER TABLE workflow_aliases ADD COLUMN weights TEXT NOT NULL DEFAULT '{}';
+                ALTER TABLE workflow_aliases ADD COLUMN description TEXT NOT NULL DEFAULT '';
+                """)
+        }
         try m.migrate(writer)
     }
 
     // MARK: Definitions
 
-    public func putWorkflow(namespace: String, name: String, definition: String) async throws -> (WorkflowRecord, changed: Bool) {
-        try await db.write { db in
+    public func putWorkflow(
+        namespace: String, name: String, definition: String, triggers: [TriggerConfig]
+    ) async throws -> (WorkflowRecord, changed: Bool) {
+        let triggersText = String(decoding: try JSONEncoder().encode(triggers), as: UTF8.self)
+        return try await db.write { db in
             let now = Date()
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE namespace = ? AND name = ?", arguments: [namespace, name]) {
                 var record = Self.workflow(row)
-                if record.definition == definition { return (record, false) }
+                if record.definition == definition && record.triggers == triggers { return (record, false) }
+                if record.definition != definition { record.revision += 1 }
                 record.definition = definition
-                record.revision += 1
+                record.triggers = triggers
                 record.updatedAt = now
                 try db.execute(
-                    sql: "UPDATE workflows SET definition = ?, revision = ?, updated_at = ? WHERE namespace = ? AND name = ?",
-                    arguments: [definition, record.revision, now.timeIntervalSince1970, namespace, name])
+                    sql: "UPDATE workflows SET definition = ?, revision = ?, updated_at = ?, triggers = ? WHERE namespace = ? AND name = ?",
+                    arguments: [definition, record.revision, now.timeIntervalSince1970, triggersText, namespace, name])
                 return (record, true)
             }
-            let record = WorkflowRecord(namespace: namespace, name: name, definition: definition, revision: 1, createdAt: now, updatedAt: now)
+            let record = WorkflowRecord(
+                namespace: namespace, name: name, definition: definition, revision: 1, createdAt: now, updatedAt: now, triggers: triggers)
             try db.execute(
-                sql: "INSERT INTO workflows (namespace, name, definition, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [namespace, name, definition, 1, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                sql: "INSERT INTO workflows (namespace, name, definition, revision, created_at, updated_at, triggers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [namespace, name, definition, 1, now.timeIntervalSince1970, now.timeIntervalSince1970, triggersText])
             return (record, true)
+        }
+    }
+
+    public func workflowTriggers() async throws -> [(namespace: String, workflow: String, triggers: [TriggerConfig])] {
+        try await db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM workflows WHERE triggers != '[]' ORDER BY namespace, name").map { row in
+                let record = Self.workflow(row)
+                return (record.namespace, record.name, record.triggers)
+            }
         }
     }
 
@@ -295,13 +350,16 @@ public final class SQLiteWorkflowStore: WorkflowStore {
     }
 
     public func putWorkflowAlias(_ alias: WorkflowAliasRecord) async throws -> Bool {
-        try await db.write { db in
-            guard try Int.fetchOne(
-                db, sql: "SELECT version FROM workflow_versions WHERE namespace = ? AND workflow = ? AND version = ?",
-                arguments: [alias.namespace, alias.workflow, alias.version]) != nil else { return false }
+        let weights = Self.weightsText(alias.additionalVersionWeights)
+        return try await db.write { db in
+            for version in [alias.version] + alias.additionalVersionWeights.keys.sorted() {
+                guard try Int.fetchOne(
+                    db, sql: "SELECT version FROM workflow_versions WHERE namespace = ? AND workflow = ? AND version = ?",
+                    arguments: [alias.namespace, alias.workflow, version]) != nil else { return false }
+            }
             try db.execute(
-                sql: "INSERT OR REPLACE INTO workflow_aliases (namespace, workflow, name, version) VALUES (?, ?, ?, ?)",
-                arguments: [alias.namespace, alias.workflow, alias.name, alias.version])
+                sql: "INSERT OR REPLACE INTO workflow_aliases (namespace, workflow, name, version, weights, description) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [alias.namespace, alias.workflow, alias.name, alias.version, weights, alias.description])
             return true
         }
     }
@@ -316,12 +374,29 @@ public final class SQLiteWorkflowStore: WorkflowStore {
     public func workflowAliases(namespace: String, workflow: String) async throws -> [WorkflowAliasRecord] {
         try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM workflow_aliases WHERE namespace = ? AND workflow = ? ORDER BY name", arguments: [namespace, workflow])
-                .map { WorkflowAliasRecord(namespace: $0["namespace"], workflow: $0["workflow"], name: $0["name"], version: $0["version"]) }
+                .map(Self.alias)
         }
     }
 
-    public func resolveWorkflow(namespace: String, name: String, qualifier: String?) async throws -> ResolvedWorkflow? {
-        try await db.read { db in
+    static func alias(_ row: Row) -> WorkflowAliasRecord {
+        WorkflowAliasRecord(
+            namespace: row["namespace"], workflow: row["workflow"], name: row["name"], version: row["version"],
+            additionalVersionWeights: weights(row["weights"] ?? "{}"), description: row["description"] ?? "")
+    }
+
+    /// `{"2":0.1}` (JSON object keyed by version number).
+    static func weightsText(_ weights: [Int: Double]) -> String {
+        let strings = Dictionary(uniqueKeysWithValues: weights.map { (String($0.key), $0.value) })
+        return (try? JSONEncoder().encode(strings)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func weights(_ text: String) -> [Int: Double] {
+        guard let strings = try? JSONDecoder().decode([String: Double].self, from: Data(text.utf8)) else { return [:] }
+        return Dictionary(uniqueKeysWithValues: strings.compactMap { k, v in Int(k).map { ($0, v) } })
+    }
+
+    public func resolveWorkflow(namespace: String, name: String, qualifier: String?, random: Double) async throws -> ResolvedWorkflow? {
+        try await db.read { db -> ResolvedWorkflow? in
             guard let current = try Row.fetchOne(db, sql: "SELECT * FROM workflows WHERE namespace = ? AND name = ?", arguments: [namespace, name])
                 .map(Self.workflow) else { return nil }
             guard let qualifier, qualifier != "$LATEST" else {
@@ -329,8 +404,9 @@ public final class SQLiteWorkflowStore: WorkflowStore {
             }
             var number = Int(qualifier)
             if number == nil {
-                number = try Int.fetchOne(
-                    db, sql: "SELECT version FROM workflow_aliases WHERE namespace = ? AND workflow = ? AND name = ?", arguments: [namespace, name, qualifier])
+                number = try Row.fetchOne(
+                    db, sql: "SELECT * FROM workflow_aliases WHERE namespace = ? AND workflow = ? AND name = ?", arguments: [namespace, name, qualifier]
+                ).map { Self.alias($0).routing.pick(random) }
             }
             guard let number, let version = try Row.fetchOne(
                 db, sql: "SELECT * FROM workflow_versions WHERE namespace = ? AND workflow = ? AND version = ?", arguments: [namespace, name, number])
@@ -348,7 +424,8 @@ public final class SQLiteWorkflowStore: WorkflowStore {
     static func workflow(_ row: Row) -> WorkflowRecord {
         WorkflowRecord(
             namespace: row["namespace"], name: row["name"], definition: row["definition"], revision: row["revision"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            triggers: (try? JSONDecoder().decode([TriggerConfig].self, from: Data((row["triggers"] as String? ?? "[]").utf8))) ?? [])
     }
 
     // MARK: Executions
@@ -369,15 +446,14 @@ public final class SQLiteWorkflowStore: WorkflowStore {
                             r.stoppedAt?.timeIntervalSince1970, r.redriveCount,
                         ])
                 case .step(let id, let sequence, let event, let history):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)",
-                        arguments: [id, sequence, event])
+                    // Cached statements: a step is the journal's most frequent write (SQL compiled once per connection).
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)")
+                        .execute(arguments: [id, sequence, event])
                     let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO execution_history (execution_id, id, event) VALUES (?, ?, ?)")
                     for h in history { try statement.execute(arguments: [id, h.id, h.event]) }
                 case .finish(let id, let status, let output, let error, let cause, let at):
-                    try db.execute(
-                        sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ? WHERE id = ?",
-                        arguments: [status.rawValue, output, error, cause, at.timeIntervalSince1970, id])
+                    try db.cachedStatement(sql: "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ? WHERE id = ?")
+                        .execute(arguments: [status.rawValue, output, error, cause, at.timeIntervalSince1970, id])
                 case .redrive(let id, let fromSequence, let lastHistoryID, let count):
                     try db.execute(sql: "DELETE FROM execution_events WHERE execution_id = ? AND sequence >= ?", arguments: [id, fromSequence])
                     try db.execute(sql: "DELETE FROM execution_history WHERE execution_id = ? AND id > ?", arguments: [id, lastHistoryID])

@@ -3,9 +3,10 @@ import Logging
 import SwellStore
 import Synchronization
 
-/// Writes task changes to `tasks.db` with group commit: one writer thread takes everything
-/// queued since its last transaction and applies it in one transaction (one fsync), so
-/// a burst of enqueues shares a handful of fsyncs instead of paying one each.
+/// Writes task changes to `tasks.db` with group commit (a `GroupCommitWriter`): one writer
+/// thread takes everything queued since its last transaction and applies it in one
+/// transaction (one fsync), so a burst of enqueues shares a handful of fsyncs instead of
+/// paying one each.
 ///
 /// `commit` returns once the writes are durable (the enqueue path answers 202 only then);
 /// `append` queues writes that may trail (attempt starts and ends, state changes). The
@@ -16,20 +17,6 @@ import Synchronization
 /// task's each (without it the writer, faster than the tasks, committed almost every start
 /// and finish on its own). An idle queue's first trailing write goes out at once.
 public final class TaskJournal: Sendable {
-    struct Pending {
-        var writes: [TaskWrite]
-        var waiter: CheckedContinuation<Void, any Error>?
-    }
-
-    struct State {
-        var pending: [Pending] = []
-        /// Pending entries that someone waits for.
-        var waiters = 0
-        var stopped = false
-        /// The writer is holding back trailing writes: a commit must wake it (`urgent`).
-        var lingering = false
-    }
-
     /// Least time between transactions that carry only trailing writes.
     static let trailingInterval: Duration = .milliseconds(2)
 
@@ -54,182 +41,69 @@ public final class TaskJournal: Sendable {
 
     let store: any TaskStorage
     let logger: Logger
-    private let state = Mutex(State())
-    /// Signalled when `pending` goes from empty to not empty (the writer then takes it all).
-    private let wake = DispatchSemaphore(value: 0)
-    private let done = DispatchSemaphore(value: 0)
-    /// Signalled by a commit that arrives while the writer lingers.
-    private let urgent = DispatchSemaphore(value: 0)
-    private let counters = Mutex(Stats())
+    private let writer: GroupCommitWriter<TaskWrite>
+    /// The task-specific part of `Stats` (inserts per transaction); the writer keeps the rest.
+    private final class InsertCounts: Sendable {
+        let stats = Mutex(Stats())
+    }
+
+    private let inserts: InsertCounts
 
     public init(store: any TaskStorage, logger: Logger) {
         self.store = store
         self.logger = logger
-        let thread = Thread { [self] in self.loop() }
-        thread.name = "swell-task-journal"
-        thread.start()
+        let inserts = InsertCounts()
+        self.inserts = inserts
+        writer = GroupCommitWriter(name: "task journal", trailingInterval: Self.trailingInterval, logger: logger) { writes in
+            let inserted = writes.reduce(0) { n, w in if case .insert = w { n + 1 } else { n } }
+            defer {
+                if inserted > 0 {
+                    inserts.stats.withLock { c in
+                        c.taskCommits += 1
+                        c.tasks += inserted
+                        if let bucket = Stats.taskBucketBounds.firstIndex(where: { inserted <= $0 }) { c.taskBuckets[bucket] += 1 }
+                    }
+                }
+            }
+            if let sqlite = store as? TaskStore {
+                try sqlite.applyBlocking(writes)
+            } else {
+                try GroupCommitWriter<TaskWrite>.wait { try await store.apply(writes) }
+            }
+        }
     }
 
     /// Queues writes and waits until they are on disk (one transaction: all or none).
     public func commit(_ writes: [TaskWrite]) async throws {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            if !enqueue(Pending(writes: writes, waiter: c)) { c.resume(throwing: CancellationError()) }
-        }
+        try await writer.commit(writes)
     }
 
     /// Queues writes without waiting for them.
     public func append(_ writes: [TaskWrite]) {
-        if !enqueue(Pending(writes: writes, waiter: nil)) {
-            logger.error("task journal is closed; writes dropped", metadata: ["count": "\(writes.count)"])
-        }
+        writer.append(writes)
     }
 
     /// Queues one write without waiting for it.
     public func append(_ write: TaskWrite) {
-        append([write])
-    }
-
-    private func enqueue(_ pending: Pending) -> Bool {
-        let (accepted, first, interrupt) = state.withLock { s -> (Bool, Bool, Bool) in
-            guard !s.stopped else { return (false, false, false) }
-            s.pending.append(pending)
-            var interrupt = false
-            if pending.waiter != nil {
-                s.waiters += 1
-                interrupt = s.lingering
-                s.lingering = false
-            }
-            return (true, s.pending.count == 1, interrupt)
-        }
-        // The writer takes everything queued when it wakes: only the first write since it
-        // last looked needs to wake it.
-        if first { wake.signal() }
-        if interrupt { urgent.signal() }
-        return accepted
+        writer.append([write])
     }
 
     /// Waits until everything queued so far is on disk.
     public func flush() async {
-        try? await commit([])
+        try? await writer.flush()
     }
 
     /// Applies what is queued, then stops the writer thread.
     public func close() {
-        let interrupt = state.withLock { s in
-            s.stopped = true
-            defer { s.lingering = false }
-            return s.lingering
-        }
-        wake.signal()
-        if interrupt { urgent.signal() }
-        done.wait()
+        writer.close()
     }
 
-    public var stats: Stats { counters.withLock { $0 } }
-
-    private func loop() {
-        var lastTrailing: ContinuousClock.Instant?
-        while true {
-            wake.wait()
-            if let lastTrailing { linger(until: lastTrailing + Self.trailingInterval) }
-            let (batch, waiters, stopped) = state.withLock { s in
-                let b = s.pending
-                s.pending.removeAll(keepingCapacity: true)
-                defer { s.waiters = 0 }
-                return (b, s.waiters, s.stopped)
-            }
-            if !batch.isEmpty {
-                write(batch)
-                if waiters == 0 { lastTrailing = ContinuousClock.now }
-            }
-            if stopped {
-                let rest = state.withLock { s in
-                    let b = s.pending
-                    s.pending.removeAll()
-                    return b
-                }
-                if !rest.isEmpty { write(rest) }
-                done.signal()
-                return
-            }
-        }
-    }
-
-    /// Waits until `due` while only trailing writes are pending (more of them gather); a
-    /// commit or `close` ends the wait at once.
-    private func linger(until due: ContinuousClock.Instant) {
-        while true {
-            let now = ContinuousClock.now
-            guard now < due else { return }
-            let proceed = state.withLock { s in
-                if s.waiters > 0 || s.stopped { return true }
-                s.lingering = true
-                return false
-            }
-            if proceed { return }
-            let left = due - now
-            let nanoseconds = Int(left.components.seconds) * 1_000_000_000 + Int(left.components.attoseconds / 1_000_000_000)
-            _ = urgent.wait(timeout: .now() + .nanoseconds(nanoseconds))
-            state.withLock { $0.lingering = false }
-        }
-    }
-
-    private func write(_ batch: [Pending]) {
-        var writes: [TaskWrite] = []
-        writes.reserveCapacity(batch.reduce(0) { $0 + $1.writes.count })
-        var inserted = 0
-        for p in batch {
-            for w in p.writes {
-                if case .insert = w { inserted += 1 }
-                writes.append(w)
-            }
-        }
-        var failure: (any Error)?
-        if !writes.isEmpty {
-            let started = ContinuousClock.now
-            do {
-                if let sqlite = store as? TaskStore {
-                    try sqlite.applyBlocking(writes)
-                } else {
-                    try Self.wait { [store, writes] in try await store.apply(writes) }
-                }
-            } catch {
-                failure = error
-                logger.error("task journal write failed", metadata: ["error": "\(error)", "writes": "\(writes.count)"])
-            }
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            counters.withLock { c in
-                c.commits += 1
-                c.writes += writes.count
-                c.commitSeconds += seconds
-                if inserted > 0 {
-                    c.taskCommits += 1
-                    c.tasks += inserted
-                    if let bucket = Stats.taskBucketBounds.firstIndex(where: { inserted <= $0 }) { c.taskBuckets[bucket] += 1 }
-                }
-            }
-        }
-        for p in batch {
-            guard let waiter = p.waiter else { continue }
-            if let failure { waiter.resume(throwing: failure) } else { waiter.resume() }
-        }
-    }
-
-    /// Runs an async store call to its end on the journal's own thread (which exists to
-    /// wait for commits: blocking it holds up no one else).
-    static func wait(_ body: @escaping @Sendable () async throws -> Void) throws {
-        final class Outcome: @unchecked Sendable {
-            // Written before `done` is signalled, read after it is waited for.
-            var error: (any Error)?
-        }
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Outcome()
-        Task {
-            do { try await body() } catch { outcome.error = error }
-            done.signal()
-        }
-        done.wait()
-        if let error = outcome.error { throw error }
+    public var stats: Stats {
+        let w = writer.stats
+        var s = inserts.stats.withLock { $0 }
+        s.commits = w.commits
+        s.writes = w.writes
+        s.commitSeconds = w.commitSeconds
+        return s
     }
 }

@@ -49,7 +49,8 @@ public struct ObjectEventRecord: Sendable {
     }
 }
 
-/// What a notification did: records received, matched (record × trigger), tasks enqueued.
+/// What a notification did: records received, matched (record × trigger), tasks enqueued
+/// (and executions started: their ids are listed under `tasks` too).
 public struct ObjectEventsOutcome: Sendable, Encodable {
     public var received: Int
     public var matched = 0
@@ -58,22 +59,22 @@ public struct ObjectEventsOutcome: Sendable, Encodable {
     public var errors: [String] = []
 }
 
-/// Turns matching notification records into async tasks; each task's event is
-/// `{"Records": [record]}`, as Lambda hands S3 events to functions.
+/// Turns matching notification records into async tasks (or executions of its workflow);
+/// each event is `{"Records": [record]}`, as Lambda hands S3 events to functions.
 public actor ObjectStoreTrigger: TriggerRunner {
     let id: TriggerID
     let config: TriggerConfig
     let objectStore: ObjectStoreTriggerConfig
-    let tasks: TaskService
+    let delivery: TriggerDelivery
     private var paused: Bool
     private var counters = TriggerCounters()
     private var error: (String, Date)?
 
-    public init(id: TriggerID, config: TriggerConfig, objectStore: ObjectStoreTriggerConfig, tasks: TaskService, paused: Bool) {
+    public init(id: TriggerID, config: TriggerConfig, objectStore: ObjectStoreTriggerConfig, delivery: TriggerDelivery, paused: Bool) {
         self.id = id
         self.config = config
         self.objectStore = objectStore
-        self.tasks = tasks
+        self.delivery = delivery
         self.paused = paused
     }
 
@@ -90,10 +91,8 @@ public actor ObjectStoreTrigger: TriggerRunner {
             payload.append(record.json)
             payload.append(Data("]}".utf8))
             do {
-                let result = try await tasks.enqueue(
-                    namespace: id.namespace, function: id.function, qualifier: config.qualifier, payload: payload,
-                    options: TaskOptions(idempotencyKey: Self.idempotencyKey(id.name, record)))
-                outcome.tasks.append(result.taskID)
+                let started = try await delivery.deliver(id, qualifier: config.qualifier, event: payload, idempotencyKey: Self.idempotencyKey(id.name, record))
+                outcome.tasks.append(started)
                 counters.invocations += 1
                 error = nil
             } catch {

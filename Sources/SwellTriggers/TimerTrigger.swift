@@ -4,15 +4,16 @@ import SwellModel
 import SwellStore
 import SwellTasks
 
-/// A cron schedule that enqueues an async task at every fire. The idempotency key is the
-/// trigger plus the scheduled time, so a fire handed over twice (a crash between the enqueue
-/// and storing the last fire) is one task. Fires missed while the server was down are
+/// A cron schedule that enqueues an async task at every fire (or starts an execution of its
+/// workflow). The idempotency key is the trigger plus the scheduled time, so a fire handed
+/// over twice (a crash between the enqueue and storing the last fire) is one task (one
+/// execution: its name derives from the key). Fires missed while the server was down are
 /// skipped or fired once, as `missedFires` says; fires due while paused are skipped.
 public actor TimerTrigger: TriggerRunner {
     let id: TriggerID
     let config: TriggerConfig
     let timer: TimerTriggerConfig
-    let tasks: TaskService
+    let delivery: TriggerDelivery
     let store: any TriggerStorage
     let logger: Logger
     private var paused: Bool
@@ -22,11 +23,11 @@ public actor TimerTrigger: TriggerRunner {
     private var nextFire: Date?
     private let signal = WakeSignal()
 
-    public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, tasks: TaskService, store: any TriggerStorage, paused: Bool, logger: Logger) {
+    public init(id: TriggerID, config: TriggerConfig, timer: TimerTriggerConfig, delivery: TriggerDelivery, store: any TriggerStorage, paused: Bool, logger: Logger) {
         self.id = id
         self.config = config
         self.timer = timer
-        self.tasks = tasks
+        self.delivery = delivery
         self.store = store
         self.paused = paused
         self.logger = logger
@@ -98,9 +99,7 @@ public actor TimerTrigger: TriggerRunner {
         var enqueued = false
         while !Task.isCancelled {
             do {
-                _ = try await tasks.enqueue(
-                    namespace: id.namespace, function: id.function, qualifier: config.qualifier, payload: payload,
-                    options: TaskOptions(idempotencyKey: "timer:\(id.name)@\(stamp)"))
+                _ = try await delivery.deliver(id, qualifier: config.qualifier, event: payload, idempotencyKey: "timer:\(id.name)@\(stamp)")
                 counters.invocations += 1
                 error = nil
                 enqueued = true

@@ -6,8 +6,9 @@ import SwellModel
 import SwellStore
 import SwellTasks
 
-/// Runs every function's triggers: each half second it compares the catalog's triggers
-/// with the running ones, starts new ones, restarts changed ones and stops removed ones.
+/// Runs every function's and every workflow's triggers: each half second it compares the
+/// catalog's (and the workflows') triggers with the running ones, starts new ones, restarts
+/// changed ones and stops removed ones. A workflow's triggers start executions of it.
 /// Pausing is kept in `triggers.db`, so it survives restarts and redeploys.
 public actor TriggerManager: Service {
     struct Running {
@@ -26,6 +27,8 @@ public actor TriggerManager: Service {
     private var objectStores: [String: [TriggerID: ObjectStoreTrigger]] = [:]
     /// The triggers whose stored state was last kept (nil: not pruned yet since start).
     private var retained: Set<String>?
+    /// Starts workflows and lists their triggers (set once by the server, before `run`).
+    private var workflows: (any WorkflowTriggerHost)?
 
     public init(catalog: Catalog, invoker: Invoker, tasks: TaskService, store: any TriggerStorage, kafka: KafkaClients, logger: Logger) {
         self.catalog = catalog
@@ -34,6 +37,11 @@ public actor TriggerManager: Service {
         self.store = store
         self.kafka = kafka
         self.logger = logger
+    }
+
+    /// Lets workflows have triggers: `host` lists them and starts their executions.
+    public func setWorkflowHost(_ host: any WorkflowTriggerHost) {
+        workflows = host
     }
 
     public func run() async throws {
@@ -52,6 +60,17 @@ public actor TriggerManager: Service {
         for binding in catalog.triggerBindings() {
             for t in binding.triggers { wanted[TriggerID(namespace: binding.namespace, function: binding.function, name: t.name)] = t }
         }
+        if let workflows {
+            do {
+                for binding in try await workflows.workflowTriggers() {
+                    for t in binding.triggers { wanted[TriggerID(namespace: binding.namespace, workflow: binding.workflow, name: t.name)] = t }
+                }
+            } catch {
+                // Without the list, keep the workflows' triggers as they run (stopping them would lose nothing but time).
+                logger.warning("workflow triggers could not be read", metadata: ["error": "\(error)"])
+                for (id, r) in running where id.kind == .workflow { wanted[id] = r.config }
+            }
+        }
         // The stored pause switches of the triggers to start, read before deciding anything:
         // what follows runs without a suspension point, so two passes never start one trigger twice.
         var switches: [TriggerID: Bool] = [:]
@@ -66,14 +85,22 @@ public actor TriggerManager: Service {
         }
         for (id, config) in wanted.sorted(by: { $0.key < $1.key }) where running[id] == nil {
             let paused = switches[id] ?? !config.enabled
+            let delivery: TriggerDelivery
+            switch id.kind {
+            case .function: delivery = .tasks(tasks)
+            case .workflow:
+                guard let workflows else { continue }
+                delivery = .workflows(workflows)
+            }
             let runner: any TriggerRunner
             switch config.source {
             case .kafka(let k):
-                runner = KafkaTrigger(id: id, config: config, kafka: k, invoker: invoker, clients: kafka, paused: paused, logger: logger)
+                runner = KafkaTrigger(
+                    id: id, config: config, kafka: k, invoker: invoker, clients: kafka, paused: paused, logger: logger, workflows: workflows)
             case .timer(let t):
-                runner = TimerTrigger(id: id, config: config, timer: t, tasks: tasks, store: store, paused: paused, logger: logger)
+                runner = TimerTrigger(id: id, config: config, timer: t, delivery: delivery, store: store, paused: paused, logger: logger)
             case .objectStore(let o):
-                let trigger = ObjectStoreTrigger(id: id, config: config, objectStore: o, tasks: tasks, paused: paused)
+                let trigger = ObjectStoreTrigger(id: id, config: config, objectStore: o, delivery: delivery, paused: paused)
                 objectStores[id.namespace, default: [:]][id] = trigger
                 runner = trigger
             }
@@ -106,24 +133,38 @@ public actor TriggerManager: Service {
 
     // MARK: API
 
-    /// The status of every trigger in `namespace` (of one function when given).
-    public func list(namespace: String, function: String? = nil) async -> [TriggerStatus] {
+    /// The status of every trigger in `namespace` (of one function, or one workflow, when given).
+    public func list(namespace: String, function: String? = nil, workflow: String? = nil) async -> [TriggerStatus] {
         await reconcile()
         var result: [TriggerStatus] = []
-        for (id, r) in running.sorted(by: { $0.key < $1.key }) where id.namespace == namespace && (function == nil || id.function == function) {
+        for (id, r) in running.sorted(by: { $0.key < $1.key }) where id.namespace == namespace {
+            if let function, id.kind != .function || id.function != function { continue }
+            if let workflow, id.kind != .workflow || id.function != workflow { continue }
             result.append(await r.runner.status())
         }
         return result
     }
 
     public func get(namespace: String, function: String, name: String) async throws(SwellError) -> TriggerStatus {
-        try await runner(namespace, function, name).status()
+        try await runner(TriggerID(namespace: namespace, function: function, name: name)).status()
+    }
+
+    public func get(namespace: String, workflow: String, name: String) async throws(SwellError) -> TriggerStatus {
+        try await runner(TriggerID(namespace: namespace, workflow: workflow, name: name)).status()
     }
 
     /// Pauses or resumes a trigger; the switch is stored and outlives restarts and redeploys.
     public func setPaused(namespace: String, function: String, name: String, paused: Bool) async throws(SwellError) -> TriggerStatus {
-        let r = try await runner(namespace, function, name)
-        let id = TriggerID(namespace: namespace, function: function, name: name)
+        try await setPaused(TriggerID(namespace: namespace, function: function, name: name), paused: paused)
+    }
+
+    /// Pauses or resumes a workflow's trigger, as ``setPaused(namespace:function:name:paused:)``.
+    public func setPaused(namespace: String, workflow: String, name: String, paused: Bool) async throws(SwellError) -> TriggerStatus {
+        try await setPaused(TriggerID(namespace: namespace, workflow: workflow, name: name), paused: paused)
+    }
+
+    private func setPaused(_ id: TriggerID, paused: Bool) async throws(SwellError) -> TriggerStatus {
+        let r = try await runner(id)
         do {
             try await store.setPaused(id.description, paused)
         } catch {
@@ -133,14 +174,14 @@ public actor TriggerManager: Service {
         return await r.status()
     }
 
-    private func runner(_ namespace: String, _ function: String, _ name: String) async throws(SwellError) -> any TriggerRunner {
+    private func runner(_ id: TriggerID) async throws(SwellError) -> any TriggerRunner {
         await reconcile()
-        guard catalog.function(namespace, function) != nil else {
-            throw SwellError.notFound("function \(function) does not exist in namespace \(namespace)")
+        if id.kind == .function, catalog.function(id.namespace, id.function) == nil {
+            throw SwellError.notFound("function \(id.function) does not exist in namespace \(id.namespace)")
         }
-        guard let r = running[TriggerID(namespace: namespace, function: function, name: name)] else {
-            let names = running.keys.filter { $0.namespace == namespace && $0.function == function }.map(\.name).sorted()
-            throw SwellError.notFound("function \(function) has no trigger \(name) (it has: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+        guard let r = running[id] else {
+            let names = running.keys.filter { $0.namespace == id.namespace && $0.kind == id.kind && $0.function == id.function }.map(\.name).sorted()
+            throw SwellError.notFound("\(id.kind.rawValue) \(id.function) has no trigger \(id.name) (it has: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
         }
         return r.runner
     }

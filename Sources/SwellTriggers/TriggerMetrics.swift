@@ -8,7 +8,7 @@ extension TriggerManager {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
         func labels(_ s: TriggerStatus, _ extra: String = "") -> String {
-            "{namespace=\"\(s.namespace)\",function=\"\(s.function)\",trigger=\"\(s.name)\",type=\"\(s.type)\"\(extra)}"
+            "{namespace=\"\(s.namespace)\",\(s.workflow.map { "workflow=\"\($0)\"" } ?? "function=\"\(s.function ?? "")\""),trigger=\"\(s.name)\",type=\"\(s.type)\"\(extra)}"
         }
         let counters: [(String, String, KeyPath<TriggerCounters, Int>)] = [
             ("swell_trigger_events_total", "Events received (Kafka records fetched, timer fires, matching notification records).", \.events),

@@ -10,7 +10,10 @@ public struct TriggerStatus: Sendable, Encodable {
     }
 
     public var namespace: String
-    public var function: String
+    /// The function the trigger belongs to (nil for a workflow's trigger).
+    public var function: String?
+    /// The workflow the trigger belongs to (nil for a function's trigger).
+    public var workflow: String?
     public var name: String
     public var type: String
     public var qualifier: String
@@ -24,7 +27,7 @@ public struct TriggerStatus: Sendable, Encodable {
     public var timer: TimerTriggerStatus?
 
     enum CodingKeys: String, CodingKey {
-        case namespace, function, name, type, qualifier, state, error, errorAt, config, counters, kafka, timer
+        case namespace, function, workflow, name, type, qualifier, state, error, errorAt, config, counters, kafka, timer
     }
 
     /// Writes every field; absent ones as null, as the API documents them.
@@ -32,6 +35,7 @@ public struct TriggerStatus: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(namespace, forKey: .namespace)
         try c.encode(function, forKey: .function)
+        if let workflow { try c.encode(workflow, forKey: .workflow) }
         try c.encode(name, forKey: .name)
         try c.encode(type, forKey: .type)
         try c.encode(qualifier, forKey: .qualifier)
@@ -46,7 +50,10 @@ public struct TriggerStatus: Sendable, Encodable {
 
     public init(id: TriggerID, config: TriggerConfig, state: State, counters: TriggerCounters = TriggerCounters()) {
         namespace = id.namespace
-        function = id.function
+        switch id.kind {
+        case .function: function = id.function
+        case .workflow: workflow = id.function
+        }
         name = id.name
         type = config.type
         qualifier = config.qualifier

@@ -4,23 +4,28 @@ import Foundation
 /// `swell triggers list|get|pause|resume`.
 struct Triggers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, inspect, pause and resume functions' triggers (Kafka, timer, object store).",
+        abstract: "List, inspect, pause and resume functions' and workflows' triggers (Kafka, timer, object store).",
         subcommands: [List.self, Get.self, Pause.self, Resume.self])
 
-    /// A trigger named by its function and, when the function has several, its name.
+    /// A trigger named by its function (or workflow) and, when that has several, its name.
     struct Target: ParsableArguments {
-        @Argument(help: "The function.") var function: String
+        @Argument(help: "The function (the workflow with --workflow).") var function: String
         @Argument(help: "The trigger's name (may be left out when the function has one trigger).") var name: String?
+        @Flag(help: "The trigger belongs to a workflow of this name.") var workflow = false
+
+        var kind: String { workflow ? "workflow" : "function" }
+        /// `functions/NAME` or `workflows/NAME`.
+        var path: String { "\(kind)s/\(function.pathEscaped)" }
 
         /// The trigger's name, looked up when not given.
         func resolve(_ client: APIClient, _ ns: String) async throws -> String {
             if let name { return name }
-            let result = try await client.json("GET", "/v1/namespaces/\(ns)/triggers?function=\(function.pathEscaped)")
+            let result = try await client.json("GET", "/v1/namespaces/\(ns)/triggers?\(kind)=\(function.pathEscaped)")
             let names = (result["triggers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
             guard names.count == 1 else {
                 throw APIClient.Failure(status: 0, message: names.isEmpty
-                    ? "function \(function) has no triggers"
-                    : "function \(function) has \(names.count) triggers (\(names.joined(separator: ", "))); name one")
+                    ? "\(kind) \(function) has no triggers"
+                    : "\(kind) \(function) has \(names.count) triggers (\(names.joined(separator: ", "))); name one")
             }
             return names[0]
         }
@@ -28,18 +33,19 @@ struct Triggers: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         @Option(help: "Only this function's triggers.") var function: String?
+        @Option(help: "Only this workflow's triggers.") var workflow: String?
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
             try await runClient {
                 let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
-                let query = function.map { "?function=\($0.pathEscaped)" } ?? ""
+                let query = function.map { "?function=\($0.pathEscaped)" } ?? workflow.map { "?workflow=\($0.pathEscaped)" } ?? ""
                 let result = try await client.json("GET", "/v1/namespaces/\(ns)/triggers\(query)")
                 let triggers = result["triggers"] as? [[String: Any]] ?? []
                 if json { return printJSON(triggers) }
                 printTable([("FUNCTION", 20), ("NAME", 16), ("TYPE", 14), ("STATE", 9), ("EVENTS", 10), ("DETAIL", 0)], triggers.map { t in
-                    ["\(t["function"] ?? "")", "\(t["name"] ?? "")", "\(t["type"] ?? "")", "\(t["state"] ?? "")",
+                    [Triggers.owner(t), "\(t["name"] ?? "")", "\(t["type"] ?? "")", "\(t["state"] ?? "")",
                      "\((t["counters"] as? [String: Any])?["events"] ?? 0)", Triggers.detail(t)]
                 })
             }
@@ -55,9 +61,9 @@ struct Triggers: AsyncParsableCommand {
             try await runClient {
                 let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
                 let name = try await target.resolve(client, ns)
-                let t = try await client.json("GET", "/v1/namespaces/\(ns)/functions/\(target.function.pathEscaped)/triggers/\(name.pathEscaped)")
+                let t = try await client.json("GET", "/v1/namespaces/\(ns)/\(target.path)/triggers/\(name.pathEscaped)")
                 if json { return printJSON(t) }
-                print("trigger   \(t["function"] ?? "")/\(t["name"] ?? "") (\(t["type"] ?? "") → \(t["qualifier"] ?? ""))")
+                print("trigger   \(Triggers.owner(t))/\(t["name"] ?? "") (\(t["type"] ?? "") → \(t["qualifier"] ?? ""))")
                 print("state     \(t["state"] ?? "")")
                 if let e = t["error"] as? String { print("error     \(e) (at \(t["errorAt"] ?? ""))") }
                 if let c = t["counters"] as? [String: Any] {
@@ -99,9 +105,15 @@ struct Triggers: AsyncParsableCommand {
         try await runClient {
             let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
             let name = try await target.resolve(client, ns)
-            let t = try await client.json("POST", "/v1/namespaces/\(ns)/functions/\(target.function.pathEscaped)/triggers/\(name.pathEscaped)/\(action)")
+            let t = try await client.json("POST", "/v1/namespaces/\(ns)/\(target.path)/triggers/\(name.pathEscaped)/\(action)")
             print("\(target.function)/\(name) \(t["state"] ?? "")")
         }
+    }
+
+    /// The function a trigger belongs to, or `workflow:NAME`.
+    static func owner(_ t: [String: Any]) -> String {
+        if let w = t["workflow"] as? String { return "workflow:\(w)" }
+        return "\(t["function"] ?? "")"
     }
 
     /// One line about a trigger for the list: its source and how far it is.

@@ -65,17 +65,26 @@ extension Workflows {
     }
 
     struct Alias: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Point an alias of a workflow at a published version (start WORKFLOW:ALIAS).")
+        static let configuration = CommandConfiguration(abstract: "Point an alias of a workflow at a published version, optionally with a weighted second one (start WORKFLOW:ALIAS).")
         @Argument var name: String
         @Argument var alias: String
         @Argument var version: Int
+        @Option(help: "Start a share of executions on another version: V=WEIGHT, e.g. 3=0.1 (chosen once per execution).") var weight: String?
         @OptionGroup var scope: NamespaceOption
 
         func run() async throws {
+            var body: [String: Any] = ["version": String(version)]
+            if let weight {
+                let parts = weight.split(separator: "=")
+                guard parts.count == 2, let share = Double(parts[1]) else { throw ValidationError("--weight must look like VERSION=WEIGHT, e.g. 3=0.1") }
+                body["additionalVersionWeights"] = [String(parts[0]): share]
+            }
             try await runClient {
                 let (client, ns) = try await APIClient.connect(namespace: scope.namespace)
-                _ = try await client.json("PUT", "/v1/namespaces/\(ns)/workflows/\(name.pathEscaped)/aliases/\(alias.pathEscaped)", ["version": String(version)])
-                print("\(name):\(alias) -> \(version)")
+                let result = try await client.json("PUT", "/v1/namespaces/\(ns)/workflows/\(name.pathEscaped)/aliases/\(alias.pathEscaped)", body)
+                let a = result["alias"] as? [String: Any] ?? [:]
+                let weights = (a["additionalVersionWeights"] as? [String: Any] ?? [:]).map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                print("\(name):\(alias) -> \(version)" + (weights.isEmpty ? "" : " (+\(weights))"))
             }
         }
     }
@@ -265,7 +274,8 @@ extension Tasks {
 /// Puts every workflow of the manifest (after its functions), printing what changed.
 func deployWorkflows(_ manifest: Manifest, client: APIClient, namespace ns: String) async throws {
     for w in manifest.workflows {
-        let body = Data("{\"definition\":\(w.definition)}".utf8)
+        let triggers = String(decoding: try JSONEncoder().encode(w.triggers), as: UTF8.self)
+        let body = Data("{\"definition\":\(w.definition),\"triggers\":\(triggers)}".utf8)
         let reply = try await client.send("PUT", "/v1/namespaces/\(ns)/workflows/\(w.name.pathEscaped)", body: body)
         let workflow = reply.json()["workflow"] as? [String: Any] ?? [:]
         let changed = workflow["changed"] as? Bool ?? true

@@ -374,3 +374,42 @@ import Testing
         #expect(memory.changedFields(from: old) == ["memory"])
     }
 }
+
+@Suite struct WorkflowTriggerConfigTests {
+    func parse(_ list: ConfigValue) throws(SwellError) -> [TriggerConfig] {
+        try TriggerConfig.parseWorkflowList(FieldReader(.object(["triggers": list]), path: "workflows.grade-set"))
+    }
+
+    @Test func aWorkflowTakesAFunctionsTriggers() throws {
+        let list = try parse(.array([
+            .object(["type": "timer", "cron": "*/5 * * * * *", "payload": .object(["job": "sweep"])]),
+            .object(["type": "object-store", "bucket": "pages", "qualifier": "live"]),
+            .object(["type": "kafka", "brokers": .array(["127.0.0.1:19092"]), "topics": .array(["pages"])]),
+        ]))
+        #expect(list.map(\.name) == ["timer", "object-store", "kafka"])
+        #expect(list[1].qualifier == "live")
+    }
+
+    @Test func kafkaResultAndDeadLetterTopicsAreRefusedWithTheirPath() {
+        for field in ["resultTopic", "deadLetterTopic"] {
+            var fields: [String: ConfigValue] = ["type": "kafka", "brokers": .array(["127.0.0.1:19092"]), "topics": .array(["pages"])]
+            fields[field] = "out"
+            let kafka = ConfigValue.object(fields)
+            #expect(throws: SwellError.self) { try parse(.array([kafka])) }
+            do {
+                _ = try parse(.array([.object(["type": "timer", "cron": "0 0 * * *"]), kafka]))
+            } catch {
+                #expect(error.description.contains("workflows.grade-set.triggers[1].\(field)"), "\(error)")
+            }
+        }
+    }
+
+    @Test func errorsNameTheWorkflowsField() {
+        do {
+            _ = try parse(.array([.object(["type": "timer", "cron": "not a cron"])]))
+            Issue.record("a bad cron was accepted")
+        } catch {
+            #expect(error.description.contains("workflows.grade-set.triggers[0]"), "\(error)")
+        }
+    }
+}

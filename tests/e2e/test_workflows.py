@@ -403,7 +403,7 @@ def test_versions_and_aliases(swell, unique):
     versions = swell.api("GET", f"/v1/namespaces/default/workflows/{wf}/versions").json()["versions"]
     assert [v["version"] for v in versions] == ["1"]
     aliases = swell.api("GET", f"/v1/namespaces/default/workflows/{wf}/aliases").json()["aliases"]
-    assert aliases == [{"workflow": wf, "name": "live", "version": "1"}]
+    assert aliases == [{"workflow": wf, "name": "live", "version": "1", "additionalVersionWeights": {}}]
     assert swell.api("DELETE", f"/v1/namespaces/default/workflows/{wf}/aliases/live").status_code == 204
     assert swell.api("POST", f"/v1/namespaces/default/workflows/{wf}/executions", params={"qualifier": "live"}, json_body={}).status_code == 404
 

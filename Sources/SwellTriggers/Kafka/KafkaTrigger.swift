@@ -26,6 +26,8 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     let config: TriggerConfig
     let kafka: KafkaTriggerConfig
     let invoker: Invoker
+    /// Starts the executions of a workflow's trigger (`id.kind == .workflow`).
+    let workflows: (any WorkflowTriggerHost)?
     let clients: KafkaClients
     let logger: Logger
     let group: String
@@ -63,13 +65,14 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     let groupSettings: KafkaGroupMembership.Settings
 
     public init(id: TriggerID, config: TriggerConfig, kafka: KafkaTriggerConfig, invoker: Invoker, clients: KafkaClients, paused: Bool, logger: Logger,
-                groupSettings: KafkaGroupMembership.Settings = .init(), revokeGrace: Double = 4) {
+                workflows: (any WorkflowTriggerHost)? = nil, groupSettings: KafkaGroupMembership.Settings = .init(), revokeGrace: Double = 4) {
         self.groupSettings = groupSettings
         self.revokeGrace = revokeGrace
         self.id = id
         self.config = config
         self.kafka = kafka
         self.invoker = invoker
+        self.workflows = workflows
         self.clients = clients
         self.paused = paused
         self.logger = logger
@@ -352,6 +355,7 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
     /// Without a dead-letter topic, a failing batch is retried until it succeeds.
     private nonisolated func process(_ batch: KafkaBatch) async {
         let event = KafkaEvent.encode(batch, bootstrapServers: bootstrap)
+        if id.kind == .workflow { return await startExecution(batch, event: event) }
         var attempts = 0
         var retries = 0
         while !Task.isCancelled {
@@ -390,6 +394,42 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
             }
             try? await Task.sleep(for: backoff(retries))
         }
+    }
+
+    /// A workflow's trigger: the batch (its Kafka event) is one execution's input, as
+    /// EventBridge Pipes hands a Kafka batch to Step Functions. The batch is done (its offsets
+    /// may be committed) once the start is journaled; a start that fails is retried with
+    /// backoff (no attempt counted: starting is not the records' fault). The execution's name
+    /// derives from the batch's partition and offsets, so a batch that runs again after a crash
+    /// before the commit finds its execution instead of starting another.
+    private nonisolated func startExecution(_ batch: KafkaBatch, event: ByteBuffer) async {
+        guard let workflows else {
+            await noteError("no workflow engine to start \(id.function) with")
+            return
+        }
+        let name = TriggerDelivery.executionName(Self.executionKey(trigger: id.name, batch))
+        let input = Data(event.readableBytesView)
+        var retries = 0
+        while !Task.isCancelled {
+            do {
+                _ = try await workflows.startExecution(
+                    namespace: id.namespace, workflow: id.function, qualifier: config.qualifier, name: name, input: input)
+                await succeeded(batch)
+                return
+            } catch {
+                if Task.isCancelled { return }
+                await noteError("workflow \(id.function):\(config.qualifier) could not be started: \(error.message)")
+                retries += 1
+                try? await Task.sleep(for: backoff(retries))
+            }
+        }
+    }
+
+    /// The idempotency identity of a batch: trigger, partition and the offsets it spans.
+    static func executionKey(trigger: String, _ batch: KafkaBatch) -> String {
+        let first = batch.records.first?.offset ?? -1
+        let last = batch.records.last?.offset ?? -1
+        return "kafka:\(trigger):\(batch.source.topic)-\(batch.source.partition)@\(first)-\(last)"
     }
 
     private func countFailedAttempt() {

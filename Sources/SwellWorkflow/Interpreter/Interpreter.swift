@@ -486,10 +486,11 @@ extension ExecutionState {
         }
         let id = newID()
         let token = callback ? taskToken(for: id) : nil
-        let context = contextObject(runID, state, ctx, token: token)
         var payload = effective
         if let parameters = state.parameters {
-            payload = try parameters.evaluate(input: effective, context: context, random: &random)
+            // The context object is built only for Parameters (most tasks have none): it costs a
+            // handful of allocations per task.
+            payload = try parameters.evaluate(input: effective, context: contextObject(runID, state, ctx, token: token), random: &random)
         }
         let timeout = try seconds(spec.timeout, "TimeoutSecondsPath", effective, runID, state, ctx)
         let heartbeat = try seconds(spec.heartbeat, "HeartbeatSecondsPath", effective, runID, state, ctx)

@@ -29,7 +29,8 @@ extension JSON {
         return out
     }
 
-    func write(to out: inout String) {
+    /// Appends the value's JSON text (as `serialized()` gives it) to `out`.
+    public func write(to out: inout String) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
