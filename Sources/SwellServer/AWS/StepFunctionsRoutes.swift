@@ -52,7 +52,7 @@ struct StepFunctionsRoutes {
         }
     }
 
-    func register(on router: Router<SwellRequestContext>, catalog: Catalog, keys: AWSKeyStore) {
+    func register(on router: Router<SwellRequestContext>, catalog: Catalog, keys: any AWSKeyStorage) {
         let group = router.group().add(
             middleware: SigV4Middleware(catalog: catalog, keys: keys, service: "states", bodyLimit: Self.bodyLimit, signingKeys: SigningKeyCache()))
         group.post("/") { request, ctx in

@@ -1,0 +1,135 @@
+"""Scale-out, the stores added after the first PostgreSQL ones: two `swell serve` nodes on one
+PostgreSQL share workflows (definitions, executions, history), layers, usage, audit and AWS
+keys; a node reaches PostgreSQL over TLS (`sslmode=verify-full&sslrootcert=CA`), and a wrong
+CA is a clear start-up error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from postgres_e2e import TOOLS, Postgres, postgres  # noqa: F401  (fixture)
+from swell_e2e import SWELL_BIN, free_port, node_fn
+
+ADMIN_KEY = "swk_e2e_pg_shared_admin_key_01"
+DOUBLE = "exports.handler = async (e) => ({ value: (e.value || 0) * 2 });"
+
+
+def wait_for(predicate, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+@pytest.fixture
+def two_nodes(postgres, make_server, tmp_path):
+    url = postgres.fresh_database()
+    nodes = [make_server(tmp_path / f"node{i}", extra_args=["--store", url], env={"SWELL_ADMIN_KEY": ADMIN_KEY}) for i in range(2)]
+    nodes[0].db = url.rsplit("/", 1)[1]
+    return nodes
+
+
+def test_workflows_usage_and_audit_are_shared_by_the_nodes(two_nodes, postgres, tmp_path):
+    a_node, b_node = two_nodes
+    a, b = a_node.client(), b_node.client()
+    a.deploy(tmp_path / "app", {"double": node_fn(DOUBLE)})
+    definition = {"StartAt": "D", "States": {
+        "D": {"Type": "Task", "Resource": "swell:function:double", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    r = a.api("PUT", "/v1/namespaces/default/workflows/shared", json_body={"definition": definition})
+    assert r.status_code in (200, 201), r.text
+    # Deployed on A, known to B at once (one database), started on B.
+    assert b.api("GET", "/v1/namespaces/default/workflows/shared").status_code == 200
+    r = b.api("POST", "/v1/namespaces/default/workflows/shared/executions", json_body={"name": "e1", "input": {"value": 21}})
+    assert r.status_code in (200, 201, 202), r.text
+
+    def ended():
+        e = a.api("GET", "/v1/namespaces/default/workflows/shared/executions/e1").json()["execution"]
+        return e if e["status"] != "RUNNING" else None
+    e = wait_for(ended, 60)
+    assert e and e["status"] == "SUCCEEDED" and e["output"] == {"value": 42}, e
+    # Its history, written by B's journal, read on A: complete and ordered.
+    events = a.api("GET", "/v1/namespaces/default/workflows/shared/executions/e1/history", params={"limit": 1000}).json()["events"]
+    assert [x["id"] for x in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+    assert postgres.psql("SELECT count(*) FROM executions WHERE name = 'e1'", a_node.db) == "1"
+    # B created it, so B owns (ran) it.
+    owner = postgres.psql("SELECT owner FROM executions WHERE name = 'e1'", a_node.db)
+    nodes = a.api("GET", "/v1/nodes").json()
+    b_id = b.api("GET", "/v1/nodes").json()["answeredBy"]
+    assert owner == b_id and b_id != nodes["answeredBy"], (owner, nodes)
+
+    # Usage of both nodes, read from either: 3 invocations on A, 2 on B (plus the workflow's one on B).
+    for _ in range(3):
+        a.invoke_ok("double", {"value": 1})
+    for _ in range(2):
+        b.invoke_ok("double", {"value": 1})
+
+    def invocations(client):
+        rows = client.api("GET", "/v1/usage", params={"by": "function"}).json()["rows"]
+        return next((row["invocations"] for row in rows if row["function"] == "double"), 0)
+    assert wait_for(lambda: invocations(a) == 6, 15), invocations(a)
+    assert wait_for(lambda: invocations(b) == 6, 15), invocations(b)
+
+    # Audit: changes made on either node, read from either.
+    r = b.api("POST", "/v1/namespaces/default/keys", json_body={"role": "developer", "name": "made-on-b"})
+    assert r.status_code in (200, 201), r.text
+    for client in (a, b):
+        actions = [x["action"] for x in client.api("GET", "/v1/audit", params={"limit": 100}).json()["entries"]]
+        assert "function.deploy" in actions and "key.create" in actions, actions
+    assert not (Path(a_node.data_dir) / "workflows.db").exists() and not (Path(a_node.data_dir) / "audit.db").exists()
+    assert not (Path(b_node.data_dir) / "usage.db").exists()
+
+
+@pytest.fixture(scope="module")
+def tls_postgres():
+    out = subprocess.run([str(TOOLS / "start_postgres.sh"), "--ssl"], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        pytest.fail(f"cannot start PostgreSQL with TLS: {out.stderr}")
+    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines() if line.startswith("export "))
+    try:
+        pg = Postgres(env["SWELL_TEST_POSTGRES_URL"], env.get("SWELL_TEST_POSTGRES_BIN"))
+        pg.ca = env["SWELL_TEST_POSTGRES_CA"]
+        yield pg
+    finally:
+        subprocess.run([str(TOOLS / "stop_postgres.sh")], env={**os.environ, **env}, timeout=60)
+
+
+def test_a_node_connects_with_verify_full_and_a_wrong_ca_is_a_clear_startup_error(tls_postgres, make_server, tmp_path):
+    url = tls_postgres.fresh_database()
+    db = url.rsplit("/", 1)[1]
+    node = make_server(tmp_path / "tls", extra_args=["--store", f"{url}?sslmode=verify-full&sslrootcert={tls_postgres.ca}"],
+                       env={"SWELL_ADMIN_KEY": ADMIN_KEY})
+    client = node.client()
+    client.deploy(tmp_path / "app", {"double": node_fn(DOUBLE)})
+    assert client.invoke_ok("double", {"value": 4}) == {"value": 8}
+    # Every connection of the node is encrypted.
+    ssl = tls_postgres.psql(
+        f"SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '{db}'")
+    assert ssl == "true", ssl
+
+    # Another CA: the node refuses the server and says why, naming the store.
+    other = tmp_path / "other-ca"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=not the CA",
+                    "-keyout", str(other / "ca.key"), "-out", str(other / "ca.crt")], check=True, capture_output=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k != "SWELL_STORE"}
+    out = subprocess.run([SWELL_BIN, "serve", "--data-dir", str(tmp_path / "wrong"), "--port", str(free_port()),
+                          "--store", f"{url}?sslmode=verify-full&sslrootcert={other / 'ca.crt'}"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"cannot connect to the store {url}?sslmode=verify-full" in out.stderr, out.stderr
+    assert "TLS handshake failed" in out.stderr, out.stderr
+    # A CA file that is not there is named too.
+    out = subprocess.run([SWELL_BIN, "serve", "--data-dir", str(tmp_path / "missing"), "--port", str(free_port()),
+                          "--store", f"{url}?sslmode=verify-full&sslrootcert={tmp_path / 'nope.crt'}"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1 and "cannot read sslrootcert" in out.stderr, out.stderr
