@@ -409,3 +409,10 @@ extension PostgresRandomAccessRow {
         try decode(column, as: Double?.self).map { Date(timeIntervalSince1970: $0) }
     }
 }
+
+extension PostgresStore {
+    /// Whether this store's connections are encrypted (TLS), as the server sees one of them.
+    public func connectionIsEncrypted() async throws -> Bool {
+        try await rows("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", []).first?.decode("ssl", as: Bool.self) ?? false
+    }
+}
