@@ -89,6 +89,32 @@ def test_workflows_usage_and_audit_are_shared_by_the_nodes(two_nodes, postgres, 
     assert not (Path(b_node.data_dir) / "usage.db").exists()
 
 
+def test_the_same_new_idempotency_key_on_two_nodes_at_once_is_one_task(two_nodes, postgres, tmp_path):
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+    a_node, b_node = two_nodes
+    a, b = a_node.client(), b_node.client()
+    a.deploy(tmp_path / "app", {"double": node_fn(DOUBLE)})
+    assert wait_for(lambda: b.api("GET", "/v1/namespaces/default/functions/double").status_code == 200, 5)
+
+    def enqueue(client, key):
+        r = client.api("POST", "/v1/namespaces/default/functions/double/invoke", params={"mode": "async"},
+                       data=json.dumps({"value": 1}), headers={"Content-Type": "application/json", "Idempotency-Key": key})
+        assert r.status_code in (200, 202), r.text
+        return r.json()
+
+    rounds = 60
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pairs = [(pool.submit(enqueue, a, f"race-{i}"), pool.submit(enqueue, b, f"race-{i}")) for i in range(rounds)]
+        answers = [(x.result(), y.result()) for x, y in pairs]
+    for i, (x, y) in enumerate(answers):
+        assert x["taskId"] == y["taskId"], (i, x, y)
+        assert sorted([x["duplicate"], y["duplicate"]]) == [False, True], (i, x, y)
+    assert postgres.psql("SELECT count(*) FROM tasks WHERE idempotency_key LIKE 'race-%'", a_node.db) == str(rounds)
+    assert postgres.psql(
+        "SELECT count(*) FROM (SELECT idempotency_key FROM tasks GROUP BY idempotency_key HAVING count(*) > 1) AS d", a_node.db) == "0"
+
+
 @pytest.fixture(scope="module")
 def tls_postgres():
     out = subprocess.run([str(TOOLS / "start_postgres.sh"), "--ssl"], capture_output=True, text=True, timeout=300)
