@@ -89,6 +89,46 @@ def test_workflows_usage_and_audit_are_shared_by_the_nodes(two_nodes, postgres, 
     assert not (Path(b_node.data_dir) / "usage.db").exists()
 
 
+def test_a_killed_nodes_executions_are_taken_over_and_finish_elsewhere(two_nodes, postgres, tmp_path):
+    import signal
+    a_node, b_node = two_nodes
+    a, b = a_node.client(), b_node.client()
+    a.deploy(tmp_path / "app", {"double": node_fn(DOUBLE)})
+    definition = {"StartAt": "Before", "States": {
+        "Before": {"Type": "Task", "Resource": "swell:function:double", "Next": "Sleep"},
+        "Sleep": {"Type": "Wait", "Seconds": 3, "Next": "After"},
+        "After": {"Type": "Task", "Resource": "swell:function:double", "End": True}}}
+    assert a.api("PUT", "/v1/namespaces/default/workflows/long", json_body={"definition": definition}).status_code in (200, 201)
+    for i in range(5):
+        r = a.api("POST", "/v1/namespaces/default/workflows/long/executions", json_body={"name": f"k{i}", "input": {"value": i}})
+        assert r.status_code in (200, 201, 202), r.text
+    a_id = a.api("GET", "/v1/nodes").json()["self"]
+    # All five are A's, waiting in their Wait state (the first Task journaled).
+    assert wait_for(lambda: postgres.psql(
+        f"SELECT count(*) FROM executions e WHERE owner = '{a_id}' AND EXISTS (SELECT 1 FROM execution_history h WHERE h.execution_id = e.id AND h.id >= 6)",
+        a_node.db) == "5", 20)
+    os.kill(a_node.pid, signal.SIGKILL)
+    killed = time.monotonic()
+
+    def done():
+        rows = [b.api("GET", f"/v1/namespaces/default/workflows/long/executions/k{i}").json()["execution"] for i in range(5)]
+        return rows if all(e["status"] != "RUNNING" for e in rows) else None
+    rows = wait_for(done, 30)
+    assert rows, "the dead node's executions were not finished elsewhere"
+    took = time.monotonic() - killed
+    print(f"workflow takeover: all five finished {took:.1f} s after kill -9")
+    for i, e in enumerate(rows):
+        assert e["status"] == "SUCCEEDED" and e["output"] == {"value": i * 4}, e
+        events = b.api("GET", f"/v1/namespaces/default/workflows/long/executions/k{i}/history", params={"limit": 1000}).json()["events"]
+        assert [x["id"] for x in events] == list(range(1, len(events) + 1))
+        assert events[-1]["type"] == "ExecutionSucceeded" and sum(x["type"] == "ExecutionSucceeded" for x in events) == 1
+    b_id = b.api("GET", "/v1/nodes").json()["self"]
+    assert postgres.psql("SELECT DISTINCT owner FROM executions WHERE workflow = 'long'", a_node.db) == b_id
+    # The lease is 5 s; taken over within about a second of it lapsing (plus the Wait's rest and a Task).
+    assert took < 12, took
+    assert "workflow executions taken over" in b_node.log()
+
+
 def test_the_same_new_idempotency_key_on_two_nodes_at_once_is_one_task(two_nodes, postgres, tmp_path):
     import json
     from concurrent.futures import ThreadPoolExecutor
