@@ -267,9 +267,9 @@ public actor WorkflowEngine: Service {
                 }
             }
             if adopted > 0 { logger.notice("workflow executions taken over from a node whose lease lapsed", metadata: ["count": "\(adopted)"]) }
-        } catch {
+        } catch where !Task.isCancelled {
             logger.warning("cannot renew the workflow execution leases", metadata: ["error": "\(error)"])
-        }
+        } catch {}
     }
 
     /// Rebuilds an execution from its journaled events.

@@ -199,3 +199,40 @@ def test_a_node_connects_with_verify_full_and_a_wrong_ca_is_a_clear_startup_erro
                           "--store", f"{url}?sslmode=verify-full&sslrootcert={tmp_path / 'nope.crt'}"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1 and "cannot read sslrootcert" in out.stderr, out.stderr
+
+
+def test_aws_keys_and_layers_are_shared_and_a_revocation_reaches_every_node(two_nodes, tmp_path):
+    boto3 = pytest.importorskip("boto3")
+    import json
+
+    import botocore.config
+    from test_aws_lambda import signed, zip_bytes
+    a_node, b_node = two_nodes
+    a, b = a_node.client(), b_node.client()
+    # An access key issued on A…
+    res = a.cli("keys", "create", "--role", "developer", "--name", "aws-shared", "--aws").ok()
+    fields = dict(line.split(" = ", 1) for line in res.stdout.splitlines() if " = " in line)
+    key_id = res.stderr.split("key ", 1)[1].split(" ", 1)[0]
+    creds = (fields["aws_access_key_id"], fields["aws_secret_access_key"])
+
+    def lam(client):
+        return boto3.client("lambda", endpoint_url=client.url, region_name="us-east-1", aws_access_key_id=creds[0],
+                            aws_secret_access_key=creds[1], config=botocore.config.Config(retries={"max_attempts": 0}, read_timeout=60))
+    # …signs requests to B: a layer published through B…
+    layer = lam(b).publish_layer_version(LayerName="shared-dep", Content={"ZipFile": zip_bytes({
+        "nodejs/node_modules/shared-dep/index.js": "module.exports = () => 'from the layer';\n"})})
+    assert layer["Version"] == 1
+    assert lam(a).publish_layer_version(LayerName="shared-dep", Content={"ZipFile": zip_bytes({"x.txt": "2"})})["Version"] == 2
+    # …is used by a function created through A (which fetches the layer's package B stored), run on both.
+    lam(a).create_function(FunctionName="layered", Runtime="nodejs20.x", Role="r", Handler="index.handler", Layers=[layer["LayerVersionArn"]],
+                           Code={"ZipFile": zip_bytes({"index.js": "exports.handler = async () => require('shared-dep')();\n"})})
+    assert json.loads(lam(a).invoke(FunctionName="layered", Payload=b"{}")["Payload"].read()) == "from the layer"
+    assert wait_for(lambda: b.api("GET", "/v1/namespaces/default/functions/layered").status_code == 200, 5)
+    assert json.loads(lam(b).invoke(FunctionName="layered", Payload=b"{}")["Payload"].read()) == "from the layer"
+    assert [v["Version"] for v in lam(b).list_layer_versions(LayerName="shared-dep")["LayerVersions"]] == [2, 1]
+    # Revoking the Swell key on B disables the access key on A within a second.
+    assert signed(a, creds, "GET", "/2015-03-31/functions/").status_code == 200
+    b.cli("keys", "revoke", key_id).ok()
+    revoked = time.monotonic()
+    assert wait_for(lambda: signed(a, creds, "GET", "/2015-03-31/functions/").status_code == 403, 2, step=0.05)
+    assert time.monotonic() - revoked < 1.5
