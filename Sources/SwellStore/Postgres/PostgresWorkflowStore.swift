@@ -219,24 +219,44 @@ public final class PostgresWorkflowStore: WorkflowExecutionLeasing {
     }
 
     /// The transaction `apply` waits for.
+    ///
+    /// Fenced: the steps and the end of an execution are written only while this node owns it
+    /// (checked under a share lock on its row, so no node claims it before this transaction
+    /// ends): a node whose lease lapsed (it stalled) and that another node took over cannot
+    /// write over the new owner's journal; it hears of the takeover at its next renewal. A
+    /// `.create` of an execution another node created first (the same name started on two
+    /// nodes at once) changes nothing, and its steps are fenced out the same way.
     public func applyAsync(_ writes: [WorkflowWrite]) async throws {
         guard !writes.isEmpty else { return }
         try await pg.transaction { c in
+            var owned: [String: Bool] = [:]
+            func mine(_ id: String) async throws -> Bool {
+                if let known = owned[id] { return known }
+                let row = try await c.rows("SELECT owner FROM executions WHERE id = ? FOR SHARE", [id]).first
+                let isMine = try row?.decode("owner", as: String?.self) == node
+                if !isMine {
+                    pg.logger.warning("a write of a workflow execution this node no longer owns was dropped", metadata: ["execution": "\(id)"])
+                }
+                owned[id] = isMine
+                return isMine
+            }
             for write in writes {
                 switch write {
                 case .create(let r):
-                    try await c.run(
+                    owned[r.id] = try await !c.rows(
                         """
                         INSERT INTO executions (id, namespace, workflow, name, status, input, output, error, cause, seed, definition,
                             revision, version, started_at, stopped_at, redrive_count, owner, lease_until)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, extract(epoch FROM clock_timestamp()) + ?)
+                        ON CONFLICT (id) DO NOTHING RETURNING id
                         """,
                         [
                             r.id, r.namespace, r.workflow, r.name, r.status.rawValue, r.input, r.output, r.error, r.cause,
                             Int64(bitPattern: r.seed), r.definition, r.revision, r.version, r.startedAt.timeIntervalSince1970,
                             r.stoppedAt?.timeIntervalSince1970, r.redriveCount, node, lease,
-                        ])
+                        ]).isEmpty
                 case .step(let id, let sequence, let event, let history):
+                    guard try await mine(id) else { continue }
                     try await c.run(
                         """
                         INSERT INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)
@@ -250,6 +270,7 @@ public final class PostgresWorkflowStore: WorkflowExecutionLeasing {
                             """, [id, h.id, ByteBuffer(bytes: h.event)])
                     }
                 case .finish(let id, let status, let output, let error, let cause, let at):
+                    guard try await mine(id) else { continue }
                     try await c.run(
                         "UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ? WHERE id = ?",
                         [status.rawValue, output, error, cause, at.timeIntervalSince1970, id])
@@ -262,6 +283,7 @@ public final class PostgresWorkflowStore: WorkflowExecutionLeasing {
                         UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stopped_at = NULL,
                             redrive_count = ?, owner = ?, lease_until = extract(epoch FROM clock_timestamp()) + ? WHERE id = ?
                         """, [count, node, lease, id])
+                    owned[id] = true
                 case .purge(let before):
                     let ids = try await c.rows(
                         "SELECT id FROM executions WHERE status != 'RUNNING' AND stopped_at < ?", [before.timeIntervalSince1970]
