@@ -262,12 +262,14 @@ public final class PostgresWorkflowStore: WorkflowExecutionLeasing {
                         INSERT INTO execution_events (execution_id, sequence, event) VALUES (?, ?, ?)
                         ON CONFLICT (execution_id, sequence) DO UPDATE SET event = excluded.event
                         """, [id, sequence, ByteBuffer(bytes: event)])
-                    for h in history {
+                    // One statement for the step's history, however long (a Map's start records thousands of events).
+                    if !history.isEmpty {
                         try await c.run(
                             """
-                            INSERT INTO execution_history (execution_id, id, event) VALUES (?, ?, ?)
+                            INSERT INTO execution_history (execution_id, id, event)
+                            SELECT ?, x.i, x.e FROM unnest(?::int8[], ?::bytea[]) AS x(i, e)
                             ON CONFLICT (execution_id, id) DO UPDATE SET event = excluded.event
-                            """, [id, h.id, ByteBuffer(bytes: h.event)])
+                            """, [id, history.map { Int64($0.id) }, history.map { ByteBuffer(bytes: $0.event) }])
                     }
                 case .finish(let id, let status, let output, let error, let cause, let at):
                     guard try await mine(id) else { continue }
