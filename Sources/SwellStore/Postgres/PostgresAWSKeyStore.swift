@@ -15,6 +15,9 @@ public final class PostgresAWSKeyStore: AWSKeyStorage {
     let pg: PostgresStore
     private let masterBytes: Data
     private let cache = Mutex<[String: AWSKeyStore.Credential]>([:])
+    /// Ids looked up and not found, with when (a flood of made-up ids costs one query per id
+    /// and second at most; bounded, so it cannot grow without end).
+    private let unknown = Mutex<[String: ContinuousClock.Instant]>([:])
 
     init(pg: PostgresStore, master: Data) {
         self.pg = pg
@@ -56,7 +59,15 @@ public final class PostgresAWSKeyStore: AWSKeyStorage {
 
     public func lookupCredential(_ accessKeyID: String) async throws -> AWSKeyStore.Credential? {
         if let known = cache.withLock({ $0[accessKeyID] }) { return known }
-        guard let row = try await pg.rows("SELECT * FROM aws_keys WHERE access_key_id = ?", [accessKeyID]).first else { return nil }
+        let now = ContinuousClock.now
+        if let missed = unknown.withLock({ $0[accessKeyID] }), now - missed < .seconds(1) { return nil }
+        guard let row = try await pg.rows("SELECT * FROM aws_keys WHERE access_key_id = ?", [accessKeyID]).first else {
+            unknown.withLock { u in
+                if u.count >= 10_000 { u.removeAll(keepingCapacity: true) }
+                u[accessKeyID] = now
+            }
+            return nil
+        }
         let sealed = Data(buffer: try row.decode("sealed_secret", as: ByteBuffer.self))
         let box = try AES.GCM.SealedBox(combined: sealed)
         let secret = String(
