@@ -33,7 +33,7 @@ trap 'kill "$broker_watch" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null ||
 # loopback port; Debian's postgresql is installed when missing) for the store contract
 # suites' PostgreSQL runs and the scale-out e2e tests, which read SWELL_TEST_POSTGRES_URL.
 echo "==> starting PostgreSQL" >&2
-eval "$(tests/postgres_tools/start_postgres.sh)"   # SWELL_TEST_POSTGRES_URL, _PID, _DIR, _BIN
+eval "$(tests/postgres_tools/start_postgres.sh --ssl)"   # SWELL_TEST_POSTGRES_URL, _PID, _DIR, _BIN, _CA (TLS tests)
 echo "    PostgreSQL at $SWELL_TEST_POSTGRES_URL (pid $SWELL_TEST_POSTGRES_PID)" >&2
 trap 'kill "$broker_watch" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true; tests/postgres_tools/stop_postgres.sh' EXIT
 

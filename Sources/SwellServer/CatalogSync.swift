@@ -88,10 +88,10 @@ final class CatalogSync: Service, Sendable {
             for f in catalog.functions(namespace: ns) { before["\(f.namespace)/\(f.name)"] = f.revision }
         }
         for f in snapshot.functions where before["\(f.namespace)/\(f.name)"] != f.revision {
-            await prepare(f.namespace, f.name, f.config.codeSha256)
+            await prepare(f.namespace, f.name, f.config.codeSha256, layers: f.config.layers)
         }
         for v in snapshot.versions where !catalog.versions(v.namespace, v.function).contains(where: { $0.version == v.version }) {
-            await prepare(v.namespace, v.function, v.config.codeSha256)
+            await prepare(v.namespace, v.function, v.config.codeSha256, layers: v.config.layers)
         }
         catalog.reload(snapshot)
         let after = Dictionary(snapshot.functions.map { ("\($0.namespace)/\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
@@ -106,13 +106,15 @@ final class CatalogSync: Service, Sendable {
         }
     }
 
-    private func prepare(_ namespace: String, _ name: String, _ sha256: String) async {
+    private func prepare(_ namespace: String, _ name: String, _ sha256: String, layers: [LayerRef]) async {
         do {
             guard try await control.code.ensureLocal(namespace: namespace, sha256: sha256) else {
                 logger.error("a function's code package is missing from the store", metadata: ["function": "\(namespace)/\(name)", "sha256": "\(sha256)"])
                 return
             }
             try await control.prepareCode(namespace: namespace, name: name, sha256: sha256, field: "codeSha256")
+            // The merged /opt tree of its layers (their packages fetched first when another node stored them).
+            try await control.prepareLayers(namespace: namespace, name: name, layers: layers)
         } catch {
             logger.error("cannot unpack a function's code", metadata: ["function": "\(namespace)/\(name)", "sha256": "\(sha256)", "error": "\(error)"])
         }

@@ -5,7 +5,7 @@ import SwellStore
 extension ControlPlane {
     /// Gives each listed layer version its package digest (the layer store's), naming the
     /// field of any that does not exist.
-    func resolveLayers(_ refs: [LayerRef], namespace: String, field: String) throws(SwellError) -> [LayerRef] {
+    func resolveLayers(_ refs: [LayerRef], namespace: String, field: String) async throws(SwellError) -> [LayerRef] {
         guard refs.count <= LayerRef.maxPerFunction else {
             throw SwellError.invalid(field, "may list at most \(LayerRef.maxPerFunction) layers (got \(refs.count))")
         }
@@ -13,7 +13,7 @@ extension ControlPlane {
         for (i, ref) in refs.enumerated() {
             let version: LayerStore.Version?
             do {
-                version = try layers?.version(namespace: namespace, name: ref.name, version: ref.version)
+                version = try await layers?.layerVersion(namespace: namespace, name: ref.name, version: ref.version)
             } catch {
                 throw SwellError(.internal, "cannot read the layer store: \(error)")
             }
@@ -31,6 +31,7 @@ extension ControlPlane {
         guard config.runtime == .provided, !config.layers.isEmpty, config.layers.allSatisfy({ !$0.sha256.isEmpty }) else { return false }
         let uid = try? await self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? uid.map { CodeStore.Owner(uid: $0, gid: $0) } : nil
+        await fetchLayers(namespace: namespace, layers: config.layers)
         guard let tree = try? code.prepareLayers(namespace: namespace, function: name, layers: config.layers, owner: owner) else { return false }
         return FileManager.default.isExecutableFile(atPath: "\(tree)/bootstrap")
     }
@@ -40,10 +41,18 @@ extension ControlPlane {
         guard !layers.isEmpty else { return }
         let uid = try await self.uid(namespace: namespace, name: name)
         let owner = runtime.sandbox.switchesUID ? CodeStore.Owner(uid: uid, gid: uid) : nil
+        await fetchLayers(namespace: namespace, layers: layers)
         do {
             try code.prepareLayers(namespace: namespace, function: name, layers: layers, owner: owner)
         } catch let error as TarArchive.FormatError {
             throw SwellError.invalid("layers", "the layers cannot be unpacked together: \(error.description)")
+        }
+    }
+
+    /// Scale-out: fetches the layers' packages another node stored (a missing one fails the unpack that follows).
+    func fetchLayers(namespace: String, layers: [LayerRef]) async {
+        for layer in layers where !layer.sha256.isEmpty {
+            _ = try? await code.ensureLocal(namespace: namespace, sha256: layer.sha256)
         }
     }
 }

@@ -17,12 +17,12 @@ public final class ControlPlane: Sendable {
     /// The uids this server's functions get: its data directory's block of the host's.
     let uidRange: UIDRange
     /// Layer versions functions may list (nil: none can be resolved).
-    let layers: LayerStore?
+    let layers: (any LayerStorage)?
     private let revocations = AsyncLock()
 
     init(
         store: any ControlStore, catalog: Catalog, runtime: RuntimeManager, code: CodeStore, uidRange: UIDRange = .standard,
-        layers: LayerStore? = nil
+        layers: (any LayerStorage)? = nil
     ) {
         self.layers = layers
         self.uidRange = uidRange
@@ -87,10 +87,12 @@ public final class ControlPlane: Sendable {
             try problems.throwIfAny()
             throw SwellError.invalid(path.isEmpty ? "body" : path, "is not a valid function")
         }
-        if !config.layers.isEmpty, let resolved = problems.check({ () throws(SwellError) in
-            try resolveLayers(config.layers, namespace: namespace, field: field("layers"))
-        }) {
-            config.layers = resolved
+        if !config.layers.isEmpty {
+            do {
+                config.layers = try await resolveLayers(config.layers, namespace: namespace, field: field("layers"))
+            } catch {
+                problems.add(error)
+            }
         }
         // A package uploaded through another node (scale-out) is fetched from the shared store first.
         if (try? await code.ensureLocal(namespace: namespace, sha256: config.codeSha256)) == true {

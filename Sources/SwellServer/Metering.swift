@@ -13,9 +13,15 @@ enum Metering {
     /// The meter over `usage.db` in the data directory, with the price table in force: the
     /// `--prices` file's when given (stored, so that it outlives the server), else the stored
     /// one, else the defaults.
-    static func meter(data: String, prices given: PriceTable?, logger: Logger) async throws -> UsageMeter {
-        try DataDirectory.privateDatabases(["usage.db", "audit.db"], in: data)
-        let store = try SQLiteUsageStore(path: "\(data)/usage.db")
+    /// - Parameter shared: the store every node shares (scale-out); nil: `usage.db`.
+    static func meter(data: String, store shared: (any UsageStore)? = nil, prices given: PriceTable?, logger: Logger) async throws -> UsageMeter {
+        let store: any UsageStore
+        if let shared {
+            store = shared
+        } else {
+            try DataDirectory.privateDatabases(["usage.db", "audit.db"], in: data)
+            store = try SQLiteUsageStore(path: "\(data)/usage.db")
+        }
         var prices = try await store.prices() ?? .defaults
         if let given {
             try await store.setPrices(given)

@@ -82,7 +82,8 @@ public enum SwellServer {
         case .postgres(let location):
             logger.notice("using the PostgreSQL store", metadata: ["store": "\(location)"])
             try await PostgresStore.withStore(location, logger: logger) { pg in
-                let stores = Stores(control: pg, logs: pg, tasks: pg, triggers: pg, packages: pg)
+                var stores = Stores(control: pg, logs: pg, tasks: pg, triggers: pg, packages: pg)
+                stores.useShared(pg)
                 try await run(configuration, data: data, stores: stores, logger: logger)
             }
         }
@@ -98,6 +99,8 @@ public enum SwellServer {
         var packages: (any PackageStorage)?
         /// This process's name among the nodes sharing the store (unique per start).
         var node: String = NodeName.make()
+        /// Stores shared by every node (scale-out); nil: their SQLite file in the data directory.
+        var shared: SharedStores?
     }
 
     static func run(_ configuration: ServerConfiguration, data: String, stores: Stores, logger: Logger) async throws {
@@ -128,7 +131,7 @@ public enum SwellServer {
         let snapshot = try await store.loadCatalog()
         let catalog = Catalog(snapshot)
         let logStore = stores.logs
-        let usage = try await Metering.meter(data: data, prices: configuration.prices, logger: logger)
+        let usage = try await Metering.meter(data: data, store: stores.shared?.usage, prices: configuration.prices, logger: logger)
         let writer = RecordWriter(store: store, logs: logStore, limits: configuration.logs, logger: logger, usage: usage)
         let hub = LogHub(writer: writer, limits: configuration.logs)
         let runtimeConfiguration = RuntimeConfiguration(bootstrapDirectory: bootstraps, instancesDirectory: instancesDirectory)
@@ -164,13 +167,13 @@ public enum SwellServer {
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: stores.triggers, kafka: kafka, logger: logger)
         let workflows = WorkflowEngine(
-            store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
+            store: try stores.shared?.workflows ?? SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
         tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
         await triggers.setWorkflowHost(WorkflowTriggerStarter(engine: workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)
         // As root, functions get uids from a block of the host's that no other data directory has.
         let uidRange = sandbox.switchesUID ? try HostUIDBlocks.claim(dataDirectory: data) : .standard
-        let layers = try LayerStore(path: "\(data)/layers.db")
+        let layers: any LayerStorage = try stores.shared?.layers ?? LayerStore(path: "\(data)/layers.db")
         let control = ControlPlane(store: store, catalog: catalog, runtime: runtime, code: code, uidRange: uidRange, layers: layers)
         // Scale-out: changes other nodes make to the catalog reach this one.
         let catalogSync = (store as? any CatalogWatching).map {
@@ -204,7 +207,7 @@ public enum SwellServer {
             headers[.contentType] = "application/yaml"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.text)))
         }
-        let audit = try SQLiteAuditStore(path: "\(data)/audit.db")
+        let audit: any AuditStore = try stores.shared?.audit ?? SQLiteAuditStore(path: "\(data)/audit.db")
         let v1 = router.group("v1").add(middleware: AuthMiddleware(catalog: catalog)).add(middleware: AuditMiddleware(store: audit))
         FunctionRoutes(control: control, catalog: catalog, code: code).register(on: v1)
         InvokeRoutes(invoker: invoker, tasks: tasks).register(on: v1)
@@ -220,7 +223,7 @@ public enum SwellServer {
         FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
         ConsoleRoutes().register(on: router)
         AWSFront(
-            keys: try AWSKeyStore(directory: data),
+            keys: try await stores.shared?.awsKeys() ?? AWSKeyStore(directory: data),
             lambda: LambdaRoutes(control: control, catalog: catalog, code: code, invoker: invoker, tasks: tasks, layers: layers),
             stepFunctions: StepFunctionsRoutes(engine: workflows)
         ).register(on: router, v1: v1)

@@ -196,6 +196,15 @@ public actor WorkflowEngine: Service {
                     try? await Task.sleep(for: self.tick)
                 }
             }
+            // Scale-out: this node renews its executions' leases and takes over those whose lease lapsed.
+            if let leasing = store as? any WorkflowExecutionLeasing {
+                group.addTask { [self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        await self.holdLeases(leasing)
+                    }
+                }
+            }
             // Retention: finished executions go with their history after `retention`, like tasks.
             group.addTask { [journal, retention] in
                 while !Task.isCancelled {
@@ -230,6 +239,37 @@ public actor WorkflowEngine: Service {
         }
         if !open.isEmpty { logger.notice("workflow executions recovered", metadata: ["count": "\(open.count)"]) }
         recoveredOnce = true
+    }
+
+    /// Scale-out: renews the leases of the executions this node runs, drops those another node
+    /// took over (this node's lease lapsed: it stalled), and picks up those whose owner's lease
+    /// lapsed (a dead node's), continuing them from their journal.
+    func holdLeases(_ leasing: any WorkflowExecutionLeasing) async {
+        do {
+            let lost = try await leasing.renewExecutionLeases(ids: Array(live.keys))
+            for id in lost {
+                guard let l = live.removeValue(forKey: id) else { continue }
+                for token in l.owed.tokens.keys { tokens[token] = nil }
+                for (_, waiter) in l.waiters { waiter.resume(returning: nil) }
+                logger.warning("a workflow execution was taken over by another node (this node's lease lapsed)", metadata: ["execution": "\(id)"])
+            }
+            metrics.open = live.count
+            let orphans = try await leasing.openExecutions()
+            var adopted = 0
+            for record in orphans where live[record.id] == nil && !starting.contains(record.id) {
+                do {
+                    let events = try await store.events(executionID: record.id)
+                    guard live[record.id] == nil else { continue }
+                    resume(try replay(record, events: events))
+                    adopted += 1
+                } catch {
+                    logger.error("cannot take over a workflow execution", metadata: ["execution": "\(record.id)", "error": "\(error)"])
+                }
+            }
+            if adopted > 0 { logger.notice("workflow executions taken over from a node whose lease lapsed", metadata: ["count": "\(adopted)"]) }
+        } catch where !Task.isCancelled {
+            logger.warning("cannot renew the workflow execution leases", metadata: ["error": "\(error)"])
+        } catch {}
     }
 
     /// Rebuilds an execution from its journaled events.
@@ -550,6 +590,13 @@ public actor WorkflowEngine: Service {
         guard live[id] != nil else {
             let stored = try? await store.execution(id: id)
             guard let stored else { throw SwellError.notFound("execution \(id) does not exist") }
+            if stored.status == .running, let leasing = store as? any WorkflowExecutionLeasing {
+                // Scale-out: another node runs it.
+                let owner = (try? await leasing.owner(executionID: id)) ?? nil
+                throw SwellError(
+                    .conflict, "execution \(stored.name) runs on node \(owner ?? "(none yet)"): send the stop to that node (see swell nodes)",
+                    retryAfter: 1)
+            }
             throw SwellError(.conflict, "execution \(stored.name) is already \(stored.status.rawValue)")
         }
         let statesError = error.map { StatesError($0, cause ?? "") } ?? cause.map { StatesError("", $0) }

@@ -1,8 +1,21 @@
 import Crypto
 import Foundation
 import GRDB
+import NIOPosix
 import SwellModel
 import Synchronization
+
+/// AWS access keys as the SigV4 front needs them: `AWSKeyStore` (SQLite, `aws.db`, one node)
+/// or `PostgresAWSKeyStore` (shared by every node: a key issued on one node signs requests to
+/// any). Revoking the Swell key an access key is bound to disables it; that goes through the
+/// catalog, so it takes effect on every node as fast as the catalog does.
+public protocol AWSKeyStorage: Sendable {
+    /// Issues an access key for the Swell key `keyID` of `namespace`.
+    /// - Returns: the access key id and the secret (shown once).
+    func createAccessKey(keyID: String, namespace: String) async throws -> (accessKeyID: String, secret: String)
+    /// The access key with this id, nil when there is none.
+    func lookupCredential(_ accessKeyID: String) async throws -> AWSKeyStore.Credential?
+}
 
 /// AWS access keys (`swell keys create --aws`): an access key id and a secret access key,
 /// each bound to a Swell API key (whose namespace and role they act with, and whose
@@ -18,7 +31,7 @@ import Synchronization
 /// let (id, secret) = try keys.create(keyID: "k_1", namespace: "default")
 /// keys.credential(id)?.secret == secret
 /// ```
-public final class AWSKeyStore: Sendable {
+public final class AWSKeyStore: AWSKeyStorage {
     /// An access key as the verifier needs it.
     public struct Credential: Sendable, Equatable, CustomStringConvertible {
         public var accessKeyID: String
@@ -26,6 +39,13 @@ public final class AWSKeyStore: Sendable {
         public var keyID: String
         public var namespace: String
         public var secret: String
+
+        public init(accessKeyID: String, keyID: String, namespace: String, secret: String) {
+            self.accessKeyID = accessKeyID
+            self.keyID = keyID
+            self.namespace = namespace
+            self.secret = secret
+        }
 
         /// Never shows the secret.
         public var description: String { "AWS access key \(accessKeyID) (key \(keyID) in \(namespace))" }
@@ -122,6 +142,14 @@ public final class AWSKeyStore: Sendable {
     /// The access key ids bound to a Swell key.
     public func accessKeyIDs(keyID: String) -> [String] {
         credentials.withLock { $0.values.filter { $0.keyID == keyID }.map(\.accessKeyID).sorted() }
+    }
+
+    public func createAccessKey(keyID: String, namespace: String) async throws -> (accessKeyID: String, secret: String) {
+        try await NIOThreadPool.singleton.runIfActive { try self.create(keyID: keyID, namespace: namespace) }
+    }
+
+    public func lookupCredential(_ accessKeyID: String) async throws -> Credential? {
+        credential(accessKeyID)
     }
 
     static func random(_ count: Int, alphabet: String) -> String {

@@ -1,6 +1,25 @@
 import Foundation
 import GRDB
+import NIOPosix
 import SwellModel
+
+/// Layer versions, as the API and the control plane use them: `LayerStore` (SQLite,
+/// `layers.db`) or `PostgresLayerStore` (shared by every node). Numbers are per layer name
+/// from 1 and never reused; the content is a code package of the namespace (stored, and shared
+/// between nodes, like function code).
+public protocol LayerStorage: Sendable {
+    /// Publishes the next version of `name`.
+    func publishLayer(
+        namespace: String, name: String, sha256: String, size: Int, description: String, runtimes: [String], license: String
+    ) async throws -> LayerStore.Version
+    func layerVersion(namespace: String, name: String, version: Int) async throws -> LayerStore.Version?
+    /// The versions of `name`, newest first.
+    func layerVersions(namespace: String, name: String) async throws -> [LayerStore.Version]
+    /// The newest version of every layer of `namespace`, by name.
+    func latestLayers(namespace: String) async throws -> [LayerStore.Version]
+    /// Deletes a version (functions that use it keep their unpacked copy, as on Lambda).
+    func deleteLayerVersion(namespace: String, name: String, version: Int) async throws
+}
 
 /// Layer versions: immutable, numbered per name from 1 (numbers are never reused, even after
 /// a version is deleted), each naming a code package of its namespace (content-addressed in
@@ -10,7 +29,7 @@ import SwellModel
 /// let layers = try LayerStore(path: "\(data)/layers.db")
 /// let v = try layers.publish(namespace: "default", name: "deps", sha256: sha, size: n, description: "", runtimes: [])
 /// ```
-public final class LayerStore: Sendable {
+public final class LayerStore: LayerStorage {
     public struct Version: Sendable, Hashable {
         public var namespace: String
         public var name: String
@@ -21,6 +40,21 @@ public final class LayerStore: Sendable {
         public var compatibleRuntimes: [String]
         public var license: String
         public var createdAt: Date
+
+        public init(
+            namespace: String, name: String, version: Int, sha256: String, size: Int, description: String, compatibleRuntimes: [String],
+            license: String, createdAt: Date
+        ) {
+            self.namespace = namespace
+            self.name = name
+            self.version = version
+            self.sha256 = sha256
+            self.size = size
+            self.description = description
+            self.compatibleRuntimes = compatibleRuntimes
+            self.license = license
+            self.createdAt = createdAt
+        }
     }
 
     let db: any DatabaseWriter
@@ -115,5 +149,32 @@ public final class LayerStore: Sendable {
             namespace: row["namespace"], name: row["name"], version: row["version"], sha256: row["sha256"], size: row["size"],
             description: row["description"], compatibleRuntimes: runtimes, license: row["license"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+}
+
+// The protocol's async face: GRDB's blocking calls run on NIO's thread pool.
+extension LayerStore {
+    public func publishLayer(
+        namespace: String, name: String, sha256: String, size: Int, description: String, runtimes: [String], license: String
+    ) async throws -> Version {
+        try await NIOThreadPool.singleton.runIfActive {
+            try self.publish(namespace: namespace, name: name, sha256: sha256, size: size, description: description, runtimes: runtimes, license: license)
+        }
+    }
+
+    public func layerVersion(namespace: String, name: String, version: Int) async throws -> Version? {
+        try await NIOThreadPool.singleton.runIfActive { try self.version(namespace: namespace, name: name, version: version) }
+    }
+
+    public func layerVersions(namespace: String, name: String) async throws -> [Version] {
+        try await NIOThreadPool.singleton.runIfActive { try self.versions(namespace: namespace, name: name) }
+    }
+
+    public func latestLayers(namespace: String) async throws -> [Version] {
+        try await NIOThreadPool.singleton.runIfActive { try self.latest(namespace: namespace) }
+    }
+
+    public func deleteLayerVersion(namespace: String, name: String, version: Int) async throws {
+        try await NIOThreadPool.singleton.runIfActive { try self.delete(namespace: namespace, name: name, version: version) }
     }
 }

@@ -154,6 +154,13 @@ public protocol TaskLeasing: TaskStorage {
     func stopUnclaimed(id: String, namespace: String, at: Date) async throws -> Bool
     /// The task an idempotency key was used for since `since`, cluster-wide.
     func idempotentTask(namespace: String, function: String, key: String, since: Date) async throws -> String?
+    /// Makes `taskID` the holder of an idempotency key unless a task holds it already within
+    /// the window: the key is unique in the database, so of two nodes reserving the same new
+    /// key at the same moment exactly one wins.
+    /// - Returns: the task that holds the key: `taskID` when this call won it, else the earlier task.
+    func reserveIdempotencyKey(namespace: String, function: String, key: String, taskID: String, at now: Date) async throws -> String
+    /// Gives a key back that `taskID` reserved but never stored (its commit failed).
+    func releaseIdempotencyKey(namespace: String, function: String, key: String, taskID: String) async throws
 }
 
 /// Changes to the control plane made by other nodes (scale-out): a revision that every

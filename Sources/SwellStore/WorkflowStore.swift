@@ -205,6 +205,19 @@ extension WorkflowStore {
     }
 }
 
+/// Workflow executions shared by many nodes (PostgreSQL): each running execution has an
+/// owner holding a lease, so that one node at a time runs it; `openExecutions()` claims those
+/// whose lease lapsed (a dead node's), and the owner renews its leases while it runs them.
+public protocol WorkflowExecutionLeasing: WorkflowStore {
+    /// This node's name (the owner of what it creates and claims).
+    var node: String { get }
+    /// Extends this node's leases on these executions.
+    /// - Returns: the ids among them another node holds now (this node must stop running them).
+    func renewExecutionLeases(ids: [String]) async throws -> Set<String>
+    /// The node that runs an execution (nil: none, or no such execution).
+    func owner(executionID: String) async throws -> String?
+}
+
 /// The workflow tables in their own SQLite database (`workflows.db`, WAL, `synchronous=FULL`).
 public final class SQLiteWorkflowStore: WorkflowStore {
     let db: any DatabaseWriter

@@ -165,32 +165,33 @@ public actor TaskService: Service {
         let currentTrace = invoker.tracing ? ServiceContext.current.flatMap(SwellTracing.traceParent(of:))?.header : nil
         for task in tasks {
             var slot: IdempotencySlot?
+            var reserved: String?
             if let key = task.options.idempotencyKey {
                 let candidate = IdempotencySlot(namespace: namespace, function: function, key: key)
                 if let first = idempotency.lookup(candidate, now: seconds) {
                     results.append(EnqueueResult(taskID: first, duplicate: true))
                     continue
                 }
-                // Scale-out: another node may have accepted the key (checked in the shared store).
+                // Scale-out: the key is reserved in the shared store, where it is unique: of two
+                // nodes enqueueing it at once, one holds it and the other answers its task.
                 if let leasing {
-                    let since = now.addingTimeInterval(-TaskLimits.idempotencyWindow)
-                    let found: String?
+                    let id = Self.newID(now)
+                    let holder: String
                     do {
-                        found = try await leasing.idempotentTask(namespace: namespace, function: function, key: key, since: since)
+                        holder = try await leasing.reserveIdempotencyKey(namespace: namespace, function: function, key: key, taskID: id, at: now)
                     } catch {
                         throw SwellError(.internal, "the idempotency key could not be checked: \(error)")
                     }
-                    if let found, idempotency.lookup(candidate, now: seconds) == nil {
-                        idempotency.insert(candidate, id: found, at: seconds)
-                    }
-                    if let first = idempotency.lookup(candidate, now: seconds) {
-                        results.append(EnqueueResult(taskID: first, duplicate: true))
+                    if holder != id {
+                        if idempotency.lookup(candidate, now: seconds) == nil { idempotency.insert(candidate, id: holder, at: seconds) }
+                        results.append(EnqueueResult(taskID: holder, duplicate: true))
                         continue
                     }
+                    reserved = id
                 }
                 slot = candidate
             }
-            let id = Self.newID(now)
+            let id = reserved ?? Self.newID(now)
             if let slot {
                 // Claimed before the commit: a concurrent duplicate answers this task.
                 idempotency.insert(slot, id: id, at: seconds)
@@ -208,6 +209,10 @@ public actor TaskService: Service {
             try await journal.commit(records.map { .insert($0) })
         } catch {
             for c in claimed { idempotency.remove(c.slot, id: c.id) }
+            if let leasing {
+                // Keys reserved for tasks that were not stored are free again (best effort; else they lapse).
+                for c in claimed { try? await leasing.releaseIdempotencyKey(namespace: namespace, function: function, key: c.slot.key, taskID: c.id) }
+            }
             let what = records.count == 1 ? "the task" : "the \(records.count) tasks"
             throw SwellError(.internal, "\(what) could not be stored: \(error)")
         }

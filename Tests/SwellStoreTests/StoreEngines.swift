@@ -23,6 +23,11 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         var logs: any LogStorage
         var packages: (any PackageStorage)?
         var postgres: PostgresStore?
+        var workflows: any WorkflowStore
+        var layers: any LayerStorage
+        var usage: any UsageStore
+        var audit: any AuditStore
+        var awsKeys: any AWSKeyStorage
     }
 
     static var postgresURL: String? {
@@ -37,14 +42,22 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .sqlite:
             try await body(Stores(
                 control: try SQLiteStore.inMemory(), tasks: try TaskStore.inMemory(), triggers: try TriggerStore.inMemory(),
-                logs: try LogStore.inMemory(), packages: nil, postgres: nil))
+                logs: try LogStore.inMemory(), packages: nil, postgres: nil, workflows: try SQLiteWorkflowStore.inMemory(),
+                layers: try LayerStore.inMemory(), usage: try SQLiteUsageStore.inMemory(), audit: try SQLiteAuditStore.inMemory(),
+                awsKeys: try AWSKeyStore.inMemory()))
         case .postgres:
             guard let url = Self.postgresURL else {
                 print("note: \(Self.skipNote)")
                 return
             }
             try await TestPostgres.withFreshDatabase(url) { store in
-                try await body(Stores(control: store, tasks: store, triggers: store, logs: store, packages: store, postgres: store))
+                try await body(Stores(
+                    control: store, tasks: store, triggers: store, logs: store, packages: store, postgres: store,
+                    // A lease of 0: the executions are nobody's once written, so `openExecutions` returns them
+                    // all as on SQLite (how nodes share them: SharedStoresContractTests.executionsBelongToOneNodeAtATime).
+                    workflows: PostgresWorkflowStore(store: store, node: "node-a", lease: 0), layers: PostgresLayerStore(store: store),
+                    usage: PostgresUsageStore(store: store), audit: PostgresAuditStore(store: store),
+                    awsKeys: try await PostgresAWSKeyStore.open(store)))
             }
         }
     }

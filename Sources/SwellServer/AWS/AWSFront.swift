@@ -10,7 +10,7 @@ import SwellTasks
 /// only), and `POST /v1/namespaces/{ns}/keys/{id}/aws`, which issues an access key bound to
 /// a Swell key (what `swell keys create --aws` calls).
 struct AWSFront {
-    let keys: AWSKeyStore
+    let keys: any AWSKeyStorage
     let lambda: LambdaRoutes
     /// The Step Functions API (`POST /`, `X-Amz-Target: AWSStepFunctions.*`), when workflows run.
     var stepFunctions: StepFunctionsRoutes? = nil
@@ -25,7 +25,7 @@ struct AWSFront {
             guard let key = lambda.catalog.key(id: id), key.namespace == ns else {
                 throw SwellError.notFound("no active key \(id) in namespace \(ns)")
             }
-            let (accessKeyID, secret) = try await NIOThreadPool.singleton.runIfActive { try keys.create(keyID: id, namespace: ns) }
+            let (accessKeyID, secret) = try await keys.createAccessKey(keyID: id, namespace: ns)
             struct Issued: Encodable {
                 var keyId: String
                 var namespace: String

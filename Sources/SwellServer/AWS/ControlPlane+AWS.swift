@@ -13,7 +13,7 @@ extension ControlPlane {
     /// package, the handler's file and the qualifiers that URL and triggers name.
     /// - Parameter change: edits the current configuration (nil when creating).
     func updateFunction(
-        namespace: String, name: String, create: FunctionConfig?, change: (inout FunctionConfig) throws -> Void
+        namespace: String, name: String, create: FunctionConfig?, change: (inout FunctionConfig) async throws -> Void
     ) async throws -> (FunctionRecord, changed: Bool) {
         try await awsWrites.withLock {
             let old = catalog.function(namespace, name)
@@ -25,7 +25,7 @@ extension ControlPlane {
                 guard let old else { throw AWSError.notFound("Function not found: \(LambdaARN.function(namespace, name))") }
                 config = old.config
             }
-            try change(&config)
+            try await change(&config)
             guard (try? await code.ensureLocal(namespace: namespace, sha256: config.codeSha256)) == true else {
                 throw AWSError.invalid("no code package \(config.codeSha256) in namespace \(namespace)")
             }

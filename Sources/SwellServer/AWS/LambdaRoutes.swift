@@ -27,7 +27,7 @@ struct LambdaRoutes {
     let code: CodeStore
     let invoker: Invoker
     let tasks: TaskService
-    let layers: LayerStore
+    let layers: any LayerStorage
 
     /// The API dates whose paths this front serves (the Lambda API's every date, so that an
     /// action Swell lacks is signed-checked and answered as AWS answers an unknown one).
@@ -36,7 +36,7 @@ struct LambdaRoutes {
         "2020-06-30", "2021-07-20", "2021-10-31", "2021-11-15", "2022-07-20", "2024-08-31",
     ]
 
-    func register(on router: Router<SwellRequestContext>, keys: AWSKeyStore) {
+    func register(on router: Router<SwellRequestContext>, keys: any AWSKeyStorage) {
         let cache = SigningKeyCache()
         for date in Self.dates {
             let group = router.group(RouterPath(date)).add(
@@ -184,7 +184,7 @@ struct LambdaRoutes {
         guard let codeBody = try body.object("Code") else { throw AWSError.invalid("Code is required") }
         let sha = try await storeZip(codeBody, namespace: ns)
         var config = FunctionConfig(runtime: runtime, handler: handler, codeSha256: sha)
-        try apply(body, to: &config, namespace: ns)
+        try await apply(body, to: &config, namespace: ns)
         let initial = config
         let (record, _) = try await control.updateFunction(namespace: ns, name: parsed.name, create: initial) { _ in }
         if try body.bool("Publish") == true {
@@ -229,13 +229,13 @@ struct LambdaRoutes {
                 config.runtime = runtime
             }
             if let handler = try body.string("Handler") { config.handler = handler }
-            try apply(body, to: &config, namespace: ns)
+            try await apply(body, to: &config, namespace: ns)
         }
         return try LambdaShapes.response(latestConfiguration(record))
     }
 
     /// The fields CreateFunction and UpdateFunctionConfiguration share.
-    func apply(_ body: LambdaBody, to config: inout FunctionConfig, namespace: String) throws {
+    func apply(_ body: LambdaBody, to config: inout FunctionConfig, namespace: String) async throws {
         if let memory = try body.int("MemorySize", FunctionConfig.memoryRange) { config.memory = memory }
         if let timeout = try body.int("Timeout", FunctionConfig.timeoutRange) { config.timeout = timeout }
         if let description = try body.string("Description") {
@@ -266,7 +266,7 @@ struct LambdaRoutes {
                 refs.append(LayerRef(name: parsed.name, version: parsed.version))
             }
             do {
-                config.layers = try control.resolveLayers(refs, namespace: namespace, field: "Layers")
+                config.layers = try await control.resolveLayers(refs, namespace: namespace, field: "Layers")
             } catch {
                 throw AWSError.invalid(error.description)
             }

@@ -9,7 +9,7 @@ import SwellStore
 /// ListLayers and GetLayerVersionByArn. A layer version's content is a code package of its
 /// namespace (content-addressed, immutable); the version numbers are the layer store's.
 struct LayerRoutes {
-    let layers: LayerStore
+    let layers: any LayerStorage
     let routes: LambdaRoutes
 
     func register(on g: RouterGroup<SwellRequestContext>) {
@@ -24,16 +24,14 @@ struct LayerRoutes {
             let description = try body.string("Description") ?? ""
             let license = try body.string("LicenseInfo") ?? ""
             let sha = try await routes.storeZip(content, namespace: ns)
-            let version = try await NIOThreadPool.singleton.runIfActive {
-                try layers.publish(
-                    namespace: ns, name: name, sha256: sha, size: routes.code.size(namespace: ns, sha256: sha), description: description,
-                    runtimes: runtimes, license: license)
-            }
+            let size = try await NIOThreadPool.singleton.runIfActive { routes.code.size(namespace: ns, sha256: sha) }
+            let version = try await layers.publishLayer(
+                namespace: ns, name: name, sha256: sha, size: size, description: description, runtimes: runtimes, license: license)
             return try LambdaShapes.response(shape(version), status: .created)
         }
         g.get("layers/:layer/versions") { request, ctx in
             let (ns, name) = try layer(ctx, .invoker)
-            let versions = try await NIOThreadPool.singleton.runIfActive { try layers.versions(namespace: ns, name: name) }
+            let versions = try await layers.layerVersions(namespace: ns, name: name)
             let (page, next) = try LambdaRoutes.page(versions.map(listItem), request: request)
             var result: [String: Any] = ["LayerVersions": page]
             if let next { result["NextMarker"] = next }
@@ -42,7 +40,7 @@ struct LayerRoutes {
         g.get("layers/:layer/versions/:version") { _, ctx in
             let (ns, name) = try layer(ctx, .invoker)
             let n = try number(ctx)
-            guard let v = try await NIOThreadPool.singleton.runIfActive({ try layers.version(namespace: ns, name: name, version: n) }) else {
+            guard let v = try await layers.layerVersion(namespace: ns, name: name, version: n) else {
                 throw AWSError.notFound("The resource you requested does not exist. (layer \(LambdaARN.layer(ns, name, n)))")
             }
             return try LambdaShapes.response(shape(v))
@@ -50,7 +48,7 @@ struct LayerRoutes {
         g.delete("layers/:layer/versions/:version") { _, ctx in
             let (ns, name) = try layer(ctx, .developer)
             let n = try number(ctx)
-            try await NIOThreadPool.singleton.runIfActive { try layers.delete(namespace: ns, name: name, version: n) }
+            try await layers.deleteLayerVersion(namespace: ns, name: name, version: n)
             return Response(status: .noContent)
         }
         g.get("layers") { request, ctx in
@@ -63,13 +61,13 @@ struct LayerRoutes {
                 }
                 let ns = parsed.namespace ?? principal.namespace
                 _ = try ctx.authorize(ns, .invoker)
-                guard let v = try await NIOThreadPool.singleton.runIfActive({ try layers.version(namespace: ns, name: parsed.name, version: parsed.version) }) else {
+                guard let v = try await layers.layerVersion(namespace: ns, name: parsed.name, version: parsed.version) else {
                     throw AWSError.notFound("The resource you requested does not exist. (layer \(arn))")
                 }
                 return try LambdaShapes.response(shape(v))
             }
             _ = try ctx.authorize(principal.namespace, .invoker)
-            let latest = try await NIOThreadPool.singleton.runIfActive { try layers.latest(namespace: principal.namespace) }
+            let latest = try await layers.latestLayers(namespace: principal.namespace)
             let items: [[String: Any]] = latest.map {
                 ["LayerName": $0.name, "LayerArn": LambdaARN.layer($0.namespace, $0.name), "LatestMatchingVersion": listItem($0)]
             }

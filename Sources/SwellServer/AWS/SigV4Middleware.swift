@@ -16,7 +16,7 @@ import Synchronization
 struct SigV4Middleware: RouterMiddleware {
     typealias Context = SwellRequestContext
     let catalog: Catalog
-    let keys: AWSKeyStore
+    let keys: any AWSKeyStorage
     /// The service the credential scope must name (`lambda`).
     let service: String
     let bodyLimit: Int
@@ -65,7 +65,7 @@ struct SigV4Middleware: RouterMiddleware {
         } catch {
             throw AWSError(error)
         }
-        guard let credential = keys.credential(parsed.accessKeyID), let key = catalog.key(id: credential.keyID) else {
+        guard let credential = try await keys.lookupCredential(parsed.accessKeyID), let key = catalog.key(id: credential.keyID) else {
             throw AWSError(.unrecognizedClient, 403, "The security token included in the request is invalid.")
         }
         let body: ByteBuffer

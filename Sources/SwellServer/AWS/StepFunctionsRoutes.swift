@@ -52,7 +52,7 @@ struct StepFunctionsRoutes {
         }
     }
 
-    func register(on router: Router<SwellRequestContext>, catalog: Catalog, keys: AWSKeyStore) {
+    func register(on router: Router<SwellRequestContext>, catalog: Catalog, keys: any AWSKeyStorage) {
         let group = router.group().add(
             middleware: SigV4Middleware(catalog: catalog, keys: keys, service: "states", bodyLimit: Self.bodyLimit, signingKeys: SigningKeyCache()))
         group.post("/") { request, ctx in
@@ -221,7 +221,9 @@ struct StepFunctionsRoutes {
         guard arn.qualifier == nil else { throw AWSError(sfn: .validation, "update the unqualified state machine (got qualifier \(arn.qualifier!))") }
         var record = try await requireMachine(arn)
         if let text = try body.string("definition") {
-            (record, _) = try await engine.store.putWorkflow(namespace: arn.namespace, name: arn.name, definition: try Self.definition(text))
+            // The workflow's triggers (manifest or Swell API) stay as they are.
+            (record, _) = try await engine.store.putWorkflow(
+                namespace: arn.namespace, name: arn.name, definition: try Self.definition(text), triggers: record.triggers)
         }
         var o = JSONObject()
         o["updateDate"] = Self.date(record.updatedAt)

@@ -1,7 +1,9 @@
 import Foundation
 
 /// Where a PostgreSQL store lives, parsed from `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
-/// (also `postgresql://`; `?sslmode=disable|prefer|require`, default `disable`).
+/// (also `postgresql://`), with libpq's TLS parameters: `sslmode=disable|prefer|require|verify-ca|verify-full`
+/// (default `disable`) and `sslrootcert=PATH` (the PEM file of the CAs to trust; the system's
+/// when absent).
 ///
 /// Its `description` masks the password, so it can go into logs and error messages.
 ///
@@ -10,8 +12,13 @@ import Foundation
 /// print(location)   // postgres://swell:***@db.local:5432/swell
 /// ```
 public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
+    /// As libpq: `require` encrypts without checking the certificate (unless `sslrootcert` is
+    /// given: then it checks the chain, as `verify-ca` does); `verify-ca` checks the chain;
+    /// `verify-full` also checks that the certificate names the host.
     public enum TLSMode: String, Sendable, Hashable {
         case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
     }
 
     public var user: String
@@ -20,6 +27,8 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var port: Int
     public var database: String
     public var tls: TLSMode
+    /// The PEM file of the certificate authorities to trust (`sslrootcert`); nil: the system's.
+    public var rootCertificate: String?
 
     /// Why a store URL was refused (the URL itself is not repeated: it may hold a password).
     public struct ParseError: Error, CustomStringConvertible, Equatable {
@@ -30,7 +39,11 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public init(user: String, password: String? = nil, host: String, port: Int = 5432, database: String, tls: TLSMode = .disable) {
+    public init(
+        user: String, password: String? = nil, host: String, port: Int = 5432, database: String, tls: TLSMode = .disable,
+        rootCertificate: String? = nil
+    ) {
+        self.rootCertificate = rootCertificate
         self.user = user
         self.password = password
         self.host = host
@@ -61,26 +74,36 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         let port = components.port ?? 5432
         guard (1...65535).contains(port) else { throw ParseError(description: "the store URL's port must be between 1 and 65535") }
         var tls = TLSMode.disable
+        var rootCertificate: String?
         for item in components.queryItems ?? [] {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                    throw ParseError(description: "sslmode must be disable, prefer or require")
+                    throw ParseError(description: "sslmode must be disable, prefer, require, verify-ca or verify-full")
                 }
                 tls = mode
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else { throw ParseError(description: "sslrootcert must name a PEM file") }
+                rootCertificate = path
             default:
-                throw ParseError(description: "the store URL has an unknown parameter \(item.name) (only sslmode)")
+                throw ParseError(description: "the store URL has an unknown parameter \(item.name) (only sslmode and sslrootcert)")
             }
+        }
+        if rootCertificate != nil, tls == .disable || tls == .prefer {
+            throw ParseError(description: "sslrootcert needs sslmode=require, verify-ca or verify-full")
         }
         self.init(
             user: user, password: components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }, host: host, port: port,
-            database: database.removingPercentEncoding ?? database, tls: tls)
+            database: database.removingPercentEncoding ?? database, tls: tls, rootCertificate: rootCertificate)
     }
 
     /// The URL with the password replaced by `***`.
     public var description: String {
         let credentials = password == nil ? user : "\(user):***"
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "postgres://\(credentials)@\(hostPart):\(port)/\(database)" + (tls == .disable ? "" : "?sslmode=\(tls.rawValue)")
+        var text = "postgres://\(credentials)@\(hostPart):\(port)/\(database)"
+        if tls != .disable { text += "?sslmode=\(tls.rawValue)" }
+        if let rootCertificate { text += "&sslrootcert=\(rootCertificate)" }
+        return text
     }
 }

@@ -193,6 +193,9 @@ extension PostgresStore: TaskStorage {
             try await c.run(
                 "DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?)", [cutoff])
             try await c.run("DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?", [cutoff])
+            // Keys whose window ended hold nothing any more.
+            try await c.run(
+                "DELETE FROM task_idempotency WHERE created_at < extract(epoch FROM clock_timestamp()) - ?", [TaskLimits.idempotencyWindow])
         }
     }
 

@@ -14,6 +14,8 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         case migration
         /// The store URL asks for something this build cannot do.
         case unsupported
+        /// A statement failed (the reason is PostgreSQL's message).
+        case query
     }
 
     public var code: Code
@@ -25,6 +27,7 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
         case .unreachable: "cannot connect to the store \(location): \(reason)"
         case .migration: "cannot migrate the store \(location): \(reason)"
         case .unsupported: "cannot use the store \(location): \(reason)"
+        case .query: "a query of the store \(location) failed: \(reason)"
         }
     }
 }
@@ -65,13 +68,11 @@ public final class PostgresStore: Sendable {
     public static func withStore<T: Sendable>(
         _ location: PostgresLocation, logger: Logger, maximumConnections: Int = 16, _ body: @Sendable (PostgresStore) async throws -> T
     ) async throws -> T {
-        guard location.tls == .disable else {
-            throw PostgresStoreError(code: .unsupported, location: location, reason: "TLS to the store is not supported by this build (use sslmode=disable on a trusted network)")
-        }
-        try await probe(location, logger: logger)
+        let tls = try tlsConfiguration(location)
+        try await probe(location, tls: tls, logger: logger)
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
-            tls: .disable)
+            tls: tls.client)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 1
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -100,10 +101,10 @@ public final class PostgresStore: Sendable {
 
     /// One connection, opened and closed, so that a wrong address, login or database is one
     /// clear error at start (the pool would retry for ever).
-    static func probe(_ location: PostgresLocation, logger: Logger) async throws {
+    static func probe(_ location: PostgresLocation, tls: (connection: PostgresConnection.Configuration.TLS, client: PostgresClient.Configuration.TLS), logger: Logger) async throws {
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
-            tls: .disable)
+            tls: tls.connection)
         configuration.options.connectTimeout = .seconds(10)
         do {
             let connection = try await PostgresConnection.connect(
@@ -114,13 +115,55 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// The TLS settings `sslmode` and `sslrootcert` ask for, for one connection and for the pool.
+    /// - Throws: ``PostgresStoreError`` (`unsupported`) when the CA file cannot be read.
+    static func tlsConfiguration(
+        _ location: PostgresLocation
+    ) throws -> (connection: PostgresConnection.Configuration.TLS, client: PostgresClient.Configuration.TLS) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch location.tls {
+        case .disable:
+            return (.disable, .disable)
+        case .prefer:
+            tls.certificateVerification = .none
+        case .require:
+            tls.certificateVerification = location.rootCertificate == nil ? .none : .noHostnameVerification
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+        }
+        if let path = location.rootCertificate {
+            do {
+                let certificates = try NIOSSLCertificate.fromPEMFile(path)
+                guard !certificates.isEmpty else { throw SwellError(.internal, "it holds no certificate") }
+                tls.trustRoots = .certificates(certificates)
+            } catch {
+                throw PostgresStoreError(code: .unsupported, location: location, reason: "cannot read sslrootcert \(path): \(describe(error))")
+            }
+        }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw PostgresStoreError(code: .unsupported, location: location, reason: "cannot set up TLS: \(describe(error))")
+        }
+        return location.tls == .prefer ? (.prefer(context), .prefer(tls)) : (.require(context), .require(tls))
+    }
+
     /// An error in words (postgres-nio's own description hides everything, by design).
     static func describe(_ error: any Error) -> String {
         if let error = error as? PSQLError {
             if let info = error.serverInfo, let message = info[.message] {
                 return message + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
             }
-            if let underlying = error.underlying { return "\(underlying)" }
+            if let underlying = error.underlying {
+                if underlying is NIOSSLError || underlying is BoringSSLError {
+                    return "TLS handshake failed, the server's certificate was not accepted (check sslrootcert and that the certificate names the host): \(underlying)"
+                }
+                return "\(underlying)"
+            }
+            if error.code == .sslUnsupported { return "the server does not offer TLS (sslmode asks for it)" }
             return error.code.description
         }
         return "\(error)"
@@ -259,6 +302,14 @@ public final class PostgresStore: Sendable {
             "ALTER TABLE versions ADD COLUMN async_cap BIGINT GENERATED ALWAYS AS ((config::jsonb #>> '{async,concurrency}')::int8) STORED",
             "CREATE INDEX tasks_leased ON tasks (namespace, function) WHERE lease_owner IS NOT NULL",
         ]),
+        // The stores that had a SQLite implementation only: workflows (with execution owners), layers, usage, audit, AWS keys.
+        PostgresWorkflowStore.migration,
+        PostgresLayerStore.migration,
+        PostgresUsageStore.migration,
+        PostgresAuditStore.migration,
+        PostgresAWSKeyStore.migration,
+        // Idempotency keys unique across nodes.
+        idempotencyMigration,
     ]
 
     /// Applies the migrations not applied yet, in one transaction under an advisory lock.
@@ -363,5 +414,12 @@ extension PostgresRandomAccessRow {
 
     func optionalDate(_ column: String) throws -> Date? {
         try decode(column, as: Double?.self).map { Date(timeIntervalSince1970: $0) }
+    }
+}
+
+extension PostgresStore {
+    /// Whether this store's connections are encrypted (TLS), as the server sees one of them.
+    public func connectionIsEncrypted() async throws -> Bool {
+        try await rows("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", []).first?.decode("ssl", as: Bool.self) ?? false
     }
 }
