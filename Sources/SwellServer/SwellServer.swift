@@ -164,7 +164,7 @@ public enum SwellServer {
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: stores.triggers, kafka: kafka, logger: logger)
         let workflows = WorkflowEngine(
-            store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
+            store: try SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker, tasks: tasks), logger: logger)
         tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)
         // As root, functions get uids from a block of the host's that no other data directory has.

@@ -33,6 +33,11 @@ public actor TaskService: Service {
         /// Scale-out: until when this node surely holds the task's lease (its claim or last
         /// renewal was sent at `lease − margin` before); it is not started after that.
         var heldUntil: ContinuousClock.Instant?
+        /// The attempts finished since it was admitted; all of its attempts when
+        /// `attemptsComplete` (it had never started before: not recovered, claimed back or
+        /// re-driven after starts), so that a destination record needs no read of the store.
+        var attempts: [TaskAttempt] = []
+        var attemptsComplete = false
     }
 
     /// A function's queue, as caps and counters key it (no string building per task).
@@ -93,6 +98,11 @@ public actor TaskService: Service {
     /// writes behind): their leases are kept until it is, so no other node runs them again.
     private var unflushed: Set<String> = []
     private var claimWakeup: CheckedContinuation<Void, Never>?
+    /// Workflow Task states waiting in the queue for their turn, by request id (not stored:
+    /// the workflow journal is their durable record).
+    private var workflowWaiting: [String: WorkflowWaiter] = [:]
+    /// Workflow Task states let through and not yet finished, by request id.
+    private var workflowRunning: [String: FunctionName] = [:]
 
     /// - Parameter cluster: with a store that many nodes share (`TaskLeasing`), the settings
     ///   of this node's claims; tasks then run on whichever node claims them.
@@ -227,7 +237,7 @@ public actor TaskService: Service {
         sequence += 1
         live[record.id] = Live(
             record: record, target: try? Qualifier(parsing: record.qualifier), sequence: sequence,
-            readySince: max(record.runAt, record.createdAt))
+            readySince: max(record.runAt, record.createdAt), attemptsComplete: record.starts == 0)
         queue.push(
             QueuedTask(id: record.id, namespace: record.namespace, function: record.function, priority: record.priority,
                        runAt: record.runAt.timeIntervalSince1970, sequence: sequence),
@@ -242,6 +252,115 @@ public actor TaskService: Service {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         return "t" + String(repeating: "0", count: max(0, 12 - time.count)) + time
             + String(repeating: "0", count: max(0, 16 - random.count)) + random
+    }
+
+    // MARK: Workflow tasks
+
+    /// The priority a workflow's Task state waits with: that of an async task enqueued without
+    /// one, so a namespace's workflows and its async tasks take turns in arrival order.
+    public static let workflowTaskPriority = 0
+
+    struct WorkflowWaiter {
+        var namespace: String
+        var function: String
+        var target: Qualifier
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    /// How a workflow Task state's invocation went through the queue.
+    public enum WorkflowTaskRun: Sendable {
+        /// It had its turn and ran: the invoker's answer.
+        case invoked(Result<Invoker.Response, SwellError>)
+        /// It was cancelled (its Task state timed out, its execution stopped, the server is
+        /// shutting down) before its turn came.
+        case cancelled
+    }
+
+    /// Runs a workflow Task state's invocation as an async task runs: it waits in the same
+    /// queue (the namespace's share, `priority`, the namespace's rate limit, the function's
+    /// async concurrency cap, this node's share of both on a cluster, latency-sensitive work
+    /// first), then invokes in the offline work class, in the caller's task. It is not written
+    /// to the task store, never retried here (the workflow's `Retry` decides) and not expired:
+    /// the workflow journal is its durable record. Cancelling the caller's task, or
+    /// `cancelWorkflowTask`, takes it out of the queue.
+    public nonisolated func runWorkflowTask(
+        namespace: String, function: String, qualifier: Qualifier, payload: ByteBuffer, requestID: String, timeout: Int?,
+        priority: Int = TaskService.workflowTaskPriority
+    ) async -> WorkflowTaskRun {
+        guard await waitForTurn(namespace: namespace, function: function, qualifier: qualifier, requestID: requestID, priority: priority) else {
+            return .cancelled
+        }
+        let result: Result<Invoker.Response, SwellError>
+        do {
+            result = .success(try await invoker.invoke(
+                namespace: namespace, name: function, qualifier: qualifier, payload: payload, workClass: .offline, requestID: requestID,
+                timeout: timeout))
+        } catch {
+            result = .failure(error)
+        }
+        await workflowTaskFinished(requestID)
+        return .invoked(result)
+    }
+
+    /// Takes a workflow Task state's invocation out of the queue, or interrupts it if it runs.
+    public nonisolated func cancelWorkflowTask(namespace: String, function: String, requestID: String) {
+        for pool in invoker.runtime.pools(namespace: namespace, name: function) {
+            if pool.interrupt(requestID) { return }
+        }
+        Task { await self.cancelWaiting(requestID) }
+    }
+
+    /// Waits until the dispatcher lets the invocation start (true), or it is cancelled (false).
+    private func waitForTurn(namespace: String, function: String, qualifier: Qualifier, requestID: String, priority: Int) async -> Bool {
+        let now = Date().timeIntervalSince1970
+        sequence += 1
+        let queued = QueuedTask(id: requestID, namespace: namespace, function: function, priority: priority, runAt: now, sequence: sequence)
+        // Nothing waits (so no one is passed over) and it may start: at once, without a dispatch pass.
+        if accepting, queue.readyCount == 0, totalInFlight < maxInFlight,
+           mayStart(queued, now: now, target: qualifier) {
+            startWorkflowTask(requestID, name: FunctionName(namespace: namespace, function: function), now: now)
+            return true
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                if Task.isCancelled {
+                    c.resume(returning: false)
+                    return
+                }
+                workflowWaiting[requestID] = WorkflowWaiter(namespace: namespace, function: function, target: qualifier, continuation: c)
+                queue.push(queued, now: now)
+                wake()
+            }
+        } onCancel: {
+            Task { await self.cancelWaiting(requestID) }
+        }
+    }
+
+    private func startWorkflowTask(_ requestID: String, name: FunctionName, now: Double) {
+        if buckets[name.namespace] != nil { _ = buckets[name.namespace]!.take(now: now) }
+        inFlight[name, default: 0] += 1
+        totalInFlight += 1
+        workflowRunning[requestID] = name
+    }
+
+    private func cancelWaiting(_ requestID: String) {
+        if let waiter = workflowWaiting.removeValue(forKey: requestID) {
+            queue.remove(requestID, namespace: waiter.namespace, function: waiter.function)
+            waiter.continuation.resume(returning: false)
+        } else if let name = workflowRunning[requestID] {
+            // Let through just before the cancel: interrupt it if its invocation has started meanwhile.
+            for pool in invoker.runtime.pools(namespace: name.namespace, name: name.function) {
+                if pool.interrupt(requestID) { return }
+            }
+        }
+    }
+
+    private func workflowTaskFinished(_ requestID: String) {
+        guard let name = workflowRunning.removeValue(forKey: requestID) else { return }
+        inFlight[name, default: 1] -= 1
+        totalInFlight -= 1
+        // Room for what waits (nothing waiting: no dispatch pass).
+        if queue.count > 0 { wake() }
     }
 
     // MARK: Stop and re-drive
@@ -398,7 +517,7 @@ public actor TaskService: Service {
         }
         // Let running attempts finish (they are recorded); queued ones stay queued on disk.
         let deadline = ContinuousClock.now + .seconds(10)
-        while totalInFlight > 0 && ContinuousClock.now < deadline {
+        while totalInFlight - workflowRunning.count > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await journal.flush()
@@ -416,7 +535,7 @@ public actor TaskService: Service {
         var failures = 0
         while !Task.isCancelled && accepting {
             claimWanted = false
-            let waiting = live.count - totalInFlight
+            let waiting = live.count - (totalInFlight - workflowRunning.count)
             let room = min(settings.prefetch - waiting, maxInFlight - totalInFlight)
             var claimedAny = false
             if room > 0 {
@@ -546,7 +665,12 @@ public actor TaskService: Service {
                 if !ok { blocked = true }
                 return ok
             }) else { break }
-            start(task.id, now: nowDate)
+            if let waiter = workflowWaiting.removeValue(forKey: task.id) {
+                startWorkflowTask(task.id, name: FunctionName(namespace: task.namespace, function: task.function), now: now)
+                waiter.continuation.resume(returning: true)
+            } else {
+                start(task.id, now: nowDate)
+            }
         }
         if totalInFlight >= maxInFlight { return nil }
         var wait: Double? = queue.nextRunAt.map { max(0.001, $0 - now) }
@@ -559,13 +683,18 @@ public actor TaskService: Service {
     }
 
     private func mayStart(_ task: QueuedTask, now: Double) -> Bool {
+        mayStart(task, now: now, target: live[task.id]?.target ?? workflowWaiting[task.id]?.target)
+    }
+
+    /// `target`: the qualifier the task invokes (nil: no cap applies, it fails when it runs).
+    private func mayStart(_ task: QueuedTask, now: Double, target: Qualifier?) -> Bool {
         if var bucket = buckets[task.namespace] {
             let ok = bucket.available(now: now)
             buckets[task.namespace] = bucket
             if !ok { return false }
         }
         // The cap of the version the task targets, against the function's async work in flight.
-        guard let entry = live[task.id], let config = target(of: entry)?.config else { return true }
+        guard let target, let config = try? invoker.catalog.resolve(task.namespace, task.function, target, random: 1).config else { return true }
         // An explicit async cap is split across the live nodes (rounded up); the default cap
         // follows this node's own instances.
         let cap = config.async.concurrency.map { ($0 + nodeCount - 1) / nodeCount } ?? config.scaling.maxInstances * config.concurrency
@@ -699,7 +828,7 @@ public actor TaskService: Service {
         totalInFlight -= 1
         defer { wake() }
         // Scale-out: room for more of the shared queue's tasks.
-        if let settings = leaseSettings, live.count - totalInFlight <= settings.prefetch / 2 { claimSoon() }
+        if let settings = leaseSettings, live.count - (totalInFlight - workflowRunning.count) <= settings.prefetch / 2 { claimSoon() }
 
         var attempt = running.attempt
         attempt.finishedAt = now
@@ -710,6 +839,7 @@ public actor TaskService: Service {
         attempt.error = r.error
         journal.append(.attemptFinished(attempt))
         entry.running = nil
+        entry.attempts.append(attempt)
 
         // The settings of the version that ran (a task for a version or an alias uses that
         // version's, not `$LATEST`'s).
@@ -779,10 +909,16 @@ public actor TaskService: Service {
         let store = self.store
         let journal = self.journal
         let sender = destinations
+        let known = entry.attemptsComplete ? entry.attempts : nil
         Task {
-            // The attempts of the record come from the journal: wait until they are written.
-            await journal.flush()
-            let attempts = (try? await store.attempts(taskID: record.id)) ?? []
+            let attempts: [TaskAttempt]
+            if let known {
+                attempts = known
+            } else {
+                // Attempts from before a restart or a re-drive are in the store: read once written.
+                await journal.flush()
+                attempts = (try? await store.attempts(taskID: record.id)) ?? []
+            }
             let body = DestinationRecord(
                 timestamp: ISO8601DateFormatter().string(from: now),
                 requestContext: .init(
