@@ -263,7 +263,12 @@ public actor TaskService: Service {
             // Whichever node claims them runs them (this one too, at once).
             claimSoon()
         } else {
-            for record in records { admit(record) }
+            // One qualifier, one clock reading and one count update for the batch.
+            let target = try? Qualifier(parsing: qualifier)
+            let now = Date().timeIntervalSince1970
+            for record in records { admit(record, target: target, now: now) }
+            counts[FunctionName(namespace: namespace, function: function), default: Counts()].queued += records.count
+            syncWaiting()
             wake()
         }
         return results
@@ -271,16 +276,21 @@ public actor TaskService: Service {
 
     /// Puts a stored task in the queue (the caller wakes the dispatcher).
     private func admit(_ record: TaskRecord) {
+        admit(record, target: try? Qualifier(parsing: record.qualifier), now: Date().timeIntervalSince1970)
+        counts[FunctionName(namespace: record.namespace, function: record.function), default: Counts()].queued += 1
+        syncWaiting()
+    }
+
+    /// `admit` of one task of a batch: the caller counts it queued and syncs the admission lock.
+    private func admit(_ record: TaskRecord, target: Qualifier?, now: Double) {
         sequence += 1
         live[record.id] = Live(
-            record: record, target: try? Qualifier(parsing: record.qualifier), sequence: sequence,
-            readySince: max(record.runAt, record.createdAt), attemptsComplete: record.starts == 0)
+            record: record, target: target, sequence: sequence, readySince: max(record.runAt, record.createdAt),
+            attemptsComplete: record.starts == 0)
         queue.push(
             QueuedTask(id: record.id, namespace: record.namespace, function: record.function, priority: record.priority,
                        runAt: record.runAt.timeIntervalSince1970, sequence: sequence),
-            now: Date().timeIntervalSince1970)
-        syncWaiting()
-        counts[FunctionName(namespace: record.namespace, function: record.function), default: Counts()].queued += 1
+            now: now)
     }
 
     /// Time-ordered, unique ids: 12 hex digits of milliseconds, then 16 random hex digits.
