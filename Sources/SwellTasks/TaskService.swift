@@ -85,7 +85,7 @@ public actor TaskService: Service {
         var buckets: [String: TokenBucket] = [:]
         /// Workflow Task states let through and not yet finished, by request id.
         var workflowRunning: [String: FunctionName] = [:]
-        /// The queue's length as the actor last left it (0: no task is passed over by starting at once).
+        /// Ready tasks in the queue as the actor last left it (0: no task is passed over by starting at once).
         var waiting = 0
         var accepting = true
         var nodeCount = 1
@@ -417,9 +417,11 @@ public actor TaskService: Service {
         }
     }
 
-    /// Tells the admission lock how many tasks wait (after the queue changed).
+    /// Tells the admission lock how many tasks are ready and wait (after the queue changed;
+    /// delayed ones are not counted: they pass nobody until their time, when a dispatch pass
+    /// syncs again).
     private func syncWaiting() {
-        let count = queue.count
+        let count = queue.readyCount
         admission.withLock { $0.waiting = count }
     }
 
