@@ -167,7 +167,8 @@ public enum SwellServer {
         let triggers = TriggerManager(
             catalog: catalog, invoker: invoker, tasks: tasks, store: stores.triggers, kafka: kafka, logger: logger)
         let workflows = WorkflowEngine(
-            store: try stores.shared?.workflows ?? SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker), logger: logger)
+            store: try stores.shared?.workflows ?? SQLiteWorkflowStore(path: "\(data)/workflows.db"), runner: InvokerTaskRunner(invoker: invoker, tasks: tasks),
+            logger: logger)
         tasks.setWorkflowStarter(WorkflowRoutes.destinationStarter(workflows))
         await triggers.setWorkflowHost(WorkflowTriggerStarter(engine: workflows))
         let provisioner = Provisioner(catalog: catalog, runtime: runtime, codeDirectory: code.unpackDirectory, logger: logger, share: share)

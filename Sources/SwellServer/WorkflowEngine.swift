@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SwellInvoker
 import SwellModel
 import SwellStore
+import SwellTasks
 import SwellWorkflow
 
 /// The time the engine stamps events with (a mock in tests).
@@ -770,16 +771,26 @@ extension Timestamp {
     var date: Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 }
 
-/// Runs Task states' invocations through the invoker, in the offline work class (below
-/// latency-sensitive requests, like async tasks).
+/// Runs Task states' invocations through the async task machinery (`TaskService`): they wait
+/// in its queue (fair share across namespaces, priority, the namespace's async rate limit, the
+/// function's async concurrency cap, latency-sensitive work first) and run in the offline work
+/// class. Without a task service (tests), straight through the invoker.
 public struct InvokerTaskRunner: WorkflowTaskRunner {
     let invoker: Invoker
+    let tasks: TaskService?
 
-    public init(invoker: Invoker) { self.invoker = invoker }
+    public init(invoker: Invoker, tasks: TaskService? = nil) {
+        self.invoker = invoker
+        self.tasks = tasks
+    }
 
     public var traces: Bool { invoker.tracing }
 
     public func cancel(namespace: String, invocation: TaskInvocation, requestID: String) {
+        if let tasks {
+            tasks.cancelWorkflowTask(namespace: namespace, function: invocation.function.name, requestID: requestID)
+            return
+        }
         for pool in invoker.runtime.pools(namespace: namespace, name: invocation.function.name) {
             if pool.interrupt(requestID) { return }
         }
@@ -792,11 +803,34 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
         } catch {
             return .failure(StatesError("Lambda.InvalidParameterValueException", "\(error.message)"))
         }
-        do {
-            let response = try await invoker.invoke(
-                namespace: namespace, name: invocation.function.name, qualifier: qualifier,
-                payload: ByteBuffer(string: invocation.payload.serialized()), workClass: .offline, requestID: requestID,
+        let payload = ByteBuffer(string: invocation.payload.serialized())
+        let answer: Result<Invoker.Response, SwellError>
+        if let tasks {
+            switch await tasks.runWorkflowTask(
+                namespace: namespace, function: invocation.function.name, qualifier: qualifier, payload: payload, requestID: requestID,
                 timeout: invocation.timeoutSeconds)
+            {
+            case .invoked(let result): answer = result
+            // Its execution no longer waits for it (timed out, stopped) or the server stops: the
+            // outcome is not applied.
+            case .cancelled: return .failure(StatesError(ErrorName.taskFailed, "the task was cancelled before it ran"))
+            }
+        } else {
+            do {
+                answer = .success(try await invoker.invoke(
+                    namespace: namespace, name: invocation.function.name, qualifier: qualifier, payload: payload, workClass: .offline,
+                    requestID: requestID, timeout: invocation.timeoutSeconds))
+            } catch {
+                answer = .failure(error)
+            }
+        }
+        return Self.outcome(answer)
+    }
+
+    /// A Task state's outcome from the invoker's answer, as AWS gives a Lambda task's.
+    static func outcome(_ answer: Result<Invoker.Response, SwellError>) -> Result<TaskResult, StatesError> {
+        switch answer {
+        case .success(let response):
             switch response.result {
             case .success(let bytes):
                 let data = Array(bytes.readableBytesView)
@@ -818,7 +852,7 @@ public struct InvokerTaskRunner: WorkflowTaskRunner {
                 let name = error.errorType.isEmpty ? kind.rawValue : error.errorType
                 return .failure(StatesError(name, JSON.object(cause).serialized()))
             }
-        } catch {
+        case .failure(let error):
             switch error.code {
             case .notFound: return .failure(StatesError("Lambda.ResourceNotFoundException", error.message))
             case .throttled: return .failure(StatesError("Lambda.TooManyRequestsException", error.message))

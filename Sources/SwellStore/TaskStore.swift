@@ -99,61 +99,94 @@ public final class TaskStore: TaskStorage, Sendable {
     }
 
     static func apply(_ writes: [TaskWrite], _ db: Database) throws {
-        do {  // (one block: the body the write closure had)
-            for w in writes {
-                switch w {
-                case .insert(let t):
-                    try db.cachedStatement(sql: """
-                        INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
-                            created_at, run_at, attempts, starts, updated_at, finished_at, result, error, trace_parent)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [
-                            t.id, t.namespace, t.function, t.qualifier, t.state.rawValue, t.priority, t.payload, t.idempotencyKey,
-                            t.timeout, t.createdAt.timeIntervalSince1970, t.runAt.timeIntervalSince1970, t.attempts, t.starts,
-                            t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error, t.traceParent,
-                        ])
-                case .started(let a, let starts):
-                    try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
-                        .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
-                    try db.cachedStatement(sql: """
-                        INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
-                        VALUES (?, ?, ?, ?, ?, 0)
-                        """).execute(arguments: [a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs])
-                case .attemptFinished(let a):
-                    try db.cachedStatement(sql: """
-                        UPDATE task_attempts SET finished_at = ?, outcome = ?, error_type = ?, error = ?, duration_ms = ?, cold_start = ?
-                        WHERE task_id = ? AND number = ?
-                        """).execute(arguments: [
-                            a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs, a.coldStart,
-                            a.taskID, a.number,
-                        ])
-                case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
-                    try db.cachedStatement(sql: """
-                        UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
-                        WHERE id = ?
-                        """).execute(arguments: [
-                            state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
-                            at.timeIntervalSince1970, id,
-                        ])
-                case .redrive(let id, let at):
-                    let t = at.timeIntervalSince1970
-                    try db.execute(
-                        sql: """
-                            UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, created_at = ?, finished_at = NULL,
-                                result = NULL, error = NULL, updated_at = ? WHERE id = ?
-                            """,
-                        arguments: [t, t, t, id])
-                case .purge(let before):
-                    let cutoff = before.timeIntervalSince1970
-                    try db.execute(
-                        sql: """
-                            DELETE FROM task_attempts WHERE task_id IN
-                                (SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?)
-                            """,
-                        arguments: [cutoff])
-                    try db.execute(sql: "DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?", arguments: [cutoff])
-                }
+        for step in TaskWriteStep.plan(writes) {
+            switch step {
+            case .write(let w):
+                try apply(w, db)
+            case .attempt(let a):
+                try putAttempt(a, db)
+            case .startedAttempt(let a, let starts):
+                try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
+                    .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
+                try putAttempt(a, db)
+            case .state(.state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at), let starts):
+                try db.cachedStatement(sql: """
+                    UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?, starts = ?
+                    WHERE id = ?
+                    """).execute(arguments: [
+                        state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
+                        at.timeIntervalSince1970, starts, id,
+                    ])
+            case .state(let w, _):
+                try apply(w, db)
             }
+        }
+    }
+
+    /// An attempt's whole row (started, and ended when it has).
+    static func putAttempt(_ a: TaskAttempt, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start, finished_at,
+                outcome, error_type, error, duration_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs, a.coldStart,
+                a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs,
+            ])
+    }
+
+    static func apply(_ w: TaskWrite, _ db: Database) throws {
+        switch w {
+        case .insert(let t):
+            try db.cachedStatement(sql: """
+                INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
+                    created_at, run_at, attempts, starts, updated_at, finished_at, result, error, trace_parent)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    t.id, t.namespace, t.function, t.qualifier, t.state.rawValue, t.priority, t.payload, t.idempotencyKey,
+                    t.timeout, t.createdAt.timeIntervalSince1970, t.runAt.timeIntervalSince1970, t.attempts, t.starts,
+                    t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error, t.traceParent,
+                ])
+        case .started(let a, let starts):
+            try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
+                .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
+                VALUES (?, ?, ?, ?, ?, 0)
+                """).execute(arguments: [a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs])
+        case .attemptFinished(let a):
+            try db.cachedStatement(sql: """
+                UPDATE task_attempts SET finished_at = ?, outcome = ?, error_type = ?, error = ?, duration_ms = ?, cold_start = ?
+                WHERE task_id = ? AND number = ?
+                """).execute(arguments: [
+                    a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs, a.coldStart,
+                    a.taskID, a.number,
+                ])
+        case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
+            try db.cachedStatement(sql: """
+                UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
+                WHERE id = ?
+                """).execute(arguments: [
+                    state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
+                    at.timeIntervalSince1970, id,
+                ])
+        case .redrive(let id, let at):
+            let t = at.timeIntervalSince1970
+            try db.execute(
+                sql: """
+                    UPDATE tasks SET state = 'queued', attempts = 0, run_at = ?, created_at = ?, finished_at = NULL,
+                        result = NULL, error = NULL, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [t, t, t, id])
+        case .purge(let before):
+            let cutoff = before.timeIntervalSince1970
+            try db.execute(
+                sql: """
+                    DELETE FROM task_attempts WHERE task_id IN
+                        (SELECT id FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?)
+                    """,
+                arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM tasks WHERE finished_at IS NOT NULL AND finished_at < ?", arguments: [cutoff])
         }
     }
 

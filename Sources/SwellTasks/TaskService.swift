@@ -8,6 +8,7 @@ import SwellModel
 import SwellRuntime
 import SwellScheduler
 import SwellStore
+import Synchronization
 
 /// Swell's durable async invocation: enqueue (group-committed before 202), dispatch with
 /// fair share across namespaces, per-function async concurrency caps, per-namespace rate
@@ -33,6 +34,11 @@ public actor TaskService: Service {
         /// Scale-out: until when this node surely holds the task's lease (its claim or last
         /// renewal was sent at `lease − margin` before); it is not started after that.
         var heldUntil: ContinuousClock.Instant?
+        /// The attempts finished since it was admitted; all of its attempts when
+        /// `attemptsComplete` (it had never started before: not recovered, claimed back or
+        /// re-driven after starts), so that a destination record needs no read of the store.
+        var attempts: [TaskAttempt] = []
+        var attemptsComplete = false
     }
 
     /// A function's queue, as caps and counters key it (no string building per task).
@@ -69,10 +75,46 @@ public actor TaskService: Service {
 
     private var live: [String: Live] = [:]
     private var queue = TaskQueue()
-    private var inFlight: [FunctionName: Int] = [:]
     private var counts: [FunctionName: Counts] = [:]
-    private var totalInFlight = 0
-    private var buckets: [String: TokenBucket] = [:]
+    /// What decides whether a task may start (in flight per function and on the node, the
+    /// namespaces' token buckets), behind a lock: a workflow Task state is let through from
+    /// its own task when nothing waits, without entering the actor twice per invocation.
+    struct Admission {
+        var inFlight: [FunctionName: Int] = [:]
+        var totalInFlight = 0
+        var buckets: [String: TokenBucket] = [:]
+        /// Workflow Task states let through and not yet finished, by request id.
+        var workflowRunning: [String: FunctionName] = [:]
+        /// Ready tasks in the queue as the actor last left it (0: no task is passed over by starting at once).
+        var waiting = 0
+        var accepting = true
+        var nodeCount = 1
+
+        /// Whether `function` has room under `cap` and `namespace` a token (not taken).
+        mutating func mayStart(_ name: FunctionName, cap: Int?, now: Double) -> Bool {
+            if var bucket = buckets[name.namespace] {
+                let ok = bucket.available(now: now)
+                buckets[name.namespace] = bucket
+                if !ok { return false }
+            }
+            if let cap, inFlight[name, default: 0] >= cap { return false }
+            return true
+        }
+
+        /// Counts a start and takes its namespace's token.
+        mutating func started(_ name: FunctionName, now: Double) {
+            if buckets[name.namespace] != nil { _ = buckets[name.namespace]!.take(now: now) }
+            inFlight[name, default: 0] += 1
+            totalInFlight += 1
+        }
+
+        mutating func finished(_ name: FunctionName) {
+            inFlight[name, default: 1] -= 1
+            totalInFlight -= 1
+        }
+    }
+    private nonisolated let admission = Mutex(Admission())
+    private var totalInFlight: Int { admission.withLock { $0.totalInFlight } }
     private var limits: [String: NamespaceTaskLimits] = [:]
     private var idempotency = IdempotencyIndex<IdempotencySlot>(window: TaskLimits.idempotencyWindow)
     private var sequence: UInt64 = 0
@@ -80,7 +122,9 @@ public actor TaskService: Service {
     private var wakeGeneration = 0
     /// The earliest pending timer of the dispatch loop (one timer task at a time, not one per pass).
     private var timerDeadline: ContinuousClock.Instant?
-    private var accepting = true
+    private var accepting = true {
+        didSet { admission.withLock { [accepting] in $0.accepting = accepting } }
+    }
     private var recovered = false
     /// Scale-out: the shared queue this node claims from, and how (nil: this node owns its queue alone).
     let leasing: (any TaskLeasing)?
@@ -93,6 +137,9 @@ public actor TaskService: Service {
     /// writes behind): their leases are kept until it is, so no other node runs them again.
     private var unflushed: Set<String> = []
     private var claimWakeup: CheckedContinuation<Void, Never>?
+    /// Workflow Task states waiting in the queue for their turn, by request id (not stored:
+    /// the workflow journal is their durable record).
+    private var workflowWaiting: [String: WorkflowWaiter] = [:]
 
     /// - Parameter cluster: with a store that many nodes share (`TaskLeasing`), the settings
     ///   of this node's claims; tasks then run on whichever node claims them.
@@ -221,7 +268,12 @@ public actor TaskService: Service {
             // Whichever node claims them runs them (this one too, at once).
             claimSoon()
         } else {
-            for record in records { admit(record) }
+            // One qualifier, one clock reading and one count update for the batch.
+            let target = try? Qualifier(parsing: qualifier)
+            let now = Date().timeIntervalSince1970
+            for record in records { admit(record, target: target, now: now) }
+            counts[FunctionName(namespace: namespace, function: function), default: Counts()].queued += records.count
+            syncWaiting()
             wake()
         }
         return results
@@ -229,15 +281,21 @@ public actor TaskService: Service {
 
     /// Puts a stored task in the queue (the caller wakes the dispatcher).
     private func admit(_ record: TaskRecord) {
+        admit(record, target: try? Qualifier(parsing: record.qualifier), now: Date().timeIntervalSince1970)
+        counts[FunctionName(namespace: record.namespace, function: record.function), default: Counts()].queued += 1
+        syncWaiting()
+    }
+
+    /// `admit` of one task of a batch: the caller counts it queued and syncs the admission lock.
+    private func admit(_ record: TaskRecord, target: Qualifier?, now: Double) {
         sequence += 1
         live[record.id] = Live(
-            record: record, target: try? Qualifier(parsing: record.qualifier), sequence: sequence,
-            readySince: max(record.runAt, record.createdAt))
+            record: record, target: target, sequence: sequence, readySince: max(record.runAt, record.createdAt),
+            attemptsComplete: record.starts == 0)
         queue.push(
             QueuedTask(id: record.id, namespace: record.namespace, function: record.function, priority: record.priority,
                        runAt: record.runAt.timeIntervalSince1970, sequence: sequence),
-            now: Date().timeIntervalSince1970)
-        counts[FunctionName(namespace: record.namespace, function: record.function), default: Counts()].queued += 1
+            now: now)
     }
 
     /// Time-ordered, unique ids: 12 hex digits of milliseconds, then 16 random hex digits.
@@ -247,6 +305,142 @@ public actor TaskService: Service {
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         return "t" + String(repeating: "0", count: max(0, 12 - time.count)) + time
             + String(repeating: "0", count: max(0, 16 - random.count)) + random
+    }
+
+    // MARK: Workflow tasks
+
+    /// The priority a workflow's Task state waits with: that of an async task enqueued without
+    /// one, so a namespace's workflows and its async tasks take turns in arrival order.
+    public static let workflowTaskPriority = 0
+
+    struct WorkflowWaiter {
+        var namespace: String
+        var function: String
+        var target: Qualifier
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    /// How a workflow Task state's invocation went through the queue.
+    public enum WorkflowTaskRun: Sendable {
+        /// It had its turn and ran: the invoker's answer.
+        case invoked(Result<Invoker.Response, SwellError>)
+        /// It was cancelled (its Task state timed out, its execution stopped, the server is
+        /// shutting down) before its turn came.
+        case cancelled
+    }
+
+    /// Runs a workflow Task state's invocation as an async task runs: it waits in the same
+    /// queue (the namespace's share, `priority`, the namespace's rate limit, the function's
+    /// async concurrency cap, this node's share of both on a cluster, latency-sensitive work
+    /// first), then invokes in the offline work class, in the caller's task. It is not written
+    /// to the task store, never retried here (the workflow's `Retry` decides) and not expired:
+    /// the workflow journal is its durable record. Cancelling the caller's task, or
+    /// `cancelWorkflowTask`, takes it out of the queue.
+    public nonisolated func runWorkflowTask(
+        namespace: String, function: String, qualifier: Qualifier, payload: ByteBuffer, requestID: String, timeout: Int?,
+        priority: Int = TaskService.workflowTaskPriority
+    ) async -> WorkflowTaskRun {
+        if !startAtOnce(namespace: namespace, function: function, qualifier: qualifier, requestID: requestID) {
+            guard await waitForTurn(namespace: namespace, function: function, qualifier: qualifier, requestID: requestID, priority: priority) else {
+                return .cancelled
+            }
+        }
+        let result: Result<Invoker.Response, SwellError>
+        do {
+            result = .success(try await invoker.invoke(
+                namespace: namespace, name: function, qualifier: qualifier, payload: payload, workClass: .offline, requestID: requestID,
+                timeout: timeout))
+        } catch {
+            result = .failure(error)
+        }
+        let waiting = admission.withLock { a -> Bool in
+            guard let name = a.workflowRunning.removeValue(forKey: requestID) else { return false }
+            a.finished(name)
+            return a.waiting > 0
+        }
+        // Room for what waits: the dispatcher looks (nothing waiting: the actor is not entered).
+        if waiting { Task { await self.wake() } }
+        return .invoked(result)
+    }
+
+    /// Lets a workflow Task state start at once, from the caller's task, when nothing waits
+    /// in the queue (so no one is passed over) and it may start now.
+    private nonisolated func startAtOnce(namespace: String, function: String, qualifier: Qualifier, requestID: String) -> Bool {
+        guard !invoker.runtime.hasLatencyWaiting(namespace: namespace, name: function) else { return false }
+        let config = try? invoker.catalog.resolve(namespace, function, qualifier, random: 1).config
+        let name = FunctionName(namespace: namespace, function: function)
+        let now = Date().timeIntervalSince1970
+        return admission.withLock { a in
+            guard a.accepting, a.waiting == 0, a.totalInFlight < maxInFlight,
+                  a.mayStart(name, cap: config.map { Self.asyncCap($0, nodes: a.nodeCount) }, now: now)
+            else { return false }
+            a.started(name, now: now)
+            a.workflowRunning[requestID] = name
+            return true
+        }
+    }
+
+    /// A function's async concurrency cap on this node: an explicit cap split across the live
+    /// nodes (rounded up); the default cap follows this node's own instances.
+    static func asyncCap(_ config: FunctionConfig, nodes: Int) -> Int {
+        config.async.concurrency.map { ($0 + nodes - 1) / nodes } ?? config.scaling.maxInstances * config.concurrency
+    }
+
+    /// Takes a workflow Task state's invocation out of the queue, or interrupts it if it runs.
+    public nonisolated func cancelWorkflowTask(namespace: String, function: String, requestID: String) {
+        for pool in invoker.runtime.pools(namespace: namespace, name: function) {
+            if pool.interrupt(requestID) { return }
+        }
+        Task { await self.cancelWaiting(requestID) }
+    }
+
+    /// Waits until the dispatcher lets the invocation start (true), or it is cancelled (false).
+    private func waitForTurn(namespace: String, function: String, qualifier: Qualifier, requestID: String, priority: Int) async -> Bool {
+        let now = Date().timeIntervalSince1970
+        sequence += 1
+        let queued = QueuedTask(id: requestID, namespace: namespace, function: function, priority: priority, runAt: now, sequence: sequence)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                if Task.isCancelled {
+                    c.resume(returning: false)
+                    return
+                }
+                workflowWaiting[requestID] = WorkflowWaiter(namespace: namespace, function: function, target: qualifier, continuation: c)
+                queue.push(queued, now: now)
+                syncWaiting()
+                wake()
+            }
+        } onCancel: {
+            Task { await self.cancelWaiting(requestID) }
+        }
+    }
+
+    private func startWorkflowTask(_ requestID: String, name: FunctionName, now: Double) {
+        admission.withLock { a in
+            a.started(name, now: now)
+            a.workflowRunning[requestID] = name
+        }
+    }
+
+    /// Tells the admission lock how many tasks are ready and wait (after the queue changed;
+    /// delayed ones are not counted: they pass nobody until their time, when a dispatch pass
+    /// syncs again).
+    private func syncWaiting() {
+        let count = queue.readyCount
+        admission.withLock { $0.waiting = count }
+    }
+
+    private func cancelWaiting(_ requestID: String) {
+        if let waiter = workflowWaiting.removeValue(forKey: requestID) {
+            queue.remove(requestID, namespace: waiter.namespace, function: waiter.function)
+            syncWaiting()
+            waiter.continuation.resume(returning: false)
+        } else if let name = admission.withLock({ $0.workflowRunning[requestID] }) {
+            // Let through just before the cancel: interrupt it if its invocation has started meanwhile.
+            for pool in invoker.runtime.pools(namespace: name.namespace, name: name.function) {
+                if pool.interrupt(requestID) { return }
+            }
+        }
     }
 
     // MARK: Stop and re-drive
@@ -277,6 +471,7 @@ public actor TaskService: Service {
             return .running
         }
         queue.remove(id, namespace: namespace, function: entry.record.function)
+        syncWaiting()
         live.removeValue(forKey: id)
         let name = FunctionName(namespace: namespace, function: entry.record.function)
         counts[name, default: Counts()].queued -= 1
@@ -336,6 +531,7 @@ public actor TaskService: Service {
         let count = max(1, count)
         guard count != nodeCount else { return }
         nodeCount = count
+        admission.withLock { $0.nodeCount = count }
         for (namespace, settings) in limits { apply(settings, namespace: namespace) }
     }
 
@@ -345,10 +541,11 @@ public actor TaskService: Service {
         if let rate = settings.ratePerSecond {
             // Each of N nodes admits 1/N of the rate and of the burst.
             let share = Double(nodeCount)
-            buckets[namespace] = TokenBucket(
+            let bucket = TokenBucket(
                 rate: rate / share, burst: max(1, (settings.burst ?? max(1, rate)) / share), now: Date().timeIntervalSince1970)
+            admission.withLock { $0.buckets[namespace] = bucket }
         } else {
-            buckets.removeValue(forKey: namespace)
+            _ = admission.withLock { $0.buckets.removeValue(forKey: namespace) }
         }
     }
 
@@ -357,6 +554,7 @@ public actor TaskService: Service {
 
     /// The queue's gauges and counters per function, and the journal's, for `GET /v1/metrics`.
     public func metrics() -> TaskMetrics {
+        let inFlight = admission.withLock { $0.inFlight }
         let functions = counts.map { name, c in
             TaskMetrics.Function(
                 namespace: name.namespace, function: name.function, queued: c.queued, running: inFlight[name] ?? 0,
@@ -403,7 +601,7 @@ public actor TaskService: Service {
         }
         // Let running attempts finish (they are recorded); queued ones stay queued on disk.
         let deadline = ContinuousClock.now + .seconds(10)
-        while totalInFlight > 0 && ContinuousClock.now < deadline {
+        while admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await journal.flush()
@@ -421,8 +619,9 @@ public actor TaskService: Service {
         var failures = 0
         while !Task.isCancelled && accepting {
             claimWanted = false
-            let waiting = live.count - totalInFlight
-            let room = min(settings.prefetch - waiting, maxInFlight - totalInFlight)
+            let (total, workflows) = admission.withLock { ($0.totalInFlight, $0.workflowRunning.count) }
+            let waiting = live.count - (total - workflows)
+            let room = min(settings.prefetch - waiting, maxInFlight - total)
             var claimedAny = false
             if room > 0 {
                 do {
@@ -467,6 +666,7 @@ public actor TaskService: Service {
                 for id in taken {
                     guard let entry = live[id], entry.running == nil else { continue }
                     queue.remove(id, namespace: entry.record.namespace, function: entry.record.function)
+                    syncWaiting()
                     live.removeValue(forKey: id)
                     counts[FunctionName(namespace: entry.record.namespace, function: entry.record.function), default: Counts()].queued -= 1
                 }
@@ -542,6 +742,7 @@ public actor TaskService: Service {
     /// Starts every task that may start now; returns when to look again (nil: on the next event).
     private func dispatch() -> Duration? {
         guard accepting else { return nil }
+        defer { syncWaiting() }
         let nowDate = Date()
         let now = nowDate.timeIntervalSince1970
         var blocked = false
@@ -551,7 +752,12 @@ public actor TaskService: Service {
                 if !ok { blocked = true }
                 return ok
             }) else { break }
-            start(task.id, now: nowDate)
+            if let waiter = workflowWaiting.removeValue(forKey: task.id) {
+                startWorkflowTask(task.id, name: FunctionName(namespace: task.namespace, function: task.function), now: now)
+                waiter.continuation.resume(returning: true)
+            } else {
+                start(task.id, now: nowDate)
+            }
         }
         if totalInFlight >= maxInFlight { return nil }
         var wait: Double? = queue.nextRunAt.map { max(0.001, $0 - now) }
@@ -564,17 +770,18 @@ public actor TaskService: Service {
     }
 
     private func mayStart(_ task: QueuedTask, now: Double) -> Bool {
-        if var bucket = buckets[task.namespace] {
-            let ok = bucket.available(now: now)
-            buckets[task.namespace] = bucket
-            if !ok { return false }
-        }
-        // The cap of the version the task targets, against the function's async work in flight.
-        guard let entry = live[task.id], let config = target(of: entry)?.config else { return true }
-        // An explicit async cap is split across the live nodes (rounded up); the default cap
-        // follows this node's own instances.
-        let cap = config.async.concurrency.map { ($0 + nodeCount - 1) / nodeCount } ?? config.scaling.maxInstances * config.concurrency
-        if inFlight[FunctionName(namespace: task.namespace, function: task.function), default: 0] >= cap { return false }
+        mayStart(task, now: now, target: live[task.id]?.target ?? workflowWaiting[task.id]?.target)
+    }
+
+    /// `target`: the qualifier the task invokes (nil: no cap applies, it fails when it runs).
+    private func mayStart(_ task: QueuedTask, now: Double, target: Qualifier?) -> Bool {
+        // The cap of the version the task targets, against the function's async work in flight
+        // (none when the function or qualifier is gone: the attempt fails when it runs).
+        let config = target.flatMap { try? invoker.catalog.resolve(task.namespace, task.function, $0, random: 1).config }
+        let cap = config.map { Self.asyncCap($0, nodes: nodeCount) }
+        let name = FunctionName(namespace: task.namespace, function: task.function)
+        guard admission.withLock({ $0.mayStart(name, cap: cap, now: now) }) else { return false }
+        guard config != nil else { return true }
         // Latency-sensitive requests are waiting for this function's slots: offline work yields.
         return !invoker.runtime.hasLatencyWaiting(namespace: task.namespace, name: task.function)
     }
@@ -607,8 +814,9 @@ public actor TaskService: Service {
             live.removeValue(forKey: id)
             return
         }
-        if buckets[record.namespace] != nil {
-            _ = buckets[record.namespace]!.take(now: now.timeIntervalSince1970)
+        // The namespace's token is taken whether it runs or expires.
+        admission.withLock { a in
+            if a.buckets[record.namespace] != nil { _ = a.buckets[record.namespace]!.take(now: now.timeIntervalSince1970) }
         }
         // Too old to run at all: expire instead.
         let target = target(of: entry)
@@ -626,8 +834,10 @@ public actor TaskService: Service {
         entry.record = record
         entry.running = Running(attempt: attempt)
         live[id] = entry
-        inFlight[name, default: 0] += 1
-        totalInFlight += 1
+        admission.withLock { a in
+            a.inFlight[name, default: 0] += 1
+            a.totalInFlight += 1
+        }
         journal.append(.started(attempt, starts: record.starts))
         let invoker = self.invoker
         Task {
@@ -700,11 +910,10 @@ public actor TaskService: Service {
         guard var entry = live[id], let running = entry.running else { return }
         let now = Date()
         let name = FunctionName(namespace: entry.record.namespace, function: entry.record.function)
-        inFlight[name, default: 1] -= 1
-        totalInFlight -= 1
+        admission.withLock { $0.finished(name) }
         defer { wake() }
         // Scale-out: room for more of the shared queue's tasks.
-        if let settings = leaseSettings, live.count - totalInFlight <= settings.prefetch / 2 { claimSoon() }
+        if let settings = leaseSettings, live.count - admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) <= settings.prefetch / 2 { claimSoon() }
 
         var attempt = running.attempt
         attempt.finishedAt = now
@@ -715,6 +924,7 @@ public actor TaskService: Service {
         attempt.error = r.error
         journal.append(.attemptFinished(attempt))
         entry.running = nil
+        entry.attempts.append(attempt)
 
         // The settings of the version that ran (a task for a version or an alias uses that
         // version's, not `$LATEST`'s).
@@ -757,6 +967,7 @@ public actor TaskService: Service {
                 QueuedTask(id: id, namespace: entry.record.namespace, function: entry.record.function, priority: entry.record.priority,
                            runAt: entry.record.runAt.timeIntervalSince1970, sequence: entry.sequence),
                 now: now.timeIntervalSince1970)
+            syncWaiting()
         }
     }
 
@@ -784,10 +995,16 @@ public actor TaskService: Service {
         let store = self.store
         let journal = self.journal
         let sender = destinations
+        let known = entry.attemptsComplete ? entry.attempts : nil
         Task {
-            // The attempts of the record come from the journal: wait until they are written.
-            await journal.flush()
-            let attempts = (try? await store.attempts(taskID: record.id)) ?? []
+            let attempts: [TaskAttempt]
+            if let known {
+                attempts = known
+            } else {
+                // Attempts from before a restart or a re-drive are in the store: read once written.
+                await journal.flush()
+                attempts = (try? await store.attempts(taskID: record.id)) ?? []
+            }
             let body = DestinationRecord(
                 timestamp: ISO8601DateFormatter().string(from: now),
                 requestContext: .init(
