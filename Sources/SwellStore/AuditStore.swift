@@ -47,14 +47,8 @@ public final class SQLiteAuditStore: AuditStore, Sendable {
         try m.migrate(writer)
     }
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-
     public func append(_ entry: AuditEntry) async throws -> AuditEntry {
-        let details = String(decoding: try Self.encoder.encode(entry.details), as: UTF8.self)
+        let details = try entry.detailsText()
         return try await db.write { db in
             try db.execute(
                 sql: """
@@ -93,5 +87,18 @@ public final class SQLiteAuditStore: AuditStore, Sendable {
                     details: (try? decoder.decode(ConfigValue.self, from: Data(details.utf8))) ?? .null)
             }
         }
+    }
+}
+
+extension AuditEntry {
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// The details as stored (one JSON object, sorted keys), by every audit store.
+    func detailsText() throws -> String {
+        String(decoding: try Self.encoder.encode(details), as: UTF8.self)
     }
 }

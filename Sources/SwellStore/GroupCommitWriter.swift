@@ -194,7 +194,7 @@ public final class GroupCommitWriter<Write: Sendable>: Sendable {
                 try apply(writes)
             } catch {
                 failure = error
-                logger.error("\(name) write failed", metadata: ["error": "\(error)", "writes": "\(writes.count)"])
+                logger.error("\(name) write failed", metadata: ["error": "\(String(reflecting: error))", "writes": "\(writes.count)"])
             }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -29,14 +29,8 @@ public final class PostgresAuditStore: AuditStore {
         "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION swell_audit_append_only()",
     ])
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-
     public func append(_ entry: AuditEntry) async throws -> AuditEntry {
-        let details = String(decoding: try Self.encoder.encode(entry.details), as: UTF8.self)
+        let details = try entry.detailsText()
         let id = try await pg.rows(
             """
             INSERT INTO audit (time, key_id, role, address, namespace, action, target, details)

@@ -9,7 +9,8 @@ extension PostgresStore: TaskStorage {
     /// of tasks a second.
     public func apply(_ writes: [TaskWrite]) async throws {
         guard !writes.isEmpty else { return }
-        try await transaction { c in
+        // The node's lease renewals lock the same rows: a deadlock between the two is retried.
+        try await retryingTransaction { c in
             // Only the order of one task's writes matters: they are applied in rounds (the
             // first write of every task, then the second…), each round a few statements over
             // arrays, so a batch of thousands of writes is a few dozen statements. A purge is

@@ -356,6 +356,29 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// A transaction run again (up to `attempts` times, after a short random pause) when
+    /// PostgreSQL picks it as a deadlock's victim or refuses it as a serialization failure:
+    /// it was rolled back, so running it again is safe. For writes that must not be lost,
+    /// such as the task journal's, whose rows the node's lease renewals lock too.
+    func retryingTransaction<T: Sendable>(attempts: Int = 5, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await transaction(body)
+            } catch let error as PSQLError where attempt < attempts && Self.isConflict(error) {
+                attempt += 1
+                logger.debug("transaction retried after a conflict", metadata: ["sqlState": "\(error.serverInfo?[.sqlState] ?? "")"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...(20 * attempt))))
+            }
+        }
+    }
+
+    /// Deadlock detected (40P01) or serialization failure (40001).
+    static func isConflict(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
     func json<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
