@@ -207,9 +207,10 @@ public actor WorkflowEngine: Service {
                 }
             }
             // Retention: finished executions go with their history after `retention`, like tasks.
-            group.addTask { [journal, retention] in
+            // By the engine's clock, which also stamps when executions stopped.
+            group.addTask { [journal, retention, clock] in
                 while !Task.isCancelled {
-                    journal.append([.purge(stoppedBefore: Date().addingTimeInterval(-retention))])
+                    journal.append([.purge(stoppedBefore: clock.now().date.addingTimeInterval(-retention))])
                     try? await Task.sleep(for: .seconds(3600))
                 }
             }

@@ -75,15 +75,8 @@ func temporaryStore() throws -> (SQLiteWorkflowStore, String) {
 }
 
 func waitFor(_ engine: WorkflowEngine, _ id: String, seconds: Double = 10) async throws -> ExecutionRecord {
-    if let r = await engine.awaitEnd(id: id, seconds: seconds), r.status != .running { return r }
-    // awaitEnd answered nil once in a fresh-clone run (the store read failed or missed the
-    // record right after a restart): read it again until it ended, before failing.
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if let r = try await engine.execution(id: id), r.status != .running { return r }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try #require(try await engine.execution(id: id))
+    let r = await engine.awaitEnd(id: id, seconds: seconds)
+    return try #require(r)
 }
 
 /// A stored history event, as the API shows it.
