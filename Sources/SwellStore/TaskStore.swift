@@ -261,33 +261,8 @@ public final class TaskStore: TaskStorage, Sendable {
     public func list(
         namespace: String, function: String?, state: TaskState?, since: Date?, until: Date?, before: (Date, String)?, limit: Int
     ) async throws -> [TaskRecord] {
-        var sql = "SELECT * FROM tasks WHERE namespace = ?"
-        var args: [any DatabaseValueConvertible] = [namespace]
-        if let function {
-            sql += " AND function = ?"
-            args.append(function)
-        }
-        if let state {
-            sql += " AND state = ?"
-            args.append(state.rawValue)
-        }
-        if let since {
-            sql += " AND created_at >= ?"
-            args.append(since.timeIntervalSince1970)
-        }
-        if let until {
-            sql += " AND created_at < ?"
-            args.append(until.timeIntervalSince1970)
-        }
-        if let (date, id) = before {
-            sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-            args += [date.timeIntervalSince1970, date.timeIntervalSince1970, id]
-        }
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        args.append(limit)
-        let arguments = StatementArguments(args.map(\.databaseValue))
-        let query = sql
-        return try await db.read { db in try Row.fetchAll(db, sql: query, arguments: arguments).map(Self.task) }
+        let q = Self.listQuery(namespace: namespace, function: function, state: state, since: since, until: until, before: before, limit: limit)
+        return try await db.read { db in try Row.fetchAll(db, sql: q.sql, arguments: q.sqliteArguments).map(Self.task) }
     }
 
     public func summary(namespace: String, function: String?) async throws -> TaskSummary {

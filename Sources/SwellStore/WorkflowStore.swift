@@ -493,21 +493,8 @@ public final class SQLiteWorkflowStore: WorkflowStore {
     }
 
     public func executions(namespace: String, workflow: String, status: ExecutionStatus?, before: (Date, String)?, limit: Int) async throws -> [ExecutionRecord] {
-        try await db.read { db in
-            var sql = "SELECT * FROM executions WHERE namespace = ? AND workflow = ?"
-            var arguments: StatementArguments = [namespace, workflow]
-            if let status {
-                sql += " AND status = ?"
-                _ = arguments.append(contentsOf: [status.rawValue])
-            }
-            if let (time, id) = before {
-                sql += " AND (started_at < ? OR (started_at = ? AND id < ?))"
-                _ = arguments.append(contentsOf: [time.timeIntervalSince1970, time.timeIntervalSince1970, id])
-            }
-            sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
-            _ = arguments.append(contentsOf: [limit])
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.execution)
-        }
+        let q = Self.executionsQuery(namespace: namespace, workflow: workflow, status: status, before: before, limit: limit)
+        return try await db.read { db in try Row.fetchAll(db, sql: q.sql, arguments: q.sqliteArguments).map(Self.execution) }
     }
 
     public func openExecutions() async throws -> [ExecutionRecord] {

@@ -254,31 +254,8 @@ extension PostgresStore: TaskStorage {
     public func list(
         namespace: String, function: String?, state: TaskState?, since: Date?, until: Date?, before: (Date, String)?, limit: Int
     ) async throws -> [TaskRecord] {
-        var sql = "SELECT * FROM tasks WHERE namespace = ?"
-        var args: [(any PostgresThrowingDynamicTypeEncodable)?] = [namespace]
-        if let function {
-            sql += " AND function = ?"
-            args.append(function)
-        }
-        if let state {
-            sql += " AND state = ?"
-            args.append(state.rawValue)
-        }
-        if let since {
-            sql += " AND created_at >= ?"
-            args.append(since.timeIntervalSince1970)
-        }
-        if let until {
-            sql += " AND created_at < ?"
-            args.append(until.timeIntervalSince1970)
-        }
-        if let (date, id) = before {
-            sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-            args += [date.timeIntervalSince1970, date.timeIntervalSince1970, id]
-        }
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        args.append(limit)
-        return try await rows(sql, args).map(Self.task)
+        let q = TaskStore.listQuery(namespace: namespace, function: function, state: state, since: since, until: until, before: before, limit: limit)
+        return try await rows(q.sql, q.postgresArguments).map(Self.task)
     }
 
     public func summary(namespace: String, function: String?) async throws -> TaskSummary {

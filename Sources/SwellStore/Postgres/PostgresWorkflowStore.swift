@@ -339,19 +339,8 @@ public final class PostgresWorkflowStore: WorkflowExecutionLeasing {
     }
 
     public func executions(namespace: String, workflow: String, status: ExecutionStatus?, before: (Date, String)?, limit: Int) async throws -> [ExecutionRecord] {
-        var sql = "SELECT * FROM executions WHERE namespace = ? AND workflow = ?"
-        var arguments: [(any PostgresThrowingDynamicTypeEncodable)?] = [namespace, workflow]
-        if let status {
-            sql += " AND status = ?"
-            arguments.append(status.rawValue)
-        }
-        if let (time, id) = before {
-            sql += " AND (started_at < ? OR (started_at = ? AND id < ?))"
-            arguments += [time.timeIntervalSince1970, time.timeIntervalSince1970, id]
-        }
-        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
-        arguments.append(limit)
-        return try await pg.rows(sql, arguments).map(Self.execution)
+        let q = SQLiteWorkflowStore.executionsQuery(namespace: namespace, workflow: workflow, status: status, before: before, limit: limit)
+        return try await pg.rows(q.sql, q.postgresArguments).map(Self.execution)
     }
 
     /// Claims and returns the running executions nobody holds: those without an owner and
