@@ -23,8 +23,37 @@ struct FunctionURLRoutes {
     }
 
     func handle(_ request: Request, _ ctx: SwellRequestContext) async throws -> Response {
-        let ns = ctx.parameters.get("ns") ?? ""
-        let name = ctx.parameters.get("name") ?? ""
+        let target = FunctionURLTarget(
+            namespace: ctx.parameters.get("ns") ?? "", name: ctx.parameters.get("name") ?? "",
+            rest: ctx.parameters.getCatchAll().joined(separator: "/"))
+        return try await respond(request, to: target, remote: ctx.remoteAddress)
+    }
+
+    /// The answer to a request that `FunctionURLFront` took off the router: the same
+    /// middlewares the router runs for these routes (tracing when on, errors), then the route.
+    /// Never throws: an error is an answer, as the application makes it.
+    func respondAsRouted(_ request: Request, to target: FunctionURLTarget, context: SwellRequestContext) async -> Response {
+        context.coreContext.endpointPath.value = target.routePath
+        let errors = ErrorMiddleware<SwellRequestContext>()
+        do {
+            if invoker.tracing {
+                return try await SwellServer.requestTracing().handle(request, context: context) { request, context in
+                    try await errors.handle(request, context: context) { request, context in
+                        try await respond(request, to: target, remote: context.remoteAddress)
+                    }
+                }
+            }
+            return try await errors.handle(request, context: context) { request, context in
+                try await respond(request, to: target, remote: context.remoteAddress)
+            }
+        } catch {
+            return Response(status: .internalServerError)
+        }
+    }
+
+    func respond(_ request: Request, to target: FunctionURLTarget, remote: SocketAddress?) async throws -> Response {
+        let ns = target.namespace
+        let name = target.name
         guard let function = catalog.function(ns, name), let url = function.config.url else {
             let why = catalog.function(ns, name) == nil ? "no function \(name) in namespace \(ns)" : "function \(name) has no url"
             throw SwellError.notFound("no function URL at /fn/\(ns)/\(name): \(why) (add url: to the function in swell.yaml, e.g. url: { auth: none }, and deploy)")
@@ -39,11 +68,11 @@ struct FunctionURLRoutes {
         }
         var request = request
         let body = try await JSONBody.collect(&request, limit: Limits.maxPayloadBytes)
-        let rest = ctx.parameters.getCatchAll().joined(separator: "/")
+        let rest = target.rest
         // Tracing on: the function sees the request's span as its `traceparent` header.
         let traceParent = invoker.tracing ? ServiceContext.current.flatMap(SwellTracing.traceParent(of:))?.header : nil
         let event = FunctionURLEvent.encode(
-            request: request, body: body, rawPath: "/" + rest, namespace: ns, remote: ctx.remoteAddress,
+            request: request, body: body, rawPath: "/" + rest, namespace: ns, remote: remote,
             forwardAuthorization: url.auth == .none, traceParent: traceParent)
         let response = try await invoker.invoke(
             namespace: ns, name: name, qualifier: try Qualifier(parsing: url.qualifier), payload: event,

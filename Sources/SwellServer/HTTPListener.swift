@@ -305,6 +305,8 @@ final class ConnectionGuard {
     private let id: ObjectIdentifier
     private weak var channel: (any Channel)?
     let admitted: Bool
+    /// Whether the latest request head keeps the connection open (HTTP/1.1 without `Connection: close`, or HTTP/1.0 with keep-alive).
+    var requestKeepAlive = true
 
     init(channel: any Channel, configuration: ListenerConfiguration, registry: ConnectionRegistry) {
         self.registry = registry
@@ -438,7 +440,9 @@ final class ConnectionPartsHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: connection.headReceived()
+        case .head(let head):
+            connection.requestKeepAlive = head.isKeepAlive
+            connection.headReceived()
         case .body: break
         case .end: connection.endReceived()
         }
@@ -458,13 +462,15 @@ extension ConnectionBytesHandler: Sendable {}
 @available(*, unavailable)
 extension ConnectionPartsHandler: Sendable {}
 
-/// Hummingbird's HTTP/1 child channel with Swell's deadlines and connection cap in front.
+/// Hummingbird's HTTP/1 child channel with Swell's deadlines and connection cap in front,
+/// and function URLs served by `FunctionURLFront` ahead of the application.
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let inner: HTTP1Channel
     let configuration: ListenerConfiguration
     let registry: ConnectionRegistry
+    var functionURLs: FunctionURLService?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
@@ -474,6 +480,12 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
                 let decoder = try channel.pipeline.syncOperations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
                 try channel.pipeline.syncOperations.addHandler(ConnectionPartsHandler(bound.value), position: .after(decoder.handler))
+                if let functionURLs {
+                    // After the connection-state handler (graceful shutdown counts its requests too), before the application.
+                    let state = try channel.pipeline.syncOperations.context(handlerType: HTTPConnectionStateHandler.self)
+                    try channel.pipeline.syncOperations.addHandler(
+                        FunctionURLFront(service: functionURLs, connection: bound.value), position: .after(state.handler))
+                }
                 return value
             }
         } catch {
@@ -488,10 +500,13 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// HTTP/1 with Swell's listener limits (timeouts and connection cap).
-    static func guardedHTTP1(_ configuration: ListenerConfiguration, maxConnections: Int, logger: Logger) -> HTTPServerBuilder {
+    static func guardedHTTP1(
+        _ configuration: ListenerConfiguration, maxConnections: Int, logger: Logger, functionURLs: FunctionURLService? = nil
+    ) -> HTTPServerBuilder {
         let registry = ConnectionRegistry(limit: maxConnections, logger: logger)
         return HTTPServerBuilder { responder in
-            GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder), configuration: configuration, registry: registry)
+            GuardedHTTP1Channel(
+                inner: HTTP1Channel(responder: responder), configuration: configuration, registry: registry, functionURLs: functionURLs)
         }
     }
 }

@@ -199,7 +199,7 @@ public enum SwellServer {
         let router = Router(context: SwellRequestContext.self)
         if tracing {
             // A server span per request, continuing a caller's W3C traceparent.
-            router.add(middleware: TracingMiddleware(recordingHeaders: [.userAgent, .contentType], redactingQueryParameters: ["key"]))
+            router.add(middleware: requestTracing())
         }
         router.add(middleware: ErrorMiddleware())
         router.get("v1/health") { _, _ in try JSONBody.response(["status": "ok"]) }
@@ -221,7 +221,8 @@ public enum SwellServer {
         UsageRoutes(meter: usage).register(on: v1)
         AuditRoutes(store: audit).register(on: v1)
         NodeRoutes(heartbeat: heartbeat).register(on: v1)
-        FunctionURLRoutes(invoker: invoker, catalog: catalog).register(on: router)
+        let functionURLs = FunctionURLRoutes(invoker: invoker, catalog: catalog)
+        functionURLs.register(on: router)
         ConsoleRoutes().register(on: router)
         AWSFront(
             keys: try await stores.shared?.awsKeys() ?? AWSKeyStore(directory: data),
@@ -236,7 +237,9 @@ public enum SwellServer {
         let maxConnections = configuration.listener.maxConnections ?? ListenerConfiguration.defaultMaxConnections(fileLimit: fileLimit)
         let app = Application(
             router: router,
-            server: .guardedHTTP1(configuration.listener, maxConnections: maxConnections, logger: logger),
+            server: .guardedHTTP1(
+                configuration.listener, maxConnections: maxConnections, logger: logger,
+                functionURLs: FunctionURLService(routes: functionURLs, logger: logger, serverName: "swell")),
             configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.
