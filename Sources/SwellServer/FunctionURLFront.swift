@@ -388,7 +388,10 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func responseEnded(context: ChannelHandlerContext) {
-        deliver(sequencer.responseEnded(), context: context)
+        let released = sequencer.responseEnded()
+        deliver(released, context: context)
+        // Outside a read: the application's async channel hands what it was given over at a read's completion.
+        if released.contains(where: { $0.1 == .pass }) { context.fireChannelReadComplete() }
         if readPending, !sequencer.isHolding {
             readPending = false
             context.read()
