@@ -326,12 +326,20 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
                 served = nil
             }
         case .error(let error):
-            guard served != nil, !served!.started else { return }
-            served!.failure = SwellError(.invalidRequest, "the request body could not be read: \(error)")
-            served!.keepAlive = false
-            start(context: context)
+            // The request cannot be read to its end: answered (400 if not yet), then the connection closes.
+            guard let s = served else { return }
+            if !s.started {
+                served!.failure = SwellError(.invalidRequest, "the request body could not be read: \(error)")
+                served!.keepAlive = false
+                start(context: context)
+            } else if s.answered {
+                served = nil
+                context.close(promise: nil)
+            } else {
+                served!.keepAlive = false
+            }
         case .event(let event):
-            if let e = event as? ChannelEvent, e == .inputClosed, let s = served, !s.started {
+            if let e = event as? ChannelEvent, e == .inputClosed, let s = served, !s.started || s.answered {
                 // The body will never end.
                 served = nil
                 context.close(promise: nil)
