@@ -259,3 +259,23 @@ def test_a_client_that_hangs_up_while_queued_gives_its_place_back(server, fns):
         time.sleep(0.2)
     time.sleep(1.5)
     assert len(records(server, slow)) == before + 2, records(server, slow)[:4]
+
+
+def test_a_graceful_stop_answers_the_function_url_request_in_flight(make_server, tmp_path):
+    srv = make_server()
+    swell = srv.client()
+    swell.deploy(tmp_path / "app", {"slow": node_fn(SLOW, url={"auth": "none"})})
+    assert requests.get(f"{srv.url}/fn/default/slow", timeout=60).status_code == 200
+    c = RawConnection(srv.port)
+    c.send(get("/fn/default/slow?ms=1500&tag=in-flight"))
+    time.sleep(0.4)
+    code: dict = {}
+    stopper = threading.Thread(target=lambda: code.update(rc=srv.stop(grace=20)))
+    stopper.start()
+    status, _, body = c.response()
+    assert (status, json.loads(body)) == (200, {"tag": "in-flight"})
+    # The connection closes after that answer, and the server exits cleanly.
+    assert c.closed_by_server(10)
+    c.close()
+    stopper.join()
+    assert code["rc"] == 0, srv.log()
