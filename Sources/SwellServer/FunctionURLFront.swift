@@ -85,14 +85,14 @@ struct RequestSequencer<Item> {
 
     private var blocked: Bool { closed || current?.inboundEnded == true }
 
-    /// An inbound item: what to deliver now, in order (nothing while it waits).
-    mutating func received(_ item: Item, _ part: Part) -> [(Item, Route)] {
-        if closed { return [] }
+    /// An inbound item: where to deliver it now, or nil while it waits (or is dropped, after a closing request).
+    mutating func received(_ item: Item, _ part: Part) -> (Item, Route)? {
+        if closed { return nil }
         if !held.isEmpty || blocked {
             held.append((item, part))
-            return []
+            return nil
         }
-        return [route(item, part)]
+        return route(item, part)
     }
 
     /// The current request's response ended: the items released by it, in order.
@@ -277,15 +277,13 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func receive(_ item: Item, _ part: RequestSequencer<Item>.Part, context: ChannelHandlerContext) {
-        deliver(sequencer.received(item, part), context: context)
+        if let (item, route) = sequencer.received(item, part) { deliver(item, route, context: context) }
     }
 
-    private func deliver(_ deliveries: [(Item, RequestSequencer<Item>.Route)], context: ChannelHandlerContext) {
-        for (item, route) in deliveries {
-            switch route {
-            case .pass: forward(item, context: context)
-            case .serve: serve(item, context: context)
-            }
+    private func deliver(_ item: Item, _ route: RequestSequencer<Item>.Route, context: ChannelHandlerContext) {
+        switch route {
+        case .pass: forward(item, context: context)
+        case .serve: serve(item, context: context)
         }
     }
 
@@ -397,7 +395,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func responseEnded(context: ChannelHandlerContext) {
         let released = sequencer.responseEnded()
-        deliver(released, context: context)
+        for (item, route) in released { deliver(item, route, context: context) }
         // Outside a read: the application's async channel hands what it was given over at a read's completion.
         if released.contains(where: { $0.1 == .pass }) { context.fireChannelReadComplete() }
         if readPending, !sequencer.isHolding {
