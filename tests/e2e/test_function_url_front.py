@@ -279,3 +279,19 @@ def test_a_graceful_stop_answers_the_function_url_request_in_flight(make_server,
     c.close()
     stopper.join()
     assert code["rc"] == 0, srv.log()
+
+
+def test_a_flood_of_pipelined_requests_is_answered_whole_and_in_order(server, fns):
+    echo = fns["echo"]
+    c = RawConnection(server.port)
+    n = 120
+    # Many requests in one send: the front holds (and stops reading) what waits behind an answer.
+    c.send(b"".join(get(f"/fn/default/{echo}/r{i}") if i % 3 else get(f"/v1/health?i={i}") for i in range(n)))
+    for i in range(n):
+        status, _, body = c.response()
+        assert status == 200, (i, body)
+        if i % 3:
+            assert json.loads(body)["rawPath"] == f"/r{i}", i
+        else:
+            assert json.loads(body) == {"status": "ok"}, i
+    c.close()
