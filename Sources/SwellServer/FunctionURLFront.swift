@@ -378,6 +378,12 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
         if let name = service.serverName { head.headerFields[.server] = name }
         head.headerFields[.contentLength] = String(response.body.readableBytes)
         let close = !s.keepAlive || Self.asksToClose(s.head)
+        if close {
+            head.headerFields[.connection] = "close"
+        } else if s.head.headerFields[.connection]?.lowercased() == "keep-alive" {
+            // An HTTP/1.0 client keeps the connection only when told so.
+            head.headerFields[.connection] = "keep-alive"
+        }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if response.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(response.body)), promise: nil) }
         if close {

@@ -194,7 +194,8 @@ def test_connection_close_and_http_1_0(server, fns):
     echo = fns["echo"]
     c = RawConnection(server.port)
     c.send(get(f"/fn/default/{echo}", "Connection: close\r\n") + get("/v1/health"))
-    assert c.response()[0] == 200
+    status, headers, _ = c.response()
+    assert status == 200 and headers.get("connection") == "close", headers
     assert c.closed_by_server(), "Connection: close left the connection open"
     c.close()
     # HTTP/1.0 closes after the answer unless it asks to keep alive.
@@ -205,7 +206,8 @@ def test_connection_close_and_http_1_0(server, fns):
     c.close()
     c = RawConnection(server.port)
     c.send(f"GET /fn/default/{echo}/a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n".encode())
-    assert c.response()[0] == 200
+    status, headers, _ = c.response()
+    assert status == 200 and headers.get("connection") == "keep-alive", headers
     c.send(f"GET /fn/default/{echo}/b HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n".encode())
     status, _, body = c.response()
     assert status == 200 and json.loads(body)["rawPath"] == "/b"
