@@ -235,12 +235,13 @@ public enum SwellServer {
         // Idle connections must never exhaust the descriptors instances and databases need.
         let fileLimit = FileLimit.raise()
         let maxConnections = configuration.listener.maxConnections ?? ListenerConfiguration.defaultMaxConnections(fileLimit: fileLimit)
+        let serverName = "swell"
         let app = Application(
             router: router,
             server: .guardedHTTP1(
                 configuration.listener, maxConnections: maxConnections, logger: logger,
-                functionURLs: FunctionURLService(routes: functionURLs, logger: logger, serverName: "swell")),
-            configuration: .init(address: .hostname(host, port: port), serverName: "swell", backlog: 4096),
+                functionURLs: FunctionURLService(routes: functionURLs, logger: logger, serverName: serverName)),
+            configuration: .init(address: .hostname(host, port: port), serverName: serverName, backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.
             services: (telemetry.map { [$0] } ?? []) + [usage, writer, runtime, provisioner] + (warmPool.map { [$0] } ?? [])
