@@ -394,11 +394,11 @@ public final class InstancePool: Sendable {
                 child = prebooted.child
                 instance.pid = child.pid
                 prebooted.onExit(onExit)
-                // Born in its memory group (cgroup v1): the move to its function's cpu and pids
-                // groups waits for the kernel (10–40 ms) after the hand-over, on a thread of
-                // the pool. Without such a group (v2) the move comes first, limits before code.
+                // Born in its memory and pids groups (cgroup v1): the move to its function's cpu
+                // group waits for the kernel (10–40 ms) after the hand-over, on the sandbox's own
+                // thread. Without such groups (v2) the move comes first, limits before code.
                 let bornInGroups = prebooted.memoryGroup != nil
-                if let cgroup, !bornInGroups { try await NIOThreadPool.singleton.runIfActive { try cgroup.adopt(child.pid) } }
+                if let cgroup, !bornInGroups { try await Sandbox.moves.runIfActive { try cgroup.adopt(child.pid) } }
                 let environment = InstanceLauncher.environment(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
@@ -408,7 +408,7 @@ public final class InstancePool: Sendable {
                 if let cgroup, bornInGroups {
                     // The instance may be serving already: a failed move (it exited) is not a failed start.
                     do {
-                        try await NIOThreadPool.singleton.runIfActive { try cgroup.adopt(child.pid) }
+                        try await Sandbox.moves.runIfActive { try cgroup.adopt(child.pid) }
                     } catch {
                         if !instance.hasExited { logger.warning("instance not moved to its function's cgroups", metadata: ["instance.id": "\(instance.info.name)", "error": "\(error)"]) }
                     }

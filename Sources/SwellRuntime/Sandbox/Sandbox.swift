@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SwellModel
 import Synchronization
 
@@ -99,10 +100,9 @@ public final class Sandbox: Sendable {
     /// process between cgroups costs its first write 10–40 ms on this machine (the kernel waits
     /// for an RCU grace period to take its thread-group lock for writing; measured on a 6.18
     /// kernel under load), so a cold start must not wait for one: the instance keeps the memory
-    /// group it was born in (its limit is just written), and joins its function's cpu and pids
-    /// groups after the hand-over (`adopt`, off the request's path). Children it forks before
-    /// that stay in the pre-boot cpu and pids groups (one default CPU share, the same pids limit),
-    /// which belong to the instance and are emptied and removed with it.
+    /// and pids groups it was born in (their limits are just written), and joins its function's
+    /// cpu group after the hand-over (`adopt`, off the request's path). Until then it runs in
+    /// Swell's own cpu group, where it booted; children it forks before the move stay there.
     /// - Returns: nil in rlimits mode.
     func prepare(instance: String, function key: FunctionKey, memoryMB: Int, prebooted: PrebootGroup? = nil) throws -> InstanceCgroup? {
         let fn = Self.slug(key)
@@ -111,22 +111,21 @@ public final class Sandbox: Sendable {
             return nil
         case .cgroupV1(let memory, let cpu, let pids):
             let m: String
+            let p: String
             if let prebooted {
                 m = prebooted.memoryDirectory
+                p = prebooted.pidsDirectory
             } else {
                 m = try Self.makeGroup(memory, fn, instance)
                 // A process joining after its boot brings its pages' charge along.
                 try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
+                p = try Self.makeGroup(pids, fn, instance)
             }
             let c = try Self.makeGroup(cpu, fn, instance)
-            let p = try Self.makeGroup(pids, fn, instance)
             try Self.limitMemoryV1(m, memoryMB: memoryMB)
             try Self.write("\(c)/cpu.shares", String(Self.cpuShare(memoryMB: memoryMB)))
             try Self.write("\(p)/pids.max", String(Self.pidsLimit))
-            guard let prebooted else { return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m) }
-            return InstanceCgroup(
-                version: 1, directories: [m, c, p, prebooted.cpuDirectory, prebooted.pidsDirectory], memoryDirectory: m,
-                joined: prebooted.directories)
+            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m, joined: prebooted?.directories ?? [])
         case .cgroupV2(let base):
             let dir = try Self.makeGroup(base, fn, instance) { functionGroup in
                 try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
@@ -141,23 +140,38 @@ public final class Sandbox: Sendable {
 
     /// Groups for a pre-booted process, made before any function is known (cgroup v1 only; nil
     /// otherwise): memory limited to `prebootMemoryMB` until its function's limit replaces it,
-    /// the default CPU share (a smaller one would slow the handler's import under load), the
-    /// instance pids limit. The process joins them from
-    /// the child before exec, while it boots, so no cold start pays the join.
+    /// and the instance pids limit. The process joins them from the child before exec, while it
+    /// boots, so no cold start pays the join.
+    ///
+    /// No cpu group: a booting process stays in Swell's own cpu group, as a cold-spawned one
+    /// does. Booted in a cpu group under Swell's (`swell-PID/prebooted/pN`), the warm pool's
+    /// refills took their CPU from the same share as the node's running instances; with three
+    /// nodes on two loaded cores (test_cluster's 5,000 tasks) instances sat runnable for
+    /// seconds with almost no CPU, timed out, were replaced by more cold starts, which made
+    /// the warm pool boot more: a spiral of init timeouts and retried tasks.
     func prebootGroup() throws -> PrebootGroup? {
-        guard case .cgroupV1(let memory, let cpu, let pids) = mode else { return nil }
+        guard case .cgroupV1(let memory, _, let pids) = mode else { return nil }
         let name = "p\(Self.prebootCounter.add(1, ordering: .relaxed).newValue)"
         var made: [String] = []
         do {
-            for base in [memory, cpu, pids] { made.append(try Self.makeGroup(base, "prebooted", name)) }
+            for base in [memory, pids] { made.append(try Self.makeGroup(base, "prebooted", name)) }
             try Self.limitMemoryV1(made[0], memoryMB: Self.prebootMemoryMB)
-            try Self.write("\(made[2])/pids.max", String(Self.pidsLimit))
+            try Self.write("\(made[1])/pids.max", String(Self.pidsLimit))
         } catch {
             for dir in made { rmdir(dir) }
             throw error
         }
-        return PrebootGroup(memoryDirectory: made[0], cpuDirectory: made[1], pidsDirectory: made[2])
+        return PrebootGroup(memoryDirectory: made[0], pidsDirectory: made[1])
     }
+
+    /// The thread that moves running processes between cgroups. A move can wait 10–40 ms for
+    /// the kernel; on a thread of its own it never holds up the shared pool's file and store
+    /// work, and moves gain nothing from more threads (the kernel serializes them).
+    static let moves: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 
     /// The memory limit of a pre-booted process before specialization.
     static let prebootMemoryMB = 256
@@ -408,10 +422,9 @@ enum SandboxError: Error, CustomStringConvertible {
 /// The groups a pre-booted process was born in (cgroup v1).
 struct PrebootGroup: Sendable {
     var memoryDirectory: String
-    var cpuDirectory: String
     var pidsDirectory: String
 
-    var directories: [String] { [memoryDirectory, cpuDirectory, pidsDirectory] }
+    var directories: [String] { [memoryDirectory, pidsDirectory] }
     var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
 
     /// Removes the groups once the process is gone (and `prebooted/` when it is empty).
