@@ -23,9 +23,11 @@ def prebooted(server, runtime_file: str) -> set[int]:
                 continue
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
             environ = (entry / "environ").read_bytes().split(b"\0")
+            cwd = str((entry / "cwd").readlink())
         except (OSError, ValueError, IndexError):
             continue
-        if any(arg.endswith(runtime_file.encode()) for arg in cmdline) and b"SWELL_PREWARM=1" in environ:
+        # /proc's environ is the one it started with: a specialized process has moved to its code.
+        if any(arg.endswith(runtime_file.encode()) for arg in cmdline) and b"SWELL_PREWARM=1" in environ and "/code/" not in cwd:
             pids.add(int(entry.name))
     return pids
 
