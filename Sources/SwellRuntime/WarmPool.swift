@@ -1,6 +1,7 @@
 import DequeModule
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SwellModel
 import Synchronization
@@ -34,13 +35,19 @@ final class PrebootedProcess: Sendable {
     var hasExited: Bool { exit.withLock { $0.code != nil } }
 
     /// Called by the reaper. A process that dies without an owner (idle, or discarded) takes
-    /// its cgroups with it; an instance's are removed with the instance.
+    /// its cgroups with it; an instance's are removed with the instance. The removal runs on
+    /// the sandbox's thread, not the reaper's: an `rmdir` waits for the kernel's cgroup lock,
+    /// which moves hold for 10–40 ms, and the one reaper reports every child's exit.
     func exited(_ code: Int32) {
         let handler: (@Sendable (Int32) -> Void)? = exit.withLock { s in
             s.code = code
             return s.handler
         }
-        if let handler { handler(code) } else { memoryGroup?.remove() }
+        if let handler {
+            handler(code)
+        } else if let memoryGroup {
+            Sandbox.moves.submit { _ in memoryGroup.remove() }
+        }
     }
 
     /// Hands the exit notification to a new owner (immediately if it already exited).

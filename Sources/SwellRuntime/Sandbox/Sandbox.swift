@@ -164,9 +164,10 @@ public final class Sandbox: Sendable {
         return PrebootGroup(memoryDirectory: made[0], pidsDirectory: made[1])
     }
 
-    /// The thread that moves running processes between cgroups. A move can wait 10–40 ms for
-    /// the kernel; on a thread of its own it never holds up the shared pool's file and store
-    /// work, and moves gain nothing from more threads (the kernel serializes them).
+    /// The thread that moves running processes between cgroups (and removes the groups of
+    /// pre-booted processes that died idle). A move can wait 10–40 ms for the kernel; on a
+    /// thread of its own it never holds up the shared pool's file and store work, and moves
+    /// gain nothing from more threads (the kernel serializes them under one lock).
     static let moves: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
