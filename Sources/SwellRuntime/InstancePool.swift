@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import SwellModel
 import SwellScheduler
 import Synchronization
@@ -371,28 +372,47 @@ public final class InstancePool: Sendable {
                 mailbox: instance.mailbox, peerUID: uid.map { uid_t($0) } ?? geteuid(), maxConnections: config.concurrency + 8)
             instance.endpoint = endpoint
             try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
-            let cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory)
-            instance.cgroup = cgroup
             let id = instance.id
             let onExit: @Sendable (Int32) -> Void = { [weak self] code in
                 guard let self else { return }
                 Task { await self.instanceExited(id, code: code) }
             }
-            let child: SpawnedChild
             // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
-            if config.layers.isEmpty, let warmPool, let prebooted = await warmPool.take(config.runtime) {
+            let prebooted = config.layers.isEmpty ? await warmPool?.take(config.runtime) : nil
+            let cgroup: InstanceCgroup?
+            do {
+                cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory, prebooted: prebooted?.memoryGroup)
+            } catch {
+                prebooted?.discard()
+                throw error
+            }
+            instance.cgroup = cgroup
+            let child: SpawnedChild
+            if let prebooted {
                 // Specialize a pre-booted runtime: the cold start costs the handler's import only.
                 // Its output waits in the pipes until the pumps attach, right after.
                 child = prebooted.child
                 instance.pid = child.pid
                 prebooted.onExit(onExit)
-                try cgroup?.adopt(child.pid)
+                // Born in its memory and pids groups (cgroup v1): the move to its function's cpu
+                // group waits for the kernel (10–40 ms) after the hand-over, on the sandbox's own
+                // thread. Without such groups (v2) the move comes first, limits before code.
+                let bornInGroups = prebooted.memoryGroup != nil
+                if let cgroup, !bornInGroups { try await Sandbox.moves.runIfActive { try cgroup.adopt(child.pid) } }
                 let environment = InstanceLauncher.environment(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
                 try prebooted.specialize(environment: environment, workingDirectory: codeDirectory, uid: uid)
                 instance.markSpecialized()
                 try await startPumps(instance, child)
+                if let cgroup, bornInGroups {
+                    // The instance may be serving already: a failed move (it exited) is not a failed start.
+                    do {
+                        try await Sandbox.moves.runIfActive { try cgroup.adopt(child.pid) }
+                    } catch {
+                        if !instance.hasExited { logger.warning("instance not moved to its function's cgroups", metadata: ["instance.id": "\(instance.info.name)", "error": "\(error)"]) }
+                    }
+                }
             } else {
                 await bootGate.acquire()
                 state.withLock { _ = $0.bootPermits.insert(instance.id) }

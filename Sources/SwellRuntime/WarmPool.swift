@@ -1,6 +1,7 @@
 import DequeModule
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import SwellModel
 import Synchronization
@@ -15,6 +16,8 @@ final class PrebootedProcess: Sendable {
     let runtime: RuntimeKind
     let child: SpawnedChild
     let bootedAt: ContinuousClock.Instant
+    /// The cgroups it was born in (cgroup v1), which its instance keeps.
+    let memoryGroup: PrebootGroup?
     private let exit = Mutex<ExitState>(ExitState())
 
     struct ExitState {
@@ -22,21 +25,29 @@ final class PrebootedProcess: Sendable {
         var code: Int32?
     }
 
-    init(runtime: RuntimeKind, child: SpawnedChild) {
+    init(runtime: RuntimeKind, child: SpawnedChild, memoryGroup: PrebootGroup? = nil) {
         self.runtime = runtime
         self.child = child
+        self.memoryGroup = memoryGroup
         self.bootedAt = .now
     }
 
     var hasExited: Bool { exit.withLock { $0.code != nil } }
 
-    /// Called by the reaper.
+    /// Called by the reaper. A process that dies without an owner (idle, or discarded) takes
+    /// its cgroups with it; an instance's are removed with the instance. The removal runs on
+    /// the sandbox's thread, not the reaper's: an `rmdir` waits for the kernel's cgroup lock,
+    /// which moves hold for 10–40 ms, and the one reaper reports every child's exit.
     func exited(_ code: Int32) {
         let handler: (@Sendable (Int32) -> Void)? = exit.withLock { s in
             s.code = code
             return s.handler
         }
-        handler?(code)
+        if let handler {
+            handler(code)
+        } else if let memoryGroup {
+            Sandbox.moves.submit { _ in memoryGroup.remove() }
+        }
     }
 
     /// Hands the exit notification to a new owner (immediately if it already exited).
@@ -108,6 +119,8 @@ public actor WarmPool: Service {
     let logger: Logger
     /// Whether the processes will run under functions' own uids (for their process limit).
     let switchesUID: Bool
+    /// Gives each process cgroups of its own (cgroup v1).
+    let sandbox: Sandbox
     private var idle: [RuntimeKind: Deque<PrebootedProcess>] = [:]
     private var booting: [RuntimeKind: Int] = [:]
     private var recentStarts: [RuntimeKind: Deque<ContinuousClock.Instant>] = [:]
@@ -116,6 +129,7 @@ public actor WarmPool: Service {
 
     public init(runtime: RuntimeConfiguration, configuration: Configuration = Configuration(), logger: Logger, sandbox: Sandbox = .rlimitsOnly) {
         self.switchesUID = sandbox.switchesUID
+        self.sandbox = sandbox
         self.runtime = runtime
         self.configuration = configuration
         self.logger = logger
@@ -200,16 +214,25 @@ public actor WarmPool: Service {
         var request = InstanceLauncher.prebootRequest(kind, runtime: runtime)
         // The limits of an instance from the start: they carry over the uid switch at specialization.
         Sandbox.limits.apply(to: &request, switchingUID: switchesUID)
+        // Born in cgroups of its own: the cold start writes limits instead of waiting for a move (see `Sandbox.prepare`).
+        let memoryGroup = try sandbox.prebootGroup()
+        request.cgroupProcs = memoryGroup?.procsFiles ?? []
         // The reaper may report an exit before the process object exists: meet under one lock.
         let meeting = Mutex<(process: PrebootedProcess?, code: Int32?)>((nil, nil))
-        let child = try await ChildProcesses.shared.spawn(request, stdinPipe: true) { code in
-            let process: PrebootedProcess? = meeting.withLock { m in
-                if m.process == nil { m.code = code }
-                return m.process
+        let child: SpawnedChild
+        do {
+            child = try await ChildProcesses.shared.spawn(request, stdinPipe: true) { code in
+                let process: PrebootedProcess? = meeting.withLock { m in
+                    if m.process == nil { m.code = code }
+                    return m.process
+                }
+                process?.exited(code)
             }
-            process?.exited(code)
+        } catch {
+            memoryGroup?.remove()
+            throw error
         }
-        let process = PrebootedProcess(runtime: kind, child: child)
+        let process = PrebootedProcess(runtime: kind, child: child, memoryGroup: memoryGroup)
         let early: Int32? = meeting.withLock { m in
             m.process = process
             return m.code

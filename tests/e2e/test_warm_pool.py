@@ -23,9 +23,11 @@ def prebooted(server, runtime_file: str) -> set[int]:
                 continue
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
             environ = (entry / "environ").read_bytes().split(b"\0")
+            cwd = str((entry / "cwd").readlink())
         except (OSError, ValueError, IndexError):
             continue
-        if any(arg.endswith(runtime_file.encode()) for arg in cmdline) and b"SWELL_PREWARM=1" in environ:
+        # /proc's environ is the one it started with: a specialized process has moved to its code.
+        if any(arg.endswith(runtime_file.encode()) for arg in cmdline) and b"SWELL_PREWARM=1" in environ and "/code/" not in cwd:
             pids.add(int(entry.name))
     return pids
 
@@ -74,3 +76,66 @@ def test_init_error_in_a_specialized_process_is_reported(swell, app_dir, unique)
     r = swell.invoke(name, {})
     assert function_error(r) == "InitError", (dict(r.headers), r.text)
     assert "broken at import" in r.text
+
+
+def cgroup_paths(pid: int) -> dict[str, str]:
+    """The process's cgroup v1 paths by controller (memory, cpu, pids)."""
+    paths = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(","):
+            paths[c] = path
+    return paths
+
+
+CHILD_NODE = (
+    "const { spawn } = require('child_process');\n"
+    "exports.handler = async () => ({ pid: process.pid, child: spawn('sleep', ['60'], { detached: true, stdio: 'ignore' }).pid });"
+)
+
+
+def test_a_prebooted_process_keeps_its_memory_and_pids_groups_and_joins_its_functions_cpu_group(server, swell, app_dir, unique):
+    """Cgroup v1: the pre-booted process was born in memory and pids groups of its own and boots
+    in Swell's own cpu group (booting under Swell's group took the node's instances' CPU: with
+    three nodes on a loaded machine they starved past their timeouts). The cold start writes the
+    function's memory limit into its memory group (no move on the request's path) and moves it
+    into the function's cpu group after the hand-over. Everything, a child it forked included,
+    goes when the instance goes."""
+    if "sandbox: cgroup v1" not in server.full_log():
+        pytest.skip("pre-boot cgroups are a cgroup v1 path")
+    name = unique("warm-cg")
+    swell.deploy(app_dir, {name: node_fn(CHILD_NODE, memory=192)})
+    waiting = wait_for_prebooted(server, "nodejs/bootstrap.js")
+    for pid in waiting:
+        booting = cgroup_paths(pid)
+        assert f"/swell-{server.pid}/prebooted/p" in booting["memory"], booting
+        assert f"/swell-{server.pid}/prebooted/p" in booting["pids"], booting
+        assert booting["cpu"] == cgroup_paths(server.pid)["cpu"], (booting, cgroup_paths(server.pid))
+    r = swell.invoke(name, {})
+    assert function_error(r) is None and r.headers["X-Swell-Cold-Start"] == "true", r.text
+    body = r.json()
+    assert body["pid"] in waiting, (body, waiting)
+    paths = cgroup_paths(body["pid"])
+    assert f"/swell-{server.pid}/prebooted/p" in paths["memory"], paths
+    memory_dir = f"/sys/fs/cgroup/memory{paths['memory']}"
+    pids_dir = f"/sys/fs/cgroup/pids{paths['pids']}"
+    assert int(Path(memory_dir, "memory.limit_in_bytes").read_text()) == 192 * 1024 * 1024
+    assert Path(pids_dir, "pids.max").read_text().strip() == "1024"
+    # The move to the function's cpu group follows the hand-over.
+    deadline = time.time() + 10
+    while time.time() < deadline and f"/default.{name}." not in cgroup_paths(body["pid"])["cpu"]:
+        time.sleep(0.05)
+    paths = cgroup_paths(body["pid"])
+    assert f"/swell-{server.pid}/default.{name}." in paths["cpu"], paths
+    assert int(Path(f"/sys/fs/cgroup/cpu{paths['cpu']}", "cpu.shares").read_text()) == 192 * 1024 // 1769
+    # The detached child is in the instance's memory and pids groups (whichever cpu group it was forked in).
+    child = cgroup_paths(body["child"])
+    assert child["memory"] == paths["memory"] and child["pids"] == paths["pids"], (child, paths)
+    # Deleting the function stops the instance: its processes are killed and its groups removed.
+    assert swell.api("DELETE", f"/v1/namespaces/default/functions/{name}").status_code in (200, 204)
+    deadline = time.time() + 15
+    while time.time() < deadline and (Path(memory_dir).exists() or Path(pids_dir).exists() or Path(f"/proc/{body['child']}").exists()):
+        time.sleep(0.1)
+    assert not Path(memory_dir).exists(), "the instance's memory group outlived it"
+    assert not Path(pids_dir).exists(), "the instance's pids group outlived it"
+    assert not Path(f"/proc/{body['child']}").exists(), "the function's detached child outlived its instance"

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import SwellModel
 import Synchronization
 
@@ -94,37 +95,100 @@ public final class Sandbox: Sendable {
     }
 
     /// Creates the groups of one instance and applies its limits.
+    ///
+    /// `prebooted` are the groups a pre-booted process was born in (cgroup v1). Moving a live
+    /// process between cgroups costs its first write 10–40 ms on this machine (the kernel waits
+    /// for an RCU grace period to take its thread-group lock for writing; measured on a 6.18
+    /// kernel under load), so a cold start must not wait for one: the instance keeps the memory
+    /// and pids groups it was born in (their limits are just written), and joins its function's
+    /// cpu group after the hand-over (`adopt`, off the request's path). Until then it runs in
+    /// Swell's own cpu group, where it booted; children it forks before the move stay there.
     /// - Returns: nil in rlimits mode.
-    func prepare(instance: String, function key: FunctionKey, memoryMB: Int) throws -> InstanceCgroup? {
+    func prepare(instance: String, function key: FunctionKey, memoryMB: Int, prebooted: PrebootGroup? = nil) throws -> InstanceCgroup? {
         let fn = Self.slug(key)
-        let memoryBytes = Int64(memoryMB) * 1024 * 1024
-        // CPU proportional to memory, as Lambda does (1769 MB = one full share of 1024).
-        let share = max(2, memoryMB * 1024 / 1769)
         switch mode {
         case .rlimits:
             return nil
         case .cgroupV1(let memory, let cpu, let pids):
-            let m = try Self.makeGroup(memory, fn, instance)
+            let m: String
+            let p: String
+            if let prebooted {
+                m = prebooted.memoryDirectory
+                p = prebooted.pidsDirectory
+            } else {
+                m = try Self.makeGroup(memory, fn, instance)
+                // A process joining after its boot brings its pages' charge along.
+                try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
+                p = try Self.makeGroup(pids, fn, instance)
+            }
             let c = try Self.makeGroup(cpu, fn, instance)
-            let p = try Self.makeGroup(pids, fn, instance)
-            try Self.write("\(m)/memory.limit_in_bytes", String(memoryBytes))
-            try? Self.write("\(m)/memory.swappiness", "0")
-            // A pre-booted process moves in after boot: bring its pages' charge along.
-            try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
-            try? Self.write("\(m)/memory.memsw.limit_in_bytes", String(memoryBytes))
-            try Self.write("\(c)/cpu.shares", String(share))
+            try Self.limitMemoryV1(m, memoryMB: memoryMB)
+            try Self.write("\(c)/cpu.shares", String(Self.cpuShare(memoryMB: memoryMB)))
             try Self.write("\(p)/pids.max", String(Self.pidsLimit))
-            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m)
+            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m, joined: prebooted?.directories ?? [])
         case .cgroupV2(let base):
             let dir = try Self.makeGroup(base, fn, instance) { functionGroup in
                 try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
             }
-            try Self.write("\(dir)/memory.max", String(memoryBytes))
+            try Self.write("\(dir)/memory.max", String(Int64(memoryMB) * 1024 * 1024))
             try? Self.write("\(dir)/memory.swap.max", "0")
-            try Self.write("\(dir)/cpu.weight", String(max(1, min(10_000, share * 100 / 1024))))
+            try Self.write("\(dir)/cpu.weight", String(max(1, min(10_000, Self.cpuShare(memoryMB: memoryMB) * 100 / 1024))))
             try Self.write("\(dir)/pids.max", String(Self.pidsLimit))
             return InstanceCgroup(version: 2, directories: [dir], memoryDirectory: dir)
         }
+    }
+
+    /// Groups for a pre-booted process, made before any function is known (cgroup v1 only; nil
+    /// otherwise): memory limited to `prebootMemoryMB` until its function's limit replaces it,
+    /// and the instance pids limit. The process joins them from the child before exec, while it
+    /// boots, so no cold start pays the join.
+    ///
+    /// No cpu group: a booting process stays in Swell's own cpu group, as a cold-spawned one
+    /// does. Booted in a cpu group under Swell's (`swell-PID/prebooted/pN`), the warm pool's
+    /// refills took their CPU from the same share as the node's running instances; with three
+    /// nodes on two loaded cores (test_cluster's 5,000 tasks) instances sat runnable for
+    /// seconds with almost no CPU, timed out, were replaced by more cold starts, which made
+    /// the warm pool boot more: a spiral of init timeouts and retried tasks.
+    func prebootGroup() throws -> PrebootGroup? {
+        guard case .cgroupV1(let memory, _, let pids) = mode else { return nil }
+        let name = "p\(Self.prebootCounter.add(1, ordering: .relaxed).newValue)"
+        var made: [String] = []
+        do {
+            for base in [memory, pids] { made.append(try Self.makeGroup(base, "prebooted", name)) }
+            try Self.limitMemoryV1(made[0], memoryMB: Self.prebootMemoryMB)
+            try Self.write("\(made[1])/pids.max", String(Self.pidsLimit))
+        } catch {
+            for dir in made { rmdir(dir) }
+            throw error
+        }
+        return PrebootGroup(memoryDirectory: made[0], pidsDirectory: made[1])
+    }
+
+    /// The thread that moves running processes between cgroups (and removes the groups of
+    /// pre-booted processes that died idle). A move can wait 10–40 ms for the kernel; on a
+    /// thread of its own it never holds up the shared pool's file and store work, and moves
+    /// gain nothing from more threads (the kernel serializes them under one lock).
+    static let moves: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    /// The memory limit of a pre-booted process before specialization.
+    static let prebootMemoryMB = 256
+    private static let prebootCounter = Atomic<Int>(0)
+
+    /// CPU proportional to memory, as Lambda does (1769 MB = one full share of 1024).
+    static func cpuShare(memoryMB: Int) -> Int { max(2, memoryMB * 1024 / 1769) }
+
+    /// Sets a v1 memory group's limit, memory and swap alike (the swap limit must never be
+    /// below the memory limit, so it is written on both sides: raising or lowering works).
+    static func limitMemoryV1(_ dir: String, memoryMB: Int) throws {
+        let bytes = String(Int64(memoryMB) * 1024 * 1024)
+        try? write("\(dir)/memory.memsw.limit_in_bytes", bytes)
+        try write("\(dir)/memory.limit_in_bytes", bytes)
+        try? write("\(dir)/memory.memsw.limit_in_bytes", bytes)
+        try? write("\(dir)/memory.swappiness", "0")
     }
 
     /// Removes this server's whole cgroup subtree (at shutdown; groups must be empty).
@@ -260,13 +324,15 @@ struct InstanceCgroup: Sendable {
     var version: Int
     var directories: [String]
     var memoryDirectory: String
+    /// Groups the process is in already (a pre-booted process's memory group).
+    var joined: [String] = []
 
     /// The `cgroup.procs` files a process joins (writing "0" from the child before exec).
     var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
 
-    /// Moves a running process (all its threads) into the groups.
+    /// Moves a running process (all its threads) into the groups it is not in yet.
     func adopt(_ pid: pid_t) throws {
-        for file in procsFiles { try Sandbox.write(file, String(pid)) }
+        for dir in directories where !joined.contains(dir) { try Sandbox.write("\(dir)/cgroup.procs", String(pid)) }
     }
 
     /// Whether the kernel killed a process of the group for exceeding its memory limit.
@@ -351,5 +417,19 @@ enum SandboxError: Error, CustomStringConvertible {
         switch self {
         case .cgroup(let path, let e): "\(path): \(String(cString: strerror(e)))"
         }
+    }
+}
+
+/// The groups a pre-booted process was born in (cgroup v1).
+struct PrebootGroup: Sendable {
+    var memoryDirectory: String
+    var pidsDirectory: String
+
+    var directories: [String] { [memoryDirectory, pidsDirectory] }
+    var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
+
+    /// Removes the groups once the process is gone (and `prebooted/` when it is empty).
+    func remove() {
+        InstanceCgroup(version: 1, directories: directories, memoryDirectory: memoryDirectory).remove()
     }
 }
