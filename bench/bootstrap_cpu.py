@@ -265,16 +265,18 @@ def main() -> None:
         loop = statistics.median(in_process_loop(runtime, work, task_root, 200000) for _ in range(args.repeat))
         results[f"{runtime}-in-process"] = {"client_us": loop}
         print(f"{runtime + ' in-process loop':<22}{'—':>6}{loop:>15.2f}{'—':>15}{'—':>11}", flush=True)
-        bare = [measure(server_bin, event_file, command(runtime, work / ("bare.js" if runtime == "node" else "bare.py"), True),
-                        swell_env(runtime, task_root, 0, 1), task_root, args.invokes, args.warm)
-                for _ in range(args.repeat)]
-        row(f"{runtime} bare client", 1, bare)
-        for conc in concurrencies:
-            for label, _ in variants:
-                runs = [measure(server_bin, event_file, command(runtime, scripts[(runtime, label)], False),
-                                swell_env(runtime, task_root, 0, conc), task_root, args.invokes, args.warm)
-                        for _ in range(args.repeat)]
-                row(f"{runtime} bootstrap {label}", conc, runs)
+        # Every figure's runs interleaved (bare, new, old, bare, new, old, …) so that the machine's
+        # load drifting during the run weighs on all of them alike.
+        cases = [("bare client", 1, work / ("bare.js" if runtime == "node" else "bare.py"), True)]
+        cases += [(f"bootstrap {label}", conc, scripts[(runtime, label)], False)
+                  for conc in concurrencies for label, _ in variants]
+        runs: dict[int, list] = {i: [] for i in range(len(cases))}
+        for _ in range(args.repeat):
+            for i, (_, conc, script, bare) in enumerate(cases):
+                runs[i].append(measure(server_bin, event_file, command(runtime, script, bare),
+                                       swell_env(runtime, task_root, 0, conc), task_root, args.invokes, args.warm))
+        for i, (name, conc, _, _) in enumerate(cases):
+            row(f"{runtime} {name}", conc, runs[i])
     load = open("/proc/loadavg").read().split()[:3]
     print(json.dumps({"benchmark": "bootstrap_cpu", "machine": machine(), "loadavg": load, "old": args.old,
                       "results": results}, separators=(",", ":")))
