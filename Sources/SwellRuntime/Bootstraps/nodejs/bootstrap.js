@@ -15,7 +15,8 @@
  * this one process, each over its own kept-alive TCP connection with hand-written HTTP/1.1
  * framing (no `http` module): one `write` per request, a minimal response parser (status,
  * headers, Content-Length body; chunked and close-delimited bodies are tolerated, though
- * Swell always sends Content-Length).
+ * Swell always sends Content-Length). The next `next` is pipelined behind each result or
+ * error post, in the same write (Swell answers the post before it reads the `next`).
  *
  * Log lines (fd 1 -> Swell):
  *   "\x1f" + requestId + "\x1f" + text + "\n"   a line written while that invocation ran

@@ -14,7 +14,8 @@ SWELL_CONCURRENCY (default 1) threads each run next -> handler -> response over 
 own kept-alive TCP connection, with hand-written HTTP/1.1 framing (no http.client or
 urllib): one sendall per request, a minimal response parser (status, headers, a
 Content-Length body; chunked and close-delimited bodies are tolerated, though Swell
-always sends Content-Length).
+always sends Content-Length). The next `next` is pipelined behind each result or error
+post, in the same sendall (Swell answers the post before it reads the `next`).
 
 Log lines (fd 1 -> Swell):
   "\\x1f" + requestId + "\\x1f" + text + "\\n"   a line written while that invocation ran
