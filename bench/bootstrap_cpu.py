@@ -125,6 +125,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def context_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of every thread of `pid`."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def drain(stream) -> None:
     while stream.read(65536):
         pass
@@ -166,8 +179,8 @@ def command(runtime: str, script: Path, bare: bool) -> list[str]:
 
 
 def measure(server_bin: Path, event_file: Path, cmd: list[str], env: dict, cwd: Path, invokes: int,
-            warm: int) -> tuple[float, float, float]:
-    """(client µs/invoke, server µs/invoke, invokes/s) of one run."""
+            warm: int) -> tuple[float, float, float, float]:
+    """(client µs/invoke, server µs/invoke, invokes/s, client context switches/invoke) of one run."""
     server = subprocess.Popen([str(server_bin), str(warm), str(invokes), str(event_file)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     proc = None
@@ -181,15 +194,15 @@ def measure(server_bin: Path, event_file: Path, cmd: list[str], env: dict, cwd: 
         if line.strip() != "warm":
             raise RuntimeError(f"fake server: {line!r} (client exit {proc.poll()})")
         time.sleep(0.3)  # every loop finishes its last warm-up invocation and waits on a held next
-        c0 = cpu_seconds(proc.pid)
+        c0, s0 = cpu_seconds(proc.pid), context_switches(proc.pid)
         server.stdin.write("go\n")
         server.stdin.flush()
         done = server.stdout.readline().split()
-        c1 = cpu_seconds(proc.pid)
+        c1, s1 = cpu_seconds(proc.pid), context_switches(proc.pid)
         if not done or done[0] != "done":
             raise RuntimeError(f"fake server: {done!r} (client exit {proc.poll()})")
         wall_ns, server_cpu = int(done[1]), float(done[2])
-        return (c1 - c0) * 1e6 / invokes, server_cpu / invokes, invokes / (wall_ns / 1e9)
+        return (c1 - c0) * 1e6 / invokes, server_cpu / invokes, invokes / (wall_ns / 1e9), (s1 - s0) / invokes
     finally:
         if proc is not None:
             proc.kill()
@@ -249,22 +262,29 @@ def main() -> None:
     load = open("/proc/loadavg").read().split()[:3]
     print(f"machine: {machine()}; load {' '.join(load)}; {args.invokes} invokes per run after {args.warm} "
           f"warm-up, {args.repeat} runs per figure (median; every run in brackets)")
-    print(f"{'client':<22}{'loops':>6}{'client µs/inv':>15}{'server µs/inv':>15}{'invokes/s':>11}   runs")
+    print(f"{'client':<22}{'loops':>6}{'client µs/inv':>15}{'min':>7}{'server µs/inv':>15}{'invokes/s':>11}"
+          f"{'ctx sw/inv':>12}{'÷ server':>10}   runs")
     results = {}
 
-    def row(name: str, conc: int, runs: list[tuple[float, float, float]]) -> None:
+    def row(name: str, conc: int, runs: list[tuple[float, float, float, float]]) -> None:
         client = statistics.median(r[0] for r in runs)
         server = statistics.median(r[1] for r in runs)
         rate = statistics.median(r[2] for r in runs)
-        results[f"{name}@{conc}"] = {"client_us": client, "server_us": server, "invokes_per_s": rate,
+        switches = statistics.median(r[3] for r in runs)
+        # the client's CPU over the fake server's in the same run: the server's work per invoke is
+        # fixed, so this ratio cancels much of a shared machine's load (a pipelining client makes
+        # the server's work a little cheaper, which raises its ratio)
+        ratio = statistics.median(r[0] / r[1] for r in runs)
+        results[f"{name}@{conc}"] = {"client_us": client, "client_min_us": min(r[0] for r in runs), "server_us": server,
+                                     "invokes_per_s": rate, "context_switches": switches, "client_over_server": ratio,
                                      "client_runs": [round(r[0], 1) for r in runs]}
-        print(f"{name:<22}{conc:>6}{client:>15.1f}{server:>15.1f}{rate:>11.0f}   "
-              f"[{', '.join(f'{r[0]:.1f}' for r in runs)}]", flush=True)
+        print(f"{name:<22}{conc:>6}{client:>15.1f}{min(r[0] for r in runs):>7.1f}{server:>15.1f}{rate:>11.0f}"
+              f"{switches:>12.2f}{ratio:>10.2f}   [{', '.join(f'{r[0]:.1f}' for r in runs)}]", flush=True)
 
     for runtime in args.only.split(","):
         loop = statistics.median(in_process_loop(runtime, work, task_root, 200000) for _ in range(args.repeat))
         results[f"{runtime}-in-process"] = {"client_us": loop}
-        print(f"{runtime + ' in-process loop':<22}{'—':>6}{loop:>15.2f}{'—':>15}{'—':>11}", flush=True)
+        print(f"{runtime + ' in-process loop':<22}{'—':>6}{loop:>15.2f}", flush=True)
         # Every figure's runs interleaved (bare, new, old, bare, new, old, …) so that the machine's
         # load drifting during the run weighs on all of them alike.
         cases = [("bare client", 1, work / ("bare.js" if runtime == "node" else "bare.py"), True)]
