@@ -18,6 +18,11 @@ Baselines, in the same run:
 - in-process loop: JSON.parse of the event, the handler, JSON-encoding of the result, in a
   tight loop inside one process (no I/O at all).
 
+Columns: the client's CPU per invoke (median and min of the runs, which are interleaved across
+clients), the fake server's, invocations per second, the client's context switches per invoke
+(all threads, /proc/PID/task/*/status) and the client's CPU over the server's in each run (the
+server's work per invoke is fixed, so the ratio cancels much of a shared machine's load).
+
     python3 bench/bootstrap_cpu.py [--old REV] [--invokes 20000] [--concurrency 1,64] [--repeat 3]
 
 `--old REV` also measures the bootstrap files of git revision REV in the same run.
