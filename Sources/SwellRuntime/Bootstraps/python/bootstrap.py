@@ -646,6 +646,16 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
 _ENCODE_ASCII = json.JSONEncoder(default=_json_default).encode
 
 
+_DECODE = json.JSONDecoder().decode
+
+
+def _parse_event(body):
+    """json.loads(body) without its encoding detection when the text starts as UTF-8 JSON does."""
+    if body[:1] in (b"{", b"[", b'"'):
+        return _DECODE(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
+
+
 def _to_json(result):
     try:
         return _ENCODE(result).encode("utf-8")
@@ -802,7 +812,7 @@ def _handle(client, handler, config, resp):
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
-        event = json.loads(body)
+        event = _parse_event(body)
     except ValueError:
         event = body.decode("utf-8", "replace")
     context = LambdaContext(config, request_id, deadline_ms,
