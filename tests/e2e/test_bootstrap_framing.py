@@ -99,10 +99,13 @@ class FakeRuntimeAPI:
     between them, each its own TCP segment; chunked: send `next` bodies chunked;
     close_after: close the connection after every response (no `Connection: close`);
     close_header: say `Connection: close` and close; reply_status: the status of
-    response posts (202, or 413)."""
+    response posts (202, or 413); coalesce: send a post's reply together with the reply to
+    the `next` pipelined behind it (one write, so one read on the bootstrap's side)."""
 
     def __init__(self, split=False, chunked=False, close_after=False, close_header=False, reply_status=202,
-                 marker_source=None):
+                 marker_source=None, coalesce=False):
+        self.coalesce = coalesce
+        self.pipelined = 0  # posts whose connection already held the next request when they were read
         self.split = split
         self.chunked = chunked
         self.close_after = close_after
@@ -185,6 +188,7 @@ class FakeRuntimeAPI:
 
     def _serve(self, sock: socket.socket) -> None:
         buf = bytearray()
+        held = b""  # a post's reply held back to go out with the next response (coalesce)
         with sock:
             while not self.stopped:
                 try:
@@ -194,8 +198,10 @@ class FakeRuntimeAPI:
                 if req is None:
                     return
                 method, path, headers, body = req
+                pipelined = method == "POST" and bytes(buf).startswith(b"GET /2018-06-01/runtime/invocation/next ")
                 with self.lock:
                     self.requests += 1
+                    self.pipelined += pipelined
                 if method == "GET" and path == "/2018-06-01/runtime/invocation/next":
                     while True:
                         try:
@@ -231,8 +237,12 @@ class FakeRuntimeAPI:
                         self.done.notify_all()
                 else:
                     out = self._response(404, "Not Found", [], b"{}")
+                if self.coalesce and pipelined:
+                    held = out
+                    continue
                 try:
-                    self._send(sock, out)
+                    self._send(sock, held + out)
+                    held = b""
                 except OSError:
                     return
                 if self.close_after or self.close_header:
@@ -355,6 +365,28 @@ def test_one_kept_alive_connection_for_many_invocations(harness, runtime):
     assert [result(api, rid)["echo"]["n"] for rid in rids] == list(range(200))
     assert api.connections == 1
     assert api.requests >= 400  # a next and a post per invocation, all on that connection
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_next_is_pipelined_behind_each_post(harness, runtime, coalesce):
+    # Each post carries the loop's next `next` in the same write; with `coalesce` the post's
+    # reply and the next invocation arrive in one read and must be told apart.
+    api, boot = harness(runtime, {"coalesce": coalesce})
+    rids = [api.add({"n": i, "log": f"line {i}"}) for i in range(50)]
+    rids.append(api.add({"fail": "in the middle"}))
+    rids += [api.add({"n": i}) for i in range(50, 60)]
+    api.wait_posts(len(rids))
+    assert [result(api, rid)["echo"]["n"] for rid in rids[:50] + rids[51:]] == list(range(60))
+    assert api.posts[rids[50]][0] == "error"
+    assert api.connections == 1
+    # a post and a `next` per invocation, and the first `next` (the last one read just after the last post)
+    assert wait_until(lambda: api.requests == 2 * len(rids) + 1, 5), api.requests
+    assert api.pipelined >= len(rids) - 3, f"{api.pipelined} of {len(rids)} posts had the next `next` behind them"
+    for i, rid in enumerate(rids[:50]):
+        assert api.marker_first[rid]
+        assert f"\x1f{rid}\x1fline {i}\n".encode() in boot.stdout
+    assert b"swell-runtime" not in boot.stderr, boot.stderr.decode()
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

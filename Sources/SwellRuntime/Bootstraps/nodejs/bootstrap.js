@@ -15,7 +15,8 @@
  * this one process, each over its own kept-alive TCP connection with hand-written HTTP/1.1
  * framing (no `http` module): one `write` per request, a minimal response parser (status,
  * headers, Content-Length body; chunked and close-delimited bodies are tolerated, though
- * Swell always sends Content-Length).
+ * Swell always sends Content-Length). The next `next` is pipelined behind each result or
+ * error post, in the same write (Swell answers the post before it reads the `next`).
  *
  * Log lines (fd 1 -> Swell):
  *   "\x1f" + requestId + "\x1f" + text + "\n"   a line written while that invocation ran
@@ -278,6 +279,7 @@ function applyPrewarm() {
 // ---------------------------------------------------------------------------
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 64 * 1024;
 // One read buffer for every connection of the process: each read is parsed (and what is
 // kept copied) inside its callback, on the one JavaScript thread, before the next read.
@@ -456,10 +458,14 @@ class ResponseParser {
     this.rest = owned ? data.subarray(pos) : Buffer.from(data.subarray(pos));
   }
 
+  /** The response; bytes after it (the start of a pipelined one) are kept in `rest`. */
   complete(body, data, pos) {
-    if (pos < data.length) throw protocolError(`${data.length - pos} bytes after the response`);
     const res = { status: this.head.status, headers: this.head.headers, body };
     this.reset();
+    if (pos < data.length) {
+      this.rest = Buffer.from(data.subarray(pos)); // owned: `data` may be the shared read buffer
+      this.started = true;
+    }
     return res;
   }
 }
@@ -481,12 +487,14 @@ function connectionError(message, code) {
 }
 
 /**
- * One kept-alive TCP connection to the Runtime API, used by one invocation loop: one
- * request at a time, each written with a single `write` (request line, headers and body
- * in one string) on a TCP_NODELAY socket; responses read into the process's one read buffer.
- * A request that fails on a connection that had served earlier requests, before any byte
- * of its response arrived, is retried once on a new connection (the server may have
- * closed the idle one).
+ * One kept-alive TCP connection to the Runtime API, used by one invocation loop: each
+ * request written with a single `write` (request line, headers and body in one string) on a
+ * TCP_NODELAY socket; responses read into the process's one read buffer. A post can carry
+ * the loop's next `next` in the same write (HTTP/1.1 pipelining: Swell answers the post
+ * before it reads the `next`), so a warm invocation costs one write and one read on the
+ * socket. A request that fails on a connection that had served earlier requests, before any
+ * byte of its response arrived, is sent once more on a new connection (the server may have
+ * closed the idle one); so is a pipelined `next` the connection lost.
  */
 class RuntimeConnection {
   constructor(endpoint) {
@@ -499,8 +507,8 @@ class RuntimeConnection {
     this.socket = null;
     this.exchanges = 0;    // completed exchanges on the current socket
     this.parser = new ResponseParser();
-    this.resolve = null;   // the request in flight
-    this.reject = null;
+    this.waiting = [];     // {resolve, reject} of the requests in flight, in order
+    this.pendingNext = null; // the response promise of a `next` sent behind the last post
   }
 
   /** Opens the connection now (it is otherwise opened by the first request). */
@@ -523,23 +531,30 @@ class RuntimeConnection {
 
   onRead(socket, n, buf) {
     if (socket !== this.socket) return false;
-    if (this.resolve === null) {
-      this.drop(socket); // bytes nobody asked for
+    if (this.waiting.length === 0) {
+      this.drop(socket, null); // bytes nobody asked for
       return false;
     }
     let res;
     try {
       res = this.parser.feed(buf.subarray(0, n));
+      while (res !== null) {
+        this.exchanges++;
+        const close = res.headers.connection;
+        const waiter = this.waiting.shift();
+        if (close !== undefined && close.toLowerCase() === 'close') {
+          this.drop(socket, null); // a request pipelined behind this one is lost with the connection
+          waiter.resolve(res);
+          return false;
+        }
+        waiter.resolve(res);
+        if (this.parser.rest === null) break;
+        if (this.waiting.length === 0) throw protocolError(`${this.parser.rest.length} bytes after the response`);
+        res = this.parser.feed(EMPTY);
+      }
     } catch (err) {
-      this.drop(socket);
-      this.settle(null, err);
+      this.drop(socket, err);
       return false;
-    }
-    if (res !== null) {
-      this.exchanges++;
-      const close = res.headers.connection;
-      if (close !== undefined && close.toLowerCase() === 'close') this.drop(socket);
-      this.settle(res, null);
     }
     return true;
   }
@@ -548,76 +563,105 @@ class RuntimeConnection {
     if (socket !== this.socket) return;
     this.socket = null;
     socket.destroy();
-    if (this.resolve === null) return;
+    if (this.waiting.length === 0) return;
     const res = this.parser.end();
-    if (res !== null) {
-      this.settle(res, null);
-      return;
-    }
-    const e = err || connectionError('the Runtime API closed the connection', 'ECONNRESET');
-    e.retryable = this.exchanges > 0 && !this.parser.started;
-    this.settle(null, e);
+    if (res !== null) this.waiting.shift().resolve(res);
+    this.failWaiting(err);
   }
 
-  drop(socket) {
-    if (socket === this.socket) this.socket = null;
+  /** Closes `socket`; requests still in flight fail with `err` (the first) or as lost. */
+  drop(socket, err) {
+    if (socket === this.socket) {
+      this.socket = null;
+      this.failWaiting(err);
+    }
     socket.destroy();
   }
 
-  settle(res, err) {
-    const resolve = this.resolve;
-    const reject = this.reject;
-    this.resolve = null;
-    this.reject = null;
-    if (err === null) resolve(res);
-    else reject(err);
+  failWaiting(err) {
+    const waiting = this.waiting;
+    if (waiting.length === 0) return;
+    this.waiting = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const e = i === 0 && err !== null ? err : connectionError('the Runtime API closed the connection', 'ECONNRESET');
+      // Sent again on a new connection: the request in front when nothing of its response came on a
+      // connection that had answered before (not after a malformed response); one pipelined behind it.
+      e.retryable = i > 0 || (e.code !== 'EPROTO' && !this.parser.started && this.exchanges > 0);
+      waiting[i].reject(e);
+    }
   }
 
-  /** One exchange: writes `text` (a whole request) and resolves the response. */
-  send(text) {
-    return new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      const socket = this.socket === null ? this.connect() : this.socket;
-      this.parser.reset();
+  expect() {
+    return new Promise((resolve, reject) => { this.waiting.push({ resolve, reject }); });
+  }
+
+  /**
+   * Writes `text` (a whole request; with `thenNext`, followed by a `next` request) and
+   * resolves the first request's response; the `next`'s is kept in `pendingNext`.
+   */
+  send(text, thenNext) {
+    const socket = this.socket === null ? this.connect() : this.socket;
+    if (this.waiting.length === 0 && this.parser.rest === null) this.parser.reset();
+    const reply = this.expect();
+    if (thenNext) {
+      const next = this.expect();
+      next.catch(() => {}); // it may fail before the loop asks for it: not an unhandled rejection
+      this.pendingNext = next;
+      socket.write(text + this.nextRequest);
+    } else {
       socket.write(text);
-    });
+    }
+    return reply;
   }
 
   /** `send`, once more on a new connection when a reused one turned out to be closed. */
-  async request(text) {
+  async request(text, thenNext) {
     try {
-      return await this.send(text);
+      return await this.send(text, thenNext);
     } catch (err) {
-      if (err.retryable) return this.send(text);
+      if (thenNext) this.pendingNext = null;
+      if (err.retryable) return this.send(text, thenNext);
       throw err;
     }
   }
 
-  post(urlPath, body, extraHeaders) {
-    return this.request('POST ' + urlPath + this.postTail + Buffer.byteLength(body) + '\r\n' + extraHeaders + '\r\n' + body);
+  post(urlPath, body, extraHeaders, thenNext) {
+    return this.request('POST ' + urlPath + this.postTail + Buffer.byteLength(body) + '\r\n' + extraHeaders + '\r\n' + body,
+      thenNext);
   }
 
-  next() {
-    return this.request(this.nextRequest);
+  async next() {
+    const pending = this.pendingNext;
+    if (pending !== null) {
+      this.pendingNext = null;
+      try {
+        return await pending;
+      } catch (err) {
+        if (!err.retryable) throw err;
+        return this.send(this.nextRequest, false); // the connection closed behind the post: ask again
+      }
+    }
+    return this.request(this.nextRequest, false);
   }
 
-  postResponse(requestId, payload) {
-    return this.post(API_PREFIX + '/invocation/' + encodeURIComponent(requestId) + '/response', payload, '');
+  /** Posts a result; with `thenNext`, the loop's next `next` goes out in the same write. */
+  postResponse(requestId, payload, thenNext) {
+    return this.post(API_PREFIX + '/invocation/' + encodeURIComponent(requestId) + '/response', payload, '', thenNext === true);
   }
 
-  postError(requestId, error) {
+  postError(requestId, error, thenNext) {
     return this.post(API_PREFIX + '/invocation/' + encodeURIComponent(requestId) + '/error', JSON.stringify(error),
-      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n');
+      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n', thenNext === true);
   }
 
   postInitError(error) {
     return this.post(API_PREFIX + '/init/error', JSON.stringify(error),
-      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n');
+      'Lambda-Runtime-Function-Error-Type: ' + headerSafe(error.errorType) + '\r\n', false);
   }
 
   close() {
-    if (this.socket !== null) this.drop(this.socket);
+    this.pendingNext = null;
+    if (this.socket !== null) this.drop(this.socket, null);
   }
 }
 
@@ -822,8 +866,8 @@ async function handleInvocation(client, handler, config, res) {
   if (flushing !== null) await flushing;
 
   const reply = error === undefined
-    ? await client.postResponse(requestId, payload)
-    : await client.postError(requestId, error);
+    ? await client.postResponse(requestId, payload, true)
+    : await client.postError(requestId, error, true);
   if (reply.status === 413) {
     logError(`swell-runtime: response of invocation ${requestId} is too large (413): ${reply.body}`);
   } else if (reply.status < 200 || reply.status > 299) {
@@ -923,7 +967,8 @@ function readConfig() {
 
 /**
  * Runs the invocation path once against a loopback stand-in for the Runtime API (a next
- * split over two reads, a response post, an error post, a chunked reply), so that a
+ * split over two reads, a response post with a pipelined next, an error post, a chunked
+ * reply), so that a
  * pre-booted process has loaded and compiled all of it before its function arrives: the
  * cold start then pays the hand-over and the handler's import only.
  */
@@ -947,17 +992,21 @@ function warmUp() {
     };
     const timer = setTimeout(finish, 2000); // never let a stuck warm-up hold the cold start
     const server = net.createServer({ noDelay: true }, (peer) => {
-      let seen = 0;
       peer.on('data', (data) => {
-        for (let i = data.indexOf('HTTP/1.1\r\n'); i !== -1; i = data.indexOf('HTTP/1.1\r\n', i + 1)) {
-          seen++;
-          if (seen % 4 === 1) {
+        const text = data.latin1Slice(0, data.length);
+        const requests = /(GET|POST) (\S+) HTTP\/1\.1\r\n/g;
+        let out = '';
+        for (let m = requests.exec(text); m !== null; m = requests.exec(text)) {
+          if (m[1] === 'POST') {
+            out += m[2].endsWith('/invocation/warm-up/error') ? chunked : accepted;
+          } else if (out === '') { // a `next` alone: its reply split over two reads
             peer.write(nextReply.slice(0, 40));
             setImmediate(() => peer.write(nextReply.slice(40)));
           } else {
-            peer.write(seen % 4 === 0 ? chunked : accepted);
+            out += nextReply; // pipelined behind a post: both replies in one read
           }
         }
+        if (out !== '') peer.write(out);
       });
       peer.on('error', () => {});
     });
@@ -965,14 +1014,15 @@ function warmUp() {
     server.listen(0, '127.0.0.1', async () => {
       conn = new RuntimeConnection('127.0.0.1:' + server.address().port);
       try {
+        let res = await conn.next();
         for (let i = 0; i < 3; i++) {
-          const res = await conn.next();
           const state = new LogState(res.headers['lambda-runtime-aws-request-id']);
           const result = await invocationStore.run(state, runHandler, (e) => e, JSON.parse(res.body), readConfig(),
             'warm-up', 0, res.headers);
           state.feed('line\n');
           state.finish('');
-          await conn.postResponse('warm-up', JSON.stringify(result));
+          await conn.postResponse('warm-up', JSON.stringify(result), true);
+          res = await conn.next(); // the one pipelined behind the post
           await conn.postError('warm-up', errorPayload(new Error('warm-up')));
           await conn.postInitError(errorPayload(new TypeError('warm-up')));
         }

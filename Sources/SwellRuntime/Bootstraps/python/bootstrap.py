@@ -14,7 +14,8 @@ SWELL_CONCURRENCY (default 1) threads each run next -> handler -> response over 
 own kept-alive TCP connection, with hand-written HTTP/1.1 framing (no http.client or
 urllib): one sendall per request, a minimal response parser (status, headers, a
 Content-Length body; chunked and close-delimited bodies are tolerated, though Swell
-always sends Content-Length).
+always sends Content-Length). The next `next` is pipelined behind each result or error
+post, in the same sendall (Swell answers the post before it reads the `next`).
 
 Log lines (fd 1 -> Swell):
   "\\x1f" + requestId + "\\x1f" + text + "\\n"   a line written while that invocation ran
@@ -349,12 +350,12 @@ def _parse_head(head):
     headers = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        name = name.strip().lower()
-        value = value.strip()
-        seen = headers.get(name)
-        headers[name] = value if seen is None else seen + ", " + value
+        if sep:
+            name = name.lower()  # HTTP allows no whitespace between a field name and its colon
+            if name in headers:
+                headers[name] += ", " + value.strip()
+            else:
+                headers[name] = value.strip()
     return int(status_line[9:12]), headers
 
 
@@ -384,8 +385,10 @@ class RuntimeClient:
         self._next_request = b"GET " + API_PREFIX.encode() + b"/invocation/next HTTP/1.1\r\n" + host_line + b"\r\n"
         self._post_tail = b" HTTP/1.1\r\n" + host_line + b"Content-Type: application/json\r\nContent-Length: "
         self._sock = None
-        self._exchanges = 0    # completed exchanges on the current socket
-        self._started = False  # any byte of the current response received
+        self._exchanges = 0      # completed exchanges on the current socket
+        self._started = False    # any byte of the current response received
+        self._next_sent = False  # a `next` went out behind the last post (pipelined), unanswered yet
+        self._rest = b""         # bytes received past the last response: the start of that `next`'s
 
     def connect(self):
         """Opens the connection now (it is otherwise opened by the first request)."""
@@ -396,34 +399,56 @@ class RuntimeClient:
 
     def close(self):
         sock, self._sock = self._sock, None
+        self._next_sent = False
+        self._rest = b""
         if sock is not None:
             try:
                 sock.close()
             except OSError:
                 pass
 
-    def _send(self, data):
+    def _send(self, data, then_next=False):
+        """Writes `data` (a whole request; with `then_next`, followed by a `next` request in the
+        same write) and reads the first request's response."""
         if self._sock is None:
             self.connect()
         reused = self._exchanges > 0
-        self._started = False
         try:
-            self._sock.sendall(data)
-            resp = self._read_response()
+            try:
+                self._sock.sendall(data + self._next_request if then_next else data)
+            except OSError as exc:
+                self.close()
+                if isinstance(exc, ConnectionError):
+                    raise RetryableError(str(exc)) from exc
+                raise
+            resp = self._receive(then_next)
+        except RetryableError as exc:
+            if not reused:  # a new connection that failed at once: no retry
+                raise ConnectionResetError(str(exc)) from None
+            raise
+        self._next_sent = then_next and self._sock is not None
+        return resp
+
+    def _receive(self, more):
+        """Reads one response; `more`: another response (a pipelined `next`) may follow it."""
+        self._started = bool(self._rest)
+        try:
+            resp = self._read_response(more)
         except (OSError, ProtocolError) as exc:
             self.close()
-            if reused and not self._started and isinstance(exc, ConnectionError):
+            if not self._started and isinstance(exc, ConnectionError):
                 raise RetryableError(str(exc)) from exc
             raise
         self._exchanges += 1
         if resp.headers.get("connection", "").lower() == "close":
-            self.close()
+            self.close()  # a `next` sent behind this request is lost with the connection
         return resp
 
-    def _read_response(self):
-        """Reads one response. Raises ConnectionResetError on EOF before its first byte."""
-        buf = b""
-        started = False
+    def _read_response(self, more=False):
+        """Reads one response. Raises ConnectionResetError on EOF before its first byte. Bytes
+        after it are kept for the next response when `more`, else a protocol error."""
+        buf, self._rest = self._rest, b""
+        started = bool(buf)
         recv = self._sock.recv
         while True:
             end = buf.find(b"\r\n\r\n")
@@ -474,7 +499,9 @@ class RuntimeClient:
             body, buf = b"".join(parts), b""
             self.close()
         if buf:
-            raise ProtocolError("%d bytes after the response" % len(buf))
+            if not more:
+                raise ProtocolError("%d bytes after the response" % len(buf))
+            self._rest = buf
         return Response(status, headers, body)
 
     def _read_chunked(self, buf):
@@ -516,28 +543,36 @@ class RuntimeClient:
             parts.append(buf[pos:pos + size])
             pos += size + 2
 
-    def _request(self, data):
+    def _request(self, data, then_next=False):
         try:
-            return self._send(data)
+            return self._send(data, then_next)
         except RetryableError:
-            return self._send(data)
+            return self._send(data, then_next)
 
-    def _post(self, path, body, extra_headers=b""):
+    def _post(self, path, body, extra_headers=b"", then_next=False):
         return self._request(b"POST " + path + self._post_tail + str(len(body)).encode() + b"\r\n"
-                             + extra_headers + b"\r\n" + body)
+                             + extra_headers + b"\r\n" + body, then_next)
 
     def next(self):
-        resp = self._request(self._next_request)
+        if self._next_sent:  # its request went out behind the last post
+            self._next_sent = False
+            try:
+                resp = self._receive(False)
+            except RetryableError:  # the connection closed after the post: ask again on a new one
+                resp = self._send(self._next_request)
+        else:
+            resp = self._request(self._next_request)
         if resp.status != 200:
             raise RuntimeError("HTTP %d: %s" % (resp.status, resp.body[:200].decode("utf-8", "replace")))
         return resp
 
-    def post_response(self, request_id, payload):
-        return self._post(_PREFIX_BYTES + _path_id(request_id) + b"/response", payload)
+    def post_response(self, request_id, payload, then_next=False):
+        return self._post(_PREFIX_BYTES + _path_id(request_id) + b"/response", payload, b"", then_next)
 
-    def post_error(self, request_id, error):
+    def post_error(self, request_id, error, then_next=False):
         return self._post(_PREFIX_BYTES + _path_id(request_id) + b"/error", _error_body(error),
-                          b"Lambda-Runtime-Function-Error-Type: " + _header_safe(error["errorType"]).encode() + b"\r\n")
+                          b"Lambda-Runtime-Function-Error-Type: " + _header_safe(error["errorType"]).encode() + b"\r\n",
+                          then_next)
 
     def post_init_error(self, error):
         return self._post(API_PREFIX.encode() + b"/init/error", _error_body(error),
@@ -606,11 +641,26 @@ def _json_default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
+# What json.dumps(result, ensure_ascii=…, default=_json_default) builds on every call, built once.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+_ENCODE_ASCII = json.JSONEncoder(default=_json_default).encode
+
+
+_DECODE = json.JSONDecoder().decode
+
+
+def _parse_event(body):
+    """json.loads(body) without its encoding detection when the text starts as UTF-8 JSON does."""
+    if body[:1] in (b"{", b"[", b'"'):
+        return _DECODE(body.decode("utf-8", "surrogatepass"))
+    return json.loads(body)
+
+
 def _to_json(result):
     try:
-        return json.dumps(result, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return _ENCODE(result).encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: fall back to \u escapes
-        return json.dumps(result, default=_json_default).encode("ascii")
+        return _ENCODE_ASCII(result).encode("ascii")
 
 
 # ---------------------------------------------------------------------------
@@ -762,7 +812,7 @@ def _handle(client, handler, config, resp):
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
-        event = json.loads(body)
+        event = _parse_event(body)
     except ValueError:
         event = body.decode("utf-8", "replace")
     context = LambdaContext(config, request_id, deadline_ms,
@@ -796,10 +846,12 @@ def _handle(client, handler, config, resp):
 
     _write_fd(1, _encode(inv.finish(_format_error(error) if error is not None else "")))
 
+    # The next `next` goes out in the same write as the post (pipelined: Swell answers the post
+    # before it reads the `next`), saving a write, a wake-up and a read per invocation.
     if error is None:
-        reply = client.post_response(request_id, payload)
+        reply = client.post_response(request_id, payload, True)
     else:
-        reply = client.post_error(request_id, error)
+        reply = client.post_error(request_id, error, True)
     status = reply.status
     if status == 413:
         _log_error("swell-runtime: response of invocation %s is too large (413): %s"
@@ -843,7 +895,7 @@ def _loop_thread(*args):
 
 def _warm_up():
     """Runs the client's request and response paths over a socket pair with canned replies
-    (a next split across sends, a response post, a chunked error reply), so that a
+    (a next, a response post with a pipelined next, a chunked error reply), so that a
     pre-booted process has everything loaded before its function arrives."""
     event = '{"warm":"up","\u00fc":[1,2,3]}'.encode()
     next_reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
@@ -862,8 +914,9 @@ def _warm_up():
             resp = client.next()
             json.loads(resp.body)
             _InvocationLog(resp.headers["lambda-runtime-aws-request-id"]).finish("line\n")
-            theirs.sendall(accepted)
-            client.post_response("warm-up", _to_json({"warm": "up"}))
+            theirs.sendall(accepted + next_reply)  # the post's reply, then the `next` pipelined behind it
+            client.post_response("warm-up", _to_json({"warm": "up"}), True)
+            client.next()
             theirs.sendall(chunked)
             client.post_error("warm-up", _error_payload(ValueError("warm-up")))
             theirs.recv(1 << 16)
