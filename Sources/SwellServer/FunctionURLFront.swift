@@ -223,6 +223,8 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     private var nextID: UInt64 = 0
     private var readPending = false
     private var context: ChannelHandlerContext?
+    /// The connection's loop as a task executor: a request's task runs where it was read.
+    private var executor: EventLoopTaskExecutor?
 
     init(service: FunctionURLService, connection: ConnectionGuard) {
         self.service = service
@@ -231,6 +233,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.executor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -357,7 +360,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
         let target = s.target
         let failure = s.failure
         served!.body = ByteBuffer()
-        served!.task = Task {
+        served!.task = Task(executorPreference: executor) {
             let response: Response
             if let failure {
                 response = (try? failure.response(from: request, context: SwellRequestContext(source: .init(channel: channel, logger: service.logger))))
@@ -367,7 +370,11 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
                     request, to: target, context: SwellRequestContext(source: .init(channel: channel, logger: service.logger)))
             }
             let written = await ResponseBytes.collect(response)
-            loop.execute { bound.value.respond(id: id, written) }
+            if loop.inEventLoop {
+                bound.value.respond(id: id, written)
+            } else {
+                loop.execute { bound.value.respond(id: id, written) }
+            }
         }
     }
 
