@@ -129,6 +129,10 @@ public actor TaskService: Service {
         var generation = 0
     }
     private nonisolated let waker = Mutex(Waker())
+    /// Attempts that ended and that the dispatcher has not recorded yet: a finishing attempt
+    /// hands its result over here and wakes the loop, which records every ended attempt in one
+    /// turn (`takeEnded`), instead of each entering the actor on its own.
+    private nonisolated let endings = Mutex<[(id: String, result: ExecutionResult)]>([])
     /// The earliest pending timer of the dispatch loop (one timer task at a time, not one per pass).
     private var timerDeadline: ContinuousClock.Instant?
     private var accepting = true {
@@ -485,6 +489,7 @@ public actor TaskService: Service {
     /// Stops a queued task at once, or a running one by interrupting its invocation.
     /// - Returns: the state the task is in afterwards (`stopped`, or `running` while the interruption lands).
     public func stop(namespace: String, id: String) async throws(SwellError) -> TaskState {
+        takeEnded()
         takeCommitted()
         guard var entry = live[id], entry.record.namespace == namespace else {
             guard let stored = try? await store.task(id: id, namespace: namespace) else { throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)") }
@@ -526,6 +531,7 @@ public actor TaskService: Service {
 
     /// Runs a finished task again (failed, expired or stopped; a succeeded one too when asked twice).
     public func retry(namespace: String, id: String) async throws(SwellError) -> TaskRecord {
+        takeEnded()
         takeCommitted()
         // Another namespace's task is not there at all for this caller (404 below, never 409).
         if let entry = live[id], entry.record.namespace == namespace { throw SwellError(.conflict, "task \(id) is still queued or running") }
@@ -590,12 +596,14 @@ public actor TaskService: Service {
 
     /// Tasks waiting and running on this node.
     public var depth: (queued: Int, delayed: Int, running: Int) {
+        takeEnded()
         takeCommitted()
         return (queue.readyCount, queue.delayedCount, totalInFlight)
     }
 
     /// The queue's gauges and counters per function, and the journal's, for `GET /v1/metrics`.
     public func metrics() -> TaskMetrics {
+        takeEnded()
         takeCommitted()
         let inFlight = admission.withLock { $0.inFlight }
         let functions = counts.map { name, c in
@@ -622,8 +630,11 @@ public actor TaskService: Service {
         }
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                // Read before the pass: a wake-up during it (an enqueue or an ending, off the
+                // actor) makes the sleep below return at once instead of being lost.
+                let generation = waker.withLock { $0.generation }
                 let next = dispatch()
-                await sleep(upTo: next)
+                await sleep(upTo: next, since: generation)
             }
         } onGracefulShutdown: {
             Task { await self.beginShutdown() }
@@ -646,7 +657,9 @@ public actor TaskService: Service {
         let deadline = ContinuousClock.now + .seconds(10)
         while admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
+            takeEnded(wakeAfter: false)
         }
+        takeEnded(wakeAfter: false)
         await journal.flush()
         renewals?.cancel()
         flushes?.cancel()
@@ -790,6 +803,7 @@ public actor TaskService: Service {
     /// Starts every task that may start now; returns when to look again (nil: on the next event).
     private func dispatch() -> Duration? {
         guard accepting else { return nil }
+        takeEnded(wakeAfter: false)
         takeCommitted()
         defer { syncWaiting() }
         let nowDate = Date()
@@ -888,11 +902,37 @@ public actor TaskService: Service {
             a.totalInFlight += 1
         }
         journal.append(.started(attempt, starts: record.starts))
-        let invoker = self.invoker
+        launch(record, attempt: attempt)
+    }
+
+    /// Runs an attempt in a task of its own, off the actor (it does not start on the actor to
+    /// leave it at once), and hands its end to the dispatch loop.
+    private nonisolated func launch(_ record: TaskRecord, attempt: TaskAttempt) {
         Task {
             let result = await Self.execute(record, attempt: attempt, invoker: invoker)
-            self.finished(id, result: result)
+            ended(record.id, result: result)
         }
+    }
+
+    /// An attempt ended: queued for the dispatcher; the first of a batch wakes the loop.
+    private nonisolated func ended(_ id: String, result: ExecutionResult) {
+        let first = endings.withLock { e in
+            e.append((id, result))
+            return e.count == 1
+        }
+        if first { wake() }
+    }
+
+    /// Records the attempts that ended (their retries, final states, destinations). Outside a
+    /// dispatch pass (`wakeAfter`), the loop is woken to fill the room they freed.
+    private func takeEnded(wakeAfter: Bool = true) {
+        let ended = endings.withLock { e in
+            defer { e.removeAll(keepingCapacity: true) }
+            return e
+        }
+        guard !ended.isEmpty else { return }
+        for e in ended { finished(e.id, result: e.result) }
+        if wakeAfter { wake() }
     }
 
     struct ExecutionResult: Sendable {
@@ -960,7 +1000,6 @@ public actor TaskService: Service {
         let now = Date()
         let name = FunctionName(namespace: entry.record.namespace, function: entry.record.function)
         admission.withLock { $0.finished(name) }
-        defer { wake() }
         // Scale-out: room for more of the shared queue's tasks.
         if let settings = leaseSettings, live.count - admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) <= settings.prefetch / 2 { claimSoon() }
 
@@ -1099,10 +1138,10 @@ public actor TaskService: Service {
         sleeper?.resume()
     }
 
-    /// Sleeps until woken, `limit` passes or the task is cancelled (a service group cancels
-    /// its services when one fails, e.g. the listener cannot bind: the loop must end then).
-    private func sleep(upTo limit: Duration?) async {
-        let generation = waker.withLock { $0.generation }
+    /// Sleeps until woken (since the wake-up count was `generation`), `limit` passes or the
+    /// task is cancelled (a service group cancels its services when one fails, e.g. the
+    /// listener cannot bind: the loop must end then).
+    private func sleep(upTo limit: Duration?, since generation: Int) async {
         let stopping = !accepting && totalInFlight == 0
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
