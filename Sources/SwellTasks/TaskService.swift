@@ -244,6 +244,10 @@ public actor TaskService: Service {
                     do {
                         holder = try await leasing.reserveIdempotencyKey(namespace: namespace, function: function, key: key, taskID: id, at: now)
                     } catch {
+                        // None of the call is stored: the keys claimed for its earlier entries are free again.
+                        intake.withLock { i in
+                            for c in claimed { i.release(c.slot, id: c.id) }
+                        }
                         throw SwellError(.internal, "the idempotency key could not be checked: \(error)")
                     }
                     if holder != id {
@@ -252,8 +256,10 @@ public actor TaskService: Service {
                         continue
                     }
                 }
-                // Claimed before the commit: a concurrent duplicate answers this task.
-                if let first = intake.withLock({ $0.claim(slot, id: id, now: seconds) }) {
+                // Claimed before the commit: a concurrent duplicate answers this task. (Scale-out:
+                // a concurrent enqueue here that lost the shared reservation to this one may have
+                // recorded this task as the key's holder already.)
+                if let first = intake.withLock({ $0.claim(slot, id: id, now: seconds) }), first != id {
                     results.append(EnqueueResult(taskID: first, duplicate: true))
                     continue
                 }
