@@ -2,8 +2,8 @@
 machine, same run.
 
     python3 bench/async_tasks.py [--tasks 20000] [--samples 200] [--clients 4] [--batch 100] [--quick]
-                                 [--redis-modes none,everysec] [--celery-pools prefork:2,threads:8]
-                                 [--producers single,batch] [--skip-swell | --swell-only]
+                                 [--connections 64] [--redis-modes none,everysec] [--celery-pools prefork:2,threads:8]
+                                 [--producers single,batch,conn] [--skip-swell | --swell-only]
 
 Throughput: `tasks` no-op tasks are enqueued by `clients` client processes (Python,
 multiprocessing; each with its own client: a requests.Session for Swell, the task library's
@@ -15,7 +15,11 @@ the last completion was recorded). Each system runs with two producers, one row 
 - batch: `batch` tasks per call — Swell `POST …/functions/noop/tasks` with `batch` entries
   (one request, one journal commit), Celery `app.send_task` `batch` times inside one
   `app.producer_or_acquire()` (one connection and channel; the Redis transport still sends
-  one LPUSH per task), Dramatiq `group(…).run()` (one enqueue script call per message).
+  one LPUSH per task), Dramatiq `group(…).run()` (one enqueue script call per message);
+- conn (Swell only): one request per task, `POST …/invoke?mode=async`, from one Node.js load
+  generator (bench/loadgen.js, keep-alive) with `connections` requests in flight: what many
+  concurrent clients send (the Python clients above cannot, on a small machine, without
+  taking the server's CPU).
 Each tool's figure for the ratios is its best row.
 
 Completion signal:
@@ -62,7 +66,7 @@ from pathlib import Path
 
 import requests
 
-from common import Server, free_port, machine, percentile, summary, try_deploy
+from common import Server, free_port, loadgen, machine, percentile, summary, try_deploy
 
 NOOP = "exports.handler = async () => ({});\n"
 
@@ -279,6 +283,30 @@ def run_enqueue(tool: str, target: dict, total: int, clients: int, done_count, t
             "enqueuePerSecond": round(total / enqueue_s), "endToEndPerSecond": round(done / e2e_s)}
 
 
+def run_connections(target: dict, total: int, connections: int, done_count, timeout: float = 900) -> dict:
+    """One request per task from bench/loadgen.js with `connections` requests in flight."""
+    start = time.time()
+    r = loadgen({"url": target["url"], "total": total, "concurrency": connections, "headers": target["headers"], "body": "{}"},
+                timeout=timeout)
+    enqueue_s = r["wallMs"] / 1000
+    accepted = int(r["status"].get("202", 0))
+    errors = total - accepted
+    deadline = start + timeout
+    done = 0
+    while time.time() < deadline:
+        done = done_count()
+        if done >= accepted:
+            break
+        time.sleep(0.1)
+    e2e_s = time.time() - start
+    lat = r["latencies"]
+    return {"tasks": total, "connections": connections, "enqueueErrors": errors,
+            "exceptions": [f"status {r['status']}"] + r["lostMessages"] if errors else [], "completed": done,
+            "enqueueSeconds": round(enqueue_s, 3), "endToEndSeconds": round(e2e_s, 3),
+            "enqueuePerSecond": round(accepted / enqueue_s), "endToEndPerSecond": round(done / e2e_s),
+            "enqueueP50Ms": round(percentile(lat, 50), 2), "enqueueP99Ms": round(percentile(lat, 99), 2)}
+
+
 def latency_stats(starts: list[float], completions: list[float], extra: dict | None = None) -> dict:
     out = {"samples": len(completions),
            "startP50Ms": round(percentile(starts, 50), 3), "startP99Ms": round(percentile(starts, 99), 3),
@@ -328,6 +356,8 @@ def run_python_tool(tool: str, pool: str, work: Path, redis_url: str, args) -> d
         pattern = "celery-task-meta-*" if tool == "celery" else "dramatiq-results:*"
         out = {}
         for producer in args.producers.split(","):
+            if producer == "conn":
+                continue  # Swell only
             stored_before = sum(1 for _ in r.scan_iter(match=pattern, count=5000))
             r.set("bench:done", 0)
             target = {"redis": redis_url, "dir": str(work), "batch": args.batch if producer == "batch" else 1}
@@ -431,6 +461,7 @@ def run_swell(args) -> dict:
         for producer in args.producers.split(","):
             already = succeeded()
             commits0, tasks0 = metric("swell_task_journal_commit_tasks_count"), metric("swell_task_journal_commit_tasks_sum")
+            all0, busy0 = metric("swell_task_journal_commits_total"), metric("swell_task_journal_commit_seconds_total")
             target = {"url": url, "batch_url": f"{base}/functions/noop/tasks", "headers": server.headers,
                       "batch": args.batch if producer == "batch" else 1}
             if producer == "batch":
@@ -441,12 +472,20 @@ def run_swell(args) -> dict:
                 deadline = time.time() + 10
                 while succeeded() < already and time.time() < deadline:
                     time.sleep(0.05)
-            throughput = run_enqueue("swell", target, args.tasks, args.clients, lambda: succeeded() - already)
+            if producer == "conn":
+                throughput = run_connections(target, args.tasks, args.connections, lambda: succeeded() - already)
+            else:
+                throughput = run_enqueue("swell", target, args.tasks, args.clients, lambda: succeeded() - already)
             throughput["summary"] = session.get(f"{base}/tasks/summary", params={"function": "noop"}).json()
             throughput["producer"] = producer
             commits1, tasks1 = metric("swell_task_journal_commit_tasks_count"), metric("swell_task_journal_commit_tasks_sum")
             if None not in (commits0, commits1, tasks0, tasks1) and commits1 > commits0:
                 throughput["tasksPerEnqueueCommit"] = round((tasks1 - tasks0) / (commits1 - commits0), 1)
+            all1, busy1 = metric("swell_task_journal_commits_total"), metric("swell_task_journal_commit_seconds_total")
+            if None not in (all0, all1, busy0, busy1):
+                # Every journal transaction (inserts, starts, finishes) and the writer's time in them.
+                throughput["journalCommits"] = int(all1 - all0)
+                throughput["journalBusySeconds"] = round(busy1 - busy0, 3)
             out[producer] = {"latency": latency, "throughput": throughput}
         return out
     finally:
@@ -461,7 +500,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--clients", type=int, default=4, help="enqueuing client processes")
     ap.add_argument("--batch", type=int, default=100, help="tasks per call of the batch producers")
-    ap.add_argument("--producers", default="single,batch", help="single (one task per call), batch (--batch per call)")
+    ap.add_argument("--producers", default="single,batch,conn",
+                    help="single (one task per call), batch (--batch per call), conn (Swell: one request per task, --connections in flight)")
+    ap.add_argument("--connections", type=int, default=64, help="requests in flight of the conn producer")
     ap.add_argument("--redis-modes", default="none,everysec", help="Redis persistence: none, everysec, always")
     ap.add_argument("--celery-pools", default="prefork:2,threads:8")
     ap.add_argument("--dramatiq-pool", default="2:8", help="processes:threads")
@@ -511,8 +552,13 @@ def main() -> None:
               f"{lat['startP50Ms']:>10.2f}{lat['startP99Ms']:>8.2f}{lat['completionP50Ms']:>9.2f}{lat['completionP99Ms']:>8.2f}")
         if t["enqueueErrors"] or t["exceptions"]:
             print(f"  {label}: enqueue errors {t['enqueueErrors']} {t['exceptions'][:2]}")
+        if "enqueueP50Ms" in t:
+            print(f"  {label}: {t['connections']} connections, enqueue latency p50 {t['enqueueP50Ms']} ms, p99 {t['enqueueP99Ms']} ms")
         if "tasksPerEnqueueCommit" in t:
             print(f"  {label}: {t['tasksPerEnqueueCommit']} tasks per enqueue commit (fsync)")
+        if "journalCommits" in t:
+            print(f"  {label}: {t['journalCommits']} journal commits in all, writer busy {t['journalBusySeconds']} s"
+                  f" of {t['endToEndSeconds']} s")
     swell_rows = {k: r for k, r in results.items() if k.startswith("swell")}
     if swell_rows:
         lat = next(iter(swell_rows.values()))["latency"]

@@ -53,10 +53,10 @@ enum AsyncInvoke {
         var payload = try await JSONBody.collect(&request, limit: TaskLimits.maxPayloadBytes)
         if payload.readableBytes == 0 { payload = ByteBuffer(string: "{}") }
         let bytes = Array(payload.readableBytesView)
-        let data = Data(bytes)
         guard JSONScanner.isValid(bytes) else {
             throw SwellError(.invalidJSON, "the invocation payload must be valid JSON")
         }
+        let data = Data(bytes)
         let result = try await tasks.enqueue(namespace: namespace, function: name, qualifier: qualifier.description, payload: data, options: options)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"

@@ -12,8 +12,10 @@ enum APIKeys {
         return "swk_" + bytes.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// Every `/v1` request hashes its key: hex digits without `String(format:)` (which cost
+    /// ~5 % of an async enqueue's CPU).
     static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        SigV4.hex(SHA256.hash(data: Data(key.utf8)))
     }
 
     static func newID() -> String {

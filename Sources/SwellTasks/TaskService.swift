@@ -116,10 +116,23 @@ public actor TaskService: Service {
     private nonisolated let admission = Mutex(Admission())
     private var totalInFlight: Int { admission.withLock { $0.totalInFlight } }
     private var limits: [String: NamespaceTaskLimits] = [:]
-    private var idempotency = IdempotencyIndex<IdempotencySlot>(window: TaskLimits.idempotencyWindow)
+    /// The enqueue path's side, outside the actor: idempotency keys, and the tasks committed
+    /// that the dispatcher has yet to take into its queue (`takeCommitted`). An enqueue never
+    /// enters the actor: concurrent enqueues meet only in the journal's group commit.
+    private nonisolated let intake = Mutex(TaskIntake<IdempotencySlot, TaskRecord>(window: TaskLimits.idempotencyWindow))
     private var sequence: UInt64 = 0
-    private var wakeup: CheckedContinuation<Void, Never>?
-    private var wakeGeneration = 0
+    /// The dispatch loop's sleep, and a count of wake-ups (one that came before the loop slept
+    /// is not lost): behind a lock, so that anyone (an enqueue, a finished workflow Task
+    /// state) wakes the loop without entering the actor.
+    struct Waker {
+        var sleeper: CheckedContinuation<Void, Never>?
+        var generation = 0
+    }
+    private nonisolated let waker = Mutex(Waker())
+    /// Attempts that ended and that the dispatcher has not recorded yet: a finishing attempt
+    /// hands its result over here and wakes the loop, which records every ended attempt in one
+    /// turn (`takeEnded`), instead of each entering the actor on its own.
+    private nonisolated let endings = Mutex<[(id: String, result: ExecutionResult)]>([])
     /// The earliest pending timer of the dispatch loop (one timer task at a time, not one per pass).
     private var timerDeadline: ContinuousClock.Instant?
     private var accepting = true {
@@ -180,7 +193,7 @@ public actor TaskService: Service {
 
     /// Accepts a task: once this returns, the task is on disk and will run.
     /// - Throws: `SwellError` for an unknown function (404), bad options (400) or a closed queue (503-like throttle).
-    public func enqueue(
+    public nonisolated func enqueue(
         namespace: String, function: String, qualifier: String, payload: Data, options: TaskOptions
     ) async throws(SwellError) -> EnqueueResult {
         let results = try await enqueueBatch(
@@ -193,16 +206,21 @@ public actor TaskService: Service {
     /// accepted. The answers are in the order of `tasks`. An entry whose idempotency key was
     /// used within the window (before, or by an earlier entry of the same call) answers the
     /// first task's id with `duplicate` and adds nothing.
+    ///
+    /// It runs outside the actor: the keys are claimed under the intake's lock, the commit is
+    /// shared with whatever else the journal's writer takes at once (many concurrent enqueues
+    /// per fsync), and the committed tasks are handed to the dispatcher through the intake,
+    /// which takes them into its queue when it next looks (any call that reads the queue takes
+    /// them first).
     /// - Throws: `SwellError` for an unknown function or qualifier (404), a closed queue (429)
     ///   or a failed commit (500).
-    public func enqueueBatch(
+    public nonisolated func enqueueBatch(
         namespace: String, function: String, qualifier: String, tasks: [TaskSubmission]
     ) async throws(SwellError) -> [EnqueueResult] {
-        guard accepting else { throw SwellError(.throttled, "the server is shutting down; try again", retryAfter: 1) }
+        guard admission.withLock({ $0.accepting }) else { throw SwellError(.throttled, "the server is shutting down; try again", retryAfter: 1) }
         _ = try invoker.catalog.resolve(namespace, function, try Qualifier(parsing: qualifier), random: 0)
         let now = Date()
         let seconds = now.timeIntervalSince1970
-        idempotency.prune(now: seconds)
         var results: [EnqueueResult] = []
         results.reserveCapacity(tasks.count)
         var records: [TaskRecord] = []
@@ -211,37 +229,40 @@ public actor TaskService: Service {
         // With tracing on, the tasks' attempts continue the trace of the span that enqueues them.
         let currentTrace = invoker.tracing ? ServiceContext.current.flatMap(SwellTracing.traceParent(of:))?.header : nil
         for task in tasks {
-            var slot: IdempotencySlot?
-            var reserved: String?
+            let id = Self.newID(now)
             if let key = task.options.idempotencyKey {
-                let candidate = IdempotencySlot(namespace: namespace, function: function, key: key)
-                if let first = idempotency.lookup(candidate, now: seconds) {
-                    results.append(EnqueueResult(taskID: first, duplicate: true))
-                    continue
-                }
-                // Scale-out: the key is reserved in the shared store, where it is unique: of two
-                // nodes enqueueing it at once, one holds it and the other answers its task.
+                let slot = IdempotencySlot(namespace: namespace, function: function, key: key)
                 if let leasing {
-                    let id = Self.newID(now)
+                    if let first = intake.withLock({ $0.holder(of: slot, now: seconds) }) {
+                        results.append(EnqueueResult(taskID: first, duplicate: true))
+                        continue
+                    }
+                    // Scale-out: the key is reserved in the shared store, where it is unique: of
+                    // two nodes (or two enqueues here) reserving it at once, one holds it and the
+                    // other answers its task.
                     let holder: String
                     do {
                         holder = try await leasing.reserveIdempotencyKey(namespace: namespace, function: function, key: key, taskID: id, at: now)
                     } catch {
+                        // None of the call is stored: the keys claimed for its earlier entries are free again.
+                        intake.withLock { i in
+                            for c in claimed { i.release(c.slot, id: c.id) }
+                        }
                         throw SwellError(.internal, "the idempotency key could not be checked: \(error)")
                     }
                     if holder != id {
-                        if idempotency.lookup(candidate, now: seconds) == nil { idempotency.insert(candidate, id: holder, at: seconds) }
+                        intake.withLock { $0.remember(slot, id: holder, at: seconds) }
                         results.append(EnqueueResult(taskID: holder, duplicate: true))
                         continue
                     }
-                    reserved = id
                 }
-                slot = candidate
-            }
-            let id = reserved ?? Self.newID(now)
-            if let slot {
-                // Claimed before the commit: a concurrent duplicate answers this task.
-                idempotency.insert(slot, id: id, at: seconds)
+                // Claimed before the commit: a concurrent duplicate answers this task. (Scale-out:
+                // a concurrent enqueue here that lost the shared reservation to this one may have
+                // recorded this task as the key's holder already.)
+                if let first = intake.withLock({ $0.claim(slot, id: id, now: seconds) }), first != id {
+                    results.append(EnqueueResult(taskID: first, duplicate: true))
+                    continue
+                }
                 claimed.append((slot, id))
             }
             let options = task.options
@@ -255,7 +276,9 @@ public actor TaskService: Service {
         do {
             try await journal.commit(records.map { .insert($0) })
         } catch {
-            for c in claimed { idempotency.remove(c.slot, id: c.id) }
+            intake.withLock { i in
+                for c in claimed { i.release(c.slot, id: c.id) }
+            }
             if let leasing {
                 // Keys reserved for tasks that were not stored are free again (best effort; else they lapse).
                 for c in claimed { try? await leasing.releaseIdempotencyKey(namespace: namespace, function: function, key: c.slot.key, taskID: c.id) }
@@ -263,20 +286,44 @@ public actor TaskService: Service {
             let what = records.count == 1 ? "the task" : "the \(records.count) tasks"
             throw SwellError(.internal, "\(what) could not be stored: \(error)")
         }
-        counts[FunctionName(namespace: namespace, function: function), default: Counts()].accepted += records.count
+        // Scale-out: the records only count them (whichever node claims them runs them, this one too).
+        if intake.withLock({ $0.committed(records) }) { wake() }
+        return results
+    }
+
+    /// Takes the tasks committed since the last look into the queue (every actor call that
+    /// reads the queue, the live tasks or the counters calls this first). Scale-out: they are
+    /// counted, and the claimer is asked to claim (they run wherever they are claimed).
+    private func takeCommitted() {
+        let records = intake.withLock { $0.take() }
+        guard !records.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        var i = records.startIndex
+        while i < records.endIndex {
+            // One function's run of tasks (a batch is one): one qualifier parse and one count update.
+            let first = records[i]
+            var j = i + 1
+            while j < records.endIndex, records[j].namespace == first.namespace, records[j].function == first.function,
+                  records[j].qualifier == first.qualifier { j += 1 }
+            let name = FunctionName(namespace: first.namespace, function: first.function)
+            counts[name, default: Counts()].accepted += j - i
+            if leasing == nil {
+                let target = try? Qualifier(parsing: first.qualifier)
+                var admitted = 0
+                // A task recovery already took in (committed while it read the store) is not queued twice.
+                for record in records[i..<j] where live[record.id] == nil {
+                    admit(record, target: target, now: now)
+                    admitted += 1
+                }
+                counts[name, default: Counts()].queued += admitted
+            }
+            i = j
+        }
         if leasing != nil {
-            // Whichever node claims them runs them (this one too, at once).
             claimSoon()
         } else {
-            // One qualifier, one clock reading and one count update for the batch.
-            let target = try? Qualifier(parsing: qualifier)
-            let now = Date().timeIntervalSince1970
-            for record in records { admit(record, target: target, now: now) }
-            counts[FunctionName(namespace: namespace, function: function), default: Counts()].queued += records.count
             syncWaiting()
-            wake()
         }
-        return results
     }
 
     /// Puts a stored task in the queue (the caller wakes the dispatcher).
@@ -299,7 +346,7 @@ public actor TaskService: Service {
     }
 
     /// Time-ordered, unique ids: 12 hex digits of milliseconds, then 16 random hex digits.
-    static func newID(_ now: Date) -> String {
+    nonisolated static func newID(_ now: Date) -> String {
         let ms = UInt64(now.timeIntervalSince1970 * 1000)
         let time = String(ms, radix: 16)
         let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
@@ -359,7 +406,7 @@ public actor TaskService: Service {
             return a.waiting > 0
         }
         // Room for what waits: the dispatcher looks (nothing waiting: the actor is not entered).
-        if waiting { Task { await self.wake() } }
+        if waiting { wake() }
         return .invoked(result)
     }
 
@@ -448,6 +495,8 @@ public actor TaskService: Service {
     /// Stops a queued task at once, or a running one by interrupting its invocation.
     /// - Returns: the state the task is in afterwards (`stopped`, or `running` while the interruption lands).
     public func stop(namespace: String, id: String) async throws(SwellError) -> TaskState {
+        takeEnded()
+        takeCommitted()
         guard var entry = live[id], entry.record.namespace == namespace else {
             guard let stored = try? await store.task(id: id, namespace: namespace) else { throw SwellError.notFound("task \(id) does not exist in namespace \(namespace)") }
             // Scale-out: a queued task no node has claimed is stopped in the shared queue; one
@@ -488,6 +537,8 @@ public actor TaskService: Service {
 
     /// Runs a finished task again (failed, expired or stopped; a succeeded one too when asked twice).
     public func retry(namespace: String, id: String) async throws(SwellError) -> TaskRecord {
+        takeEnded()
+        takeCommitted()
         // Another namespace's task is not there at all for this caller (404 below, never 409).
         if let entry = live[id], entry.record.namespace == namespace { throw SwellError(.conflict, "task \(id) is still queued or running") }
         guard var record = try? await store.task(id: id, namespace: namespace) else {
@@ -550,10 +601,16 @@ public actor TaskService: Service {
     }
 
     /// Tasks waiting and running on this node.
-    public var depth: (queued: Int, delayed: Int, running: Int) { (queue.readyCount, queue.delayedCount, totalInFlight) }
+    public var depth: (queued: Int, delayed: Int, running: Int) {
+        takeEnded()
+        takeCommitted()
+        return (queue.readyCount, queue.delayedCount, totalInFlight)
+    }
 
     /// The queue's gauges and counters per function, and the journal's, for `GET /v1/metrics`.
     public func metrics() -> TaskMetrics {
+        takeEnded()
+        takeCommitted()
         let inFlight = admission.withLock { $0.inFlight }
         let functions = counts.map { name, c in
             TaskMetrics.Function(
@@ -561,7 +618,7 @@ public actor TaskService: Service {
                 accepted: c.accepted, succeeded: c.succeeded, failed: c.failed, expired: c.expired, stopped: c.stopped,
                 retries: c.retries)
         }.sorted { ($0.namespace, $0.function) < ($1.namespace, $1.function) }
-        return TaskMetrics(functions: functions, journal: journal.stats, idempotencyKeys: idempotency.count)
+        return TaskMetrics(functions: functions, journal: journal.stats, idempotencyKeys: intake.withLock { $0.idempotency.count })
     }
 
     // MARK: Service
@@ -579,8 +636,11 @@ public actor TaskService: Service {
         }
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                // Read before the pass: a wake-up during it (an enqueue or an ending, off the
+                // actor) makes the sleep below return at once instead of being lost.
+                let generation = waker.withLock { $0.generation }
                 let next = dispatch()
-                await sleep(upTo: next)
+                await sleep(upTo: next, since: generation)
             }
         } onGracefulShutdown: {
             Task { await self.beginShutdown() }
@@ -603,7 +663,9 @@ public actor TaskService: Service {
         let deadline = ContinuousClock.now + .seconds(10)
         while admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
+            takeEnded(wakeAfter: false)
         }
+        takeEnded(wakeAfter: false)
         await journal.flush()
         renewals?.cancel()
         flushes?.cancel()
@@ -727,13 +789,18 @@ public actor TaskService: Service {
         for (ns, settings) in try await store.allLimits() { apply(settings, namespace: ns) }
         // Scale-out: nothing is recovered wholesale; tasks come by claims (a dead node's when its leases lapse).
         if leasing != nil { return }
-        for entry in try await store.recentIdempotencyKeys(since: now.addingTimeInterval(-TaskLimits.idempotencyWindow)) {
-            idempotency.insert(
-                IdempotencySlot(namespace: entry.namespace, function: entry.function, key: entry.key), id: entry.taskID,
-                at: entry.createdAt.timeIntervalSince1970)
+        let keys = try await store.recentIdempotencyKeys(since: now.addingTimeInterval(-TaskLimits.idempotencyWindow))
+        intake.withLock { i in
+            for entry in keys {
+                i.remember(
+                    IdempotencySlot(namespace: entry.namespace, function: entry.function, key: entry.key), id: entry.taskID,
+                    at: entry.createdAt.timeIntervalSince1970)
+            }
         }
         let pending = try await store.recover(at: now)
-        for record in pending { admit(record) }
+        // Enqueued while recovery read the store: already in `pending` if committed before the read.
+        takeCommitted()
+        for record in pending where live[record.id] == nil { admit(record) }
         if !pending.isEmpty { logger.notice("async tasks recovered", metadata: ["count": "\(pending.count)"]) }
     }
 
@@ -742,6 +809,8 @@ public actor TaskService: Service {
     /// Starts every task that may start now; returns when to look again (nil: on the next event).
     private func dispatch() -> Duration? {
         guard accepting else { return nil }
+        takeEnded(wakeAfter: false)
+        takeCommitted()
         defer { syncWaiting() }
         let nowDate = Date()
         let now = nowDate.timeIntervalSince1970
@@ -839,11 +908,37 @@ public actor TaskService: Service {
             a.totalInFlight += 1
         }
         journal.append(.started(attempt, starts: record.starts))
-        let invoker = self.invoker
+        launch(record, attempt: attempt)
+    }
+
+    /// Runs an attempt in a task of its own, off the actor (it does not start on the actor to
+    /// leave it at once), and hands its end to the dispatch loop.
+    private nonisolated func launch(_ record: TaskRecord, attempt: TaskAttempt) {
         Task {
             let result = await Self.execute(record, attempt: attempt, invoker: invoker)
-            self.finished(id, result: result)
+            ended(record.id, result: result)
         }
+    }
+
+    /// An attempt ended: queued for the dispatcher; the first of a batch wakes the loop.
+    private nonisolated func ended(_ id: String, result: ExecutionResult) {
+        let first = endings.withLock { e in
+            e.append((id, result))
+            return e.count == 1
+        }
+        if first { wake() }
+    }
+
+    /// Records the attempts that ended (their retries, final states, destinations). Outside a
+    /// dispatch pass (`wakeAfter`), the loop is woken to fill the room they freed.
+    private func takeEnded(wakeAfter: Bool = true) {
+        let ended = endings.withLock { e in
+            defer { e.removeAll(keepingCapacity: true) }
+            return e
+        }
+        guard !ended.isEmpty else { return }
+        for e in ended { finished(e.id, result: e.result) }
+        if wakeAfter { wake() }
     }
 
     struct ExecutionResult: Sendable {
@@ -911,7 +1006,6 @@ public actor TaskService: Service {
         let now = Date()
         let name = FunctionName(namespace: entry.record.namespace, function: entry.record.function)
         admission.withLock { $0.finished(name) }
-        defer { wake() }
         // Scale-out: room for more of the shared queue's tasks.
         if let settings = leaseSettings, live.count - admission.withLock({ $0.totalInFlight - $0.workflowRunning.count }) <= settings.prefetch / 2 { claimSoon() }
 
@@ -1040,29 +1134,36 @@ public actor TaskService: Service {
 
     // MARK: Waking
 
-    private func wake() {
-        wakeGeneration += 1
-        if let w = wakeup {
-            wakeup = nil
-            w.resume()
+    /// Wakes the dispatch loop (from anywhere: it takes a lock, not the actor).
+    private nonisolated func wake() {
+        let sleeper = waker.withLock { w in
+            w.generation += 1
+            defer { w.sleeper = nil }
+            return w.sleeper
         }
+        sleeper?.resume()
     }
 
-    /// Sleeps until woken, `limit` passes or the task is cancelled (a service group cancels
-    /// its services when one fails, e.g. the listener cannot bind: the loop must end then).
-    private func sleep(upTo limit: Duration?) async {
-        let generation = wakeGeneration
+    /// Sleeps until woken (since the wake-up count was `generation`), `limit` passes or the
+    /// task is cancelled (a service group cancels its services when one fails, e.g. the
+    /// listener cannot bind: the loop must end then).
+    private func sleep(upTo limit: Duration?, since generation: Int) async {
+        let stopping = !accepting && totalInFlight == 0
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                if wakeGeneration != generation || !accepting && totalInFlight == 0 || Task.isCancelled {
+                let slept = waker.withLock { w in
+                    guard w.generation == generation, !stopping, !Task.isCancelled else { return false }
+                    w.sleeper = c
+                    return true
+                }
+                guard slept else {
                     c.resume()
                     return
                 }
-                wakeup = c
                 if let limit { armTimer(ContinuousClock.now + limit) }
             }
         } onCancel: {
-            Task { await self.wake() }
+            wake()
         }
     }
 

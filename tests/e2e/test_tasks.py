@@ -268,6 +268,58 @@ def test_no_accepted_task_is_lost_across_kill_9(make_server, app_dir, unique):
     assert summary["succeeded"] >= len(accepted)
 
 
+def test_concurrent_enqueues_share_commits_and_survive_kill_9(make_server, app_dir, unique):
+    """64 clients enqueue at once (one request per task, half with an idempotency key); the
+    server is killed with SIGKILL the moment the last 202 arrives. Every answered task is
+    there after the restart and runs, every key still answers its first task, and the
+    journal folded concurrent enqueues into shared commits (tasks per commit above 1)."""
+    server = make_server()
+    swell = server.client()
+    name = unique("concurrent")
+    swell.deploy(app_dir, {name: node_fn(ECHO, concurrency=16)})
+    clients, per_client = 64, 8
+    barrier = threading.Barrier(clients)
+
+    def client(c):
+        out = []
+        barrier.wait()
+        for i in range(per_client):
+            headers = {"Idempotency-Key": f"k-{c}-{i}"} if i % 2 == 0 else None
+            r = enqueue(swell, name, {"client": c, "i": i, "sleep": 20}, headers=headers)
+            assert r.status_code == 202, r.text
+            out.append((headers and headers["Idempotency-Key"], r.json()["taskId"]))
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        answered = [t for ts in pool.map(client, range(clients)) for t in ts]
+    text = swell.api("GET", "/v1/metrics").text
+    os.kill(server.pid, signal.SIGKILL)
+    server.proc.wait()
+
+    def metric(line_start):
+        line = next(l for l in text.splitlines() if l.startswith(line_start + " "))
+        return float(line.split()[-1])
+    tasks, commits = metric("swell_task_journal_commit_tasks_sum"), metric("swell_task_journal_commit_tasks_count")
+    assert tasks >= clients * per_client and commits < tasks, (tasks, commits)
+
+    ids = [task_id for _, task_id in answered]
+    assert len(set(ids)) == len(ids) == clients * per_client
+    server.start()
+    for key, task_id in answered:
+        if key:
+            r = enqueue(swell, name, {"again": True}, headers={"Idempotency-Key": key})
+            assert r.status_code == 202 and r.json() == {"taskId": task_id, "duplicate": True}, (key, r.text)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        summary = swell.api("GET", "/v1/namespaces/default/tasks/summary", params={"function": name}).json()
+        if summary["queued"] == 0 and summary["running"] == 0:
+            break
+        time.sleep(0.25)
+    assert summary.get("succeeded") == len(ids) and summary.get("failed", 0) == 0, summary
+    lost = [i for i in ids if task(swell, i)["state"] != "succeeded"]
+    assert not lost, f"{len(lost)} of {len(ids)} answered tasks did not succeed: {lost[:5]}"
+
+
 # --- batch enqueue: POST …/functions/{name}/tasks ---------------------------------------------
 
 def enqueue_batch(swell, name, entries, ns="default", params=None):
