@@ -40,11 +40,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NODE_BIN = "/usr/bin/node" if os.path.exists("/usr/bin/node") else "node"
+from common import BOOTSTRAP_FILES, NODE_BIN, ROOT, bootstrap_source, cpu_seconds, drain, machine
+
 PYTHON_BIN = "/usr/bin/python3"
-FILES = {"node": "Sources/SwellRuntime/Bootstraps/nodejs/bootstrap.js",
-         "python": "Sources/SwellRuntime/Bootstraps/python/bootstrap.py"}
 EVENT = b'{"rawPath":"/hello","requestContext":{"http":{"method":"GET"}},"body":null,"isBase64Encoded":false}'
 HANDLERS = {
     "node": ("index.js", "index.handler",
@@ -52,7 +50,6 @@ HANDLERS = {
     "python": ("app.py", "app.handler",
                "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello ' + event['rawPath']}\n"),
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 NODE_BARE = r"""
 const net = require('net');
@@ -124,11 +121,6 @@ print((time.process_time() - c0) * 1e6 / n)
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
 
 def context_switches(pid: int) -> int:
     """Voluntary + involuntary context switches of every thread of `pid`."""
@@ -143,19 +135,6 @@ def context_switches(pid: int) -> int:
     return total
 
 
-def drain(stream) -> None:
-    while stream.read(65536):
-        pass
-
-
-def machine() -> str:
-    cpu = "?"
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
 
 
 def swell_env(runtime: str, task_root: Path, port: int, concurrency: int) -> dict:
@@ -199,11 +178,11 @@ def measure(server_bin: Path, event_file: Path, cmd: list[str], env: dict, cwd: 
         if line.strip() != "warm":
             raise RuntimeError(f"fake server: {line!r} (client exit {proc.poll()})")
         time.sleep(0.3)  # every loop finishes its last warm-up invocation and waits on a held next
-        c0, s0 = cpu_seconds(proc.pid), context_switches(proc.pid)
+        c0, s0 = cpu_seconds([proc.pid]), context_switches(proc.pid)
         server.stdin.write("go\n")
         server.stdin.flush()
         done = server.stdout.readline().split()
-        c1, s1 = cpu_seconds(proc.pid), context_switches(proc.pid)
+        c1, s1 = cpu_seconds([proc.pid]), context_switches(proc.pid)
         if not done or done[0] != "done":
             raise RuntimeError(f"fake server: {done!r} (client exit {proc.poll()})")
         wall_ns, server_cpu = int(done[1]), float(done[2])
@@ -255,11 +234,10 @@ def main() -> None:
     variants = [("new", None)] + ([("old", args.old)] if args.old else [])
     scripts = {}
     for label, rev in variants:
-        for runtime, rel in FILES.items():
+        for runtime, rel in BOOTSTRAP_FILES.items():
             path = work / label / Path(rel).name
             path.parent.mkdir(exist_ok=True)
-            text = (ROOT / rel).read_text() if rev is None else subprocess.run(
-                ["git", "show", f"{rev}:{rel}"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+            text = bootstrap_source(rev, runtime)
             path.write_text(text)
             scripts[(runtime, label)] = path
 

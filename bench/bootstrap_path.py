@@ -27,13 +27,11 @@ import threading
 import time
 from pathlib import Path
 
-from common import NODE_BIN, ROOT, free_port, machine, percentile, summary
+from common import (BOOTSTRAP_FILES, NODE_BIN, ROOT, bootstrap_source, cpu_seconds, drain, free_port, machine,
+                    percentile, summary)
 
-FILES = {"node": "Sources/SwellRuntime/Bootstraps/nodejs/bootstrap.js",
-         "python": "Sources/SwellRuntime/Bootstraps/python/bootstrap.py"}
 HANDLERS = {"node": ("index.js", "index.handler", "exports.handler = async () => ({ ok: true });\n"),
             "python": ("app.py", "app.handler", "def handler(event, context):\n    return {'ok': True}\n")}
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Serves `total` invocations (the first `next` is held for `hold` ms so the caller can read
 # the bootstrap's CPU before the measured part), prints {"ms": wall} and exits.
@@ -73,15 +71,6 @@ net.createServer({ noDelay: true }, (s) => {
 """
 
 
-def drain(stream) -> None:
-    while stream.read(65536):
-        pass
-
-
-def cpu_seconds(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def command(runtime: str, bootstrap: Path) -> list[str]:
@@ -103,9 +92,9 @@ def cpu_per_invoke(runtime: str, bootstrap: Path, task_root: Path, stand_in: Pat
     threading.Thread(target=drain, args=(proc.stdout,), daemon=True).start()
     try:
         time.sleep(hold / 1000 * 0.8)  # booted, its first next held by the stand-in
-        c0 = cpu_seconds(proc.pid)
+        c0 = cpu_seconds([proc.pid])
         out = json.loads(server.communicate(timeout=600)[0])
-        c1 = cpu_seconds(proc.pid)
+        c1 = cpu_seconds([proc.pid])
     finally:
         proc.kill()
         proc.wait()
@@ -196,11 +185,10 @@ def main() -> None:
         (task_root / file).write_text(source)
     versions = {}
     for label, rev in (("old", args.old), ("new", None)):
-        for runtime, rel in FILES.items():
+        for runtime, rel in BOOTSTRAP_FILES.items():
             path = work / label / Path(rel).name
             path.parent.mkdir(exist_ok=True)
-            text = (ROOT / rel).read_text() if rev is None else subprocess.run(
-                ["git", "show", f"{rev}:{rel}"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+            text = bootstrap_source(rev, runtime)
             path.write_text(text)
             versions[(runtime, label)] = path
 
@@ -209,7 +197,7 @@ def main() -> None:
     print(f"{'bootstrap':<12}{'CPU µs/invoke':>14}{'invokes/s':>11}{'spec→next p50':>15}{'p99':>7}"
           f"{'spec→result p50':>17}{'p99':>7}{'fresh→result p50':>18}{'raw boot p50':>14}")
     results = {}
-    for runtime in FILES:
+    for runtime in BOOTSTRAP_FILES:
         boots = [raw_boot(runtime) for _ in range(args.rounds)]
         for label in ("old", "new"):
             bootstrap = versions[(runtime, label)]

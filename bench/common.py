@@ -108,6 +108,40 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB"
 
 
+# --- Swell's bootstraps and process CPU, shared by the warm-path and bootstrap benchmarks ---
+
+BOOTSTRAP_FILES = {"node": "Sources/SwellRuntime/Bootstraps/nodejs/bootstrap.js",
+                   "python": "Sources/SwellRuntime/Bootstraps/python/bootstrap.py"}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def bootstrap_source(rev: str | None, runtime: str) -> str:
+    """Swell's bootstrap for `runtime` as of git `rev` (None or "worktree": this checkout)."""
+    if rev is None or rev == "worktree":
+        return (ROOT / BOOTSTRAP_FILES[runtime]).read_text()
+    return subprocess.run(["git", "show", f"{rev}:{BOOTSTRAP_FILES[runtime]}"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (all their threads, live and exited), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def drain(stream) -> None:
+    """Reads a pipe to its end (so a child never blocks on a full pipe)."""
+    while stream.read(65536):
+        pass
+
+
 # --- Helpers for the burst, density, noisy-neighbour and async-task benchmarks -----------
 
 NODE_BIN = "/usr/bin/node" if os.path.exists("/usr/bin/node") else (shutil.which("node") or "node")

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import requests
 
-from common import ROOT, Server, deploy_manifest, instances_endpoint, machine, start_plain_node, summary
+from common import (ROOT, Server, bootstrap_source, cpu_seconds, deploy_manifest, instances_endpoint, machine,
+                    start_plain_node, summary)
 
 CONSTANT = '{"ok":true}'
 NODE_HANDLER = "exports.handler = async () => ({ ok: true });\n"
@@ -52,13 +53,10 @@ http.createServer((req, res) => {
   });
 }).listen(Number(process.argv[2]), '127.0.0.1');
 """ % CONSTANT
-BOOTSTRAP_FILES = {"node": "Sources/SwellRuntime/Bootstraps/nodejs/bootstrap.js",
-                   "python": "Sources/SwellRuntime/Bootstraps/python/bootstrap.py"}
 PROVIDED_SCRIPT = {
     "node": '#!/bin/sh\nexport _HANDLER=index.handler\nexec /usr/bin/node "$LAMBDA_TASK_ROOT/swell-bootstrap.js"\n',
     "python": '#!/bin/sh\nexport _HANDLER=app.handler\nexec /usr/bin/python3 -u "$LAMBDA_TASK_ROOT/swell-bootstrap.py"\n',
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def pick_binary(explicit: str | None) -> str:
@@ -73,18 +71,6 @@ def pick_binary(explicit: str | None) -> str:
             return str(path)
     sys.exit("no swell binary: build one or pass --bin")
 
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes (all their threads, live and exited), in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
 
 
 def wrk(url: str, connections: int, duration: float, script: Path | None = None) -> dict:
@@ -134,12 +120,6 @@ class Target:
 def function_pids(server: Server, name: str) -> list[int]:
     return [i["pid"] for i in (instances_endpoint(server, name) or []) if i.get("pid")]
 
-
-def bootstrap_source(rev: str, runtime: str) -> str:
-    if rev == "worktree":
-        return (ROOT / BOOTSTRAP_FILES[runtime]).read_text()
-    return subprocess.run(["git", "show", f"{rev}:{BOOTSTRAP_FILES[runtime]}"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
 
 
 def main() -> None:

@@ -14,13 +14,18 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from swell_e2e import node_fn, python_fn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kafka_tools"))
+from listener_pid import listening_inodes, socket_inodes  # noqa: E402
 
 ROOT = os.geteuid() == 0
 
@@ -111,27 +116,6 @@ def tenants(server, tmp_path_factory):
     return admin, names
 
 
-def listening_ports(pid: int) -> set[int]:
-    """The loopback TCP ports process `pid` listens on (its sockets' inodes in /proc/net/tcp)."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    ports = set()
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            addr, port = parts[1].split(":")
-            if parts[3] == "0A" and addr == "0100007F" and parts[9] in inodes:
-                ports.add(int(port, 16))
-    return ports
-
-
 @pytest.mark.skipif(not ROOT, reason="instances get uids of their own only when Swell runs as root")
 def test_runtime_api_of_another_instance_cannot_be_used(tenants, server):
     admin, names = tenants
@@ -150,9 +134,9 @@ def test_runtime_api_of_another_instance_cannot_be_used(tenants, server):
     assert report, "the attacker found no loopback listener at all"
     # Only this server's endpoints count: on a shared machine other programs' loopback
     # listeners (another test's stand-in Runtime API, say) answer as they please.
-    ours = listening_ports(server.pid)
-    report = {port: answers for port, answers in report.items() if int(port) in ours}
-    assert report, f"the attacker reached none of the server's endpoints {sorted(ours)}"
+    ours = socket_inodes(server.pid)
+    report = {port: answers for port, answers in report.items() if listening_inodes(int(port)) & ours}
+    assert report, "the attacker reached none of the server's endpoints"
     for port, answers in report.items():
         for attempt, answer in answers.items():
             assert "Lambda-Runtime-Aws-Request-Id" not in answer, f"port {port} {attempt}: {answer[:300]}"

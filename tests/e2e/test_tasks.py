@@ -221,6 +221,16 @@ def test_a_flooding_namespace_does_not_starve_another(swell, app_dir, unique, tm
     assert backlog["queued"] > 50, (backlog, waited)
 
 
+def wait_drained(swell, name, timeout=120.0) -> dict:
+    """The function's task summary once nothing is queued or running (or at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        summary = swell.api("GET", "/v1/namespaces/default/tasks/summary", params={"function": name}).json()
+        if (summary["queued"] == 0 and summary["running"] == 0) or time.monotonic() > deadline:
+            return summary
+        time.sleep(0.25)
+
+
 def test_no_accepted_task_is_lost_across_kill_9(make_server, app_dir, unique):
     server = make_server()
     swell = server.client()
@@ -253,12 +263,7 @@ def test_no_accepted_task_is_lost_across_kill_9(make_server, app_dir, unique):
         t.join()
     server.proc.wait()
     server.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        summary = swell.api("GET", "/v1/namespaces/default/tasks/summary", params={"function": name}).json()
-        if summary["queued"] == 0 and summary["running"] == 0:
-            break
-        time.sleep(0.25)
+    summary = wait_drained(swell, name)
     assert summary["failed"] == 0 and summary["expired"] == 0, summary
     states = {}
     for task_id in accepted:
@@ -309,12 +314,7 @@ def test_concurrent_enqueues_share_commits_and_survive_kill_9(make_server, app_d
         if key:
             r = enqueue(swell, name, {"again": True}, headers={"Idempotency-Key": key})
             assert r.status_code == 202 and r.json() == {"taskId": task_id, "duplicate": True}, (key, r.text)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        summary = swell.api("GET", "/v1/namespaces/default/tasks/summary", params={"function": name}).json()
-        if summary["queued"] == 0 and summary["running"] == 0:
-            break
-        time.sleep(0.25)
+    summary = wait_drained(swell, name)
     assert summary.get("succeeded") == len(ids) and summary.get("failed", 0) == 0, summary
     lost = [i for i in ids if task(swell, i)["state"] != "succeeded"]
     assert not lost, f"{len(lost)} of {len(ids)} answered tasks did not succeed: {lost[:5]}"
