@@ -41,6 +41,35 @@ struct FunctionURLTarget: Sendable, Equatable {
     var routePath: String { rest.isEmpty ? "/fn/{ns}/{name}" : "/fn/{ns}/{name}/**" }
 }
 
+/// What the front answers itself, recognised from a request's head: function URLs, and the
+/// synchronous invoke API (`POST /v1/namespaces/{ns}/functions/{name}/invoke`), the other
+/// request on the hot path. Anything else passes through to the application.
+enum FrontTarget: Sendable, Equatable {
+    case functionURL(FunctionURLTarget)
+    /// Answered by the application's own responder (router, middlewares, route) from the
+    /// front's task, so authentication, audit and errors are the application's.
+    case invokeAPI
+
+    init?(method: HTTPRequest.Method, path: String?, invokeAPI: Bool) {
+        if let target = FunctionURLTarget(method: method, path: path) {
+            self = .functionURL(target)
+        } else if invokeAPI, method == .post, let path, Self.isInvokeAPI(path) {
+            self = .invokeAPI
+        } else {
+            return nil
+        }
+    }
+
+    /// Whether `path` is `/v1/namespaces/{ns}/functions/{name}/invoke` (a query allowed). Only a
+    /// hint: the application's router decides what the request is.
+    static func isInvokeAPI(_ path: String) -> Bool {
+        guard path.utf8.starts(with: "/v1/namespaces/".utf8) else { return false }
+        let end = path.firstIndex { $0 == "?" || $0 == "#" } ?? path.endIndex
+        let c = path[..<end].split(separator: "/", omittingEmptySubsequences: true)
+        return c.count == 6 && c[0] == "v1" && c[1] == "namespaces" && c[3] == "functions" && c[5] == "invoke"
+    }
+}
+
 /// The order of one connection's requests, as a value: which handler each inbound part goes
 /// to (the function-URL front or the application behind it), and which parts must wait.
 ///
@@ -177,6 +206,20 @@ struct FunctionURLService: Sendable {
     let logger: Logger
     /// The `Server` header of responses (the application's server name).
     let serverName: String?
+    /// The application's responder, for the invoke API (nil: the front takes function URLs only).
+    var application: RouterResponder<SwellRequestContext>? = nil
+
+    /// The application's answer to a request the front took (the invoke API): what the
+    /// application would have answered, an error included.
+    func respond(_ request: Request, context: SwellRequestContext) async -> Response {
+        guard let application else { return Response(status: .notFound) }
+        do {
+            return try await application.respond(to: request, context: context)
+        } catch {
+            // The router's error middleware answers every error it knows; the rest is a 500, as the application makes it.
+            return Response(status: .internalServerError)
+        }
+    }
 }
 
 /// Serves function-URL requests (`/fn/{ns}/{name}/…`) on the connection's event loop, in front
@@ -191,7 +234,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     enum Item {
-        case head(HTTPRequest, FunctionURLTarget?, keepAlive: Bool)
+        case head(HTTPRequest, FrontTarget?, keepAlive: Bool)
         case body(ByteBuffer)
         case end(HTTPFields?)
         case error(any Error)
@@ -202,7 +245,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     private struct Served {
         var id: UInt64
         var head: HTTPRequest
-        var target: FunctionURLTarget
+        var target: FrontTarget
         var keepAlive: Bool
         var body: ByteBuffer
         var inboundEnded = false
@@ -246,7 +289,7 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            let target = FunctionURLTarget(method: head.method, path: head.path)
+            let target = FrontTarget(method: head.method, path: head.path, invokeAPI: service.application != nil)
             let keepAlive = connection.requestKeepAlive
             let close = target == nil ? Self.asksToClose(head) : !keepAlive || Self.asksToClose(head)
             receive(.head(head, target, keepAlive: keepAlive), .head(target == nil ? .pass : .serve, close: close), context: context)
@@ -366,8 +409,13 @@ final class FunctionURLFront: ChannelDuplexHandler, RemovableChannelHandler {
                 response = (try? failure.response(from: request, context: SwellRequestContext(source: .init(channel: channel, logger: service.logger))))
                     ?? Response(status: .badRequest)
             } else {
-                response = await service.routes.respondAsRouted(
-                    request, to: target, context: SwellRequestContext(source: .init(channel: channel, logger: service.logger)))
+                let context = SwellRequestContext(source: .init(channel: channel, logger: service.logger))
+                switch target {
+                case .functionURL(let target):
+                    response = await service.routes.respondAsRouted(request, to: target, context: context)
+                case .invokeAPI:
+                    response = await service.respond(request, context: context)
+                }
             }
             let written = await ResponseBytes.collect(response)
             if loop.inEventLoop {

@@ -240,7 +240,8 @@ public enum SwellServer {
             router: router,
             server: .guardedHTTP1(
                 configuration.listener, maxConnections: maxConnections, logger: logger,
-                functionURLs: FunctionURLService(routes: functionURLs, logger: logger, serverName: serverName)),
+                functionURLs: FunctionURLService(
+                    routes: functionURLs, logger: logger, serverName: serverName, application: router.buildResponder())),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName, backlog: 4096),
             // Stopped in reverse order: triggers first (they feed tasks), the record writer last.
             // The trace exporter stops last, flushing the spans of everything before it.

@@ -1,4 +1,4 @@
-"""The function-URL front: function URLs answered on the event loop ahead of the API, on
+"""The function-URL front: function URLs (and the synchronous invoke API) answered on the event loop ahead of the API, on
 connections that mix them with API requests (keep-alive, pipelining, HEAD, chunked bodies,
 Connection: close, HTTP/1.0) and clients that hang up while their request waits."""
 
@@ -296,4 +296,67 @@ def test_a_flood_of_pipelined_requests_is_answered_whole_and_in_order(server, fn
             assert json.loads(body)["rawPath"] == f"/r{i}", i
         else:
             assert json.loads(body) == {"status": "ok"}, i
+    c.close()
+
+
+def invoke_request(key: str, name: str, body: bytes, ns: str = "default", query: str = "") -> bytes:
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    return (f"POST /v1/namespaces/{ns}/functions/{name}/invoke{query} HTTP/1.1\r\nHost: x\r\n{auth}"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_the_invoke_api_through_the_front_keeps_the_applications_answers(server, fns):
+    """The synchronous invoke API is answered by the front too (the application's own router,
+    middlewares and route, run from the front's task): keys, errors, async invokes, the audit
+    trail and keep-alive are as the application makes them, in order with other requests."""
+    echo, slow = fns["echo"], fns["slow"]
+    c = RawConnection(server.port)
+    # Pipelined: a slow invoke, an API read, a bad key, an unknown function, bad JSON, an async invoke.
+    c.send(invoke_request(server.admin_key, slow, b'{"queryStringParameters":{"ms":"300","tag":"slow"}}')
+           + get("/v1/health")
+           + invoke_request("not-a-key", echo, b"{}")
+           + invoke_request(server.admin_key, f"no-such-{echo}", b"{}")
+           + invoke_request(server.admin_key, echo, b"{not json")
+           + invoke_request(server.admin_key, echo, b'{"async":1}', query="?mode=async")
+           + invoke_request(server.admin_key, echo, b'{"n":7}'))
+    s, h, b = c.response()
+    assert s == 200 and json.loads(json.loads(b)["body"]) == {"tag": "slow"}, b
+    assert h.get("x-swell-request-id") and h.get("server") == "swell" and h.get("date", "").endswith("GMT"), h
+    s, _, b = c.response()
+    assert (s, json.loads(b)) == (200, {"status": "ok"})
+    s, _, b = c.response()
+    assert s == 401 and json.loads(b)["error"]["code"] == "unauthorized", b
+    s, _, b = c.response()
+    assert s == 404 and json.loads(b)["error"]["code"] == "not_found", b
+    s, _, b = c.response()
+    assert s == 400 and "JSON" in json.loads(b)["error"]["message"], b
+    s, _, b = c.response()
+    assert s == 202 and json.loads(b)["taskId"], b
+    task_id = json.loads(b)["taskId"]
+    s, _, b = c.response()
+    assert s == 200 and json.loads(json.loads(b)["body"]) == {"n": 7}, b
+    assert not c.closed_by_server(timeout=0.3), "the connection was closed after the invokes"
+    c.close()
+    # The async invoke ran.
+    swell = server.client()
+    deadline = time.monotonic() + 30
+    while True:
+        state = swell.api("GET", f"/v1/namespaces/default/tasks/{task_id}").json()["task"]["state"]
+        if state == "succeeded" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert state == "succeeded", state
+    # The invocations were recorded, as through the application.
+    assert any(r.get("requestId") for r in records(server, echo))
+
+
+def test_the_invoke_api_over_the_limit_is_413_and_the_connection_goes_on(server, fns):
+    echo = fns["echo"]
+    c = RawConnection(server.port)
+    big = b'"' + b"x" * (6 * 1024 * 1024 + 10) + b'"'
+    c.send(invoke_request(server.admin_key, echo, big) + invoke_request(server.admin_key, echo, b'{"after":1}'))
+    s, _, b = c.response()
+    assert s == 413, (s, b[:200])
+    s, _, b = c.response()
+    assert s == 200 and json.loads(json.loads(b)["body"]) == {"after": 1}, b
     c.close()
