@@ -371,3 +371,14 @@ def function_info(body: dict) -> dict:
     if "function" in body and isinstance(body["function"], dict) and "name" not in body:
         return body["function"]
     return body
+
+
+def wait_until(predicate, timeout: float, step: float = 0.1):
+    """Polls `predicate` every `step` seconds until it is truthy or `timeout` passes; returns its
+    last value (falsy on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from postgres_e2e import postgres  # noqa: F401  (fixture)
-from swell_e2e import node_fn
+from swell_e2e import node_fn, wait_until
 
 ADMIN_KEY = "swk_e2e_cluster_admin_key_00001"
 
@@ -52,15 +52,6 @@ def summary(client, name):
     assert r.status_code == 200, r.text
     return r.json()
 
-
-def wait_until(predicate, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def test_catalog_changes_reach_every_node_within_a_second(cluster, app_dir, unique):

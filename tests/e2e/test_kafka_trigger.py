@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from swell_e2e import free_port, function_info, node_fn
+from swell_e2e import free_port, function_info, node_fn, wait_until
 
 BROKER = os.environ.get("SWELL_KAFKA_BROKER")
 pytestmark = pytest.mark.skipif(not BROKER, reason="SWELL_KAFKA_BROKER not set (scripts/test.sh starts tansu and sets it)")
@@ -265,15 +265,6 @@ def records_of(rec_dir: Path, kind: str = "done") -> list[dict]:
 def distinct_done(rec_dir: Path) -> set[tuple[int, int]]:
     return {(o["partition"], o["offset"]) for o in records_of(rec_dir)}
 
-
-def wait_until(predicate, timeout: float, interval: float = 0.1):
-    """Polls until predicate() is truthy; returns its last value (falsy on timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 def status(swell, fn: str, name: str = "kafka") -> dict:

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 
 from postgres_e2e import TOOLS, Postgres, postgres  # noqa: F401  (fixture)
-from swell_e2e import SWELL_BIN, free_port, node_fn
+from swell_e2e import SWELL_BIN, free_port, node_fn, wait_until
 
 ADMIN_KEY = "swk_e2e_pg_shared_admin_key_01"
 DOUBLE = "exports.handler = async (e) => ({ value: (e.value || 0) * 2 });"
 
-
-def wait_for(predicate, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 @pytest.fixture
@@ -54,7 +46,7 @@ def test_workflows_usage_and_audit_are_shared_by_the_nodes(two_nodes, postgres, 
     def ended():
         e = a.api("GET", "/v1/namespaces/default/workflows/shared/executions/e1").json()["execution"]
         return e if e["status"] != "RUNNING" else None
-    e = wait_for(ended, 60)
+    e = wait_until(ended, 60)
     assert e and e["status"] == "SUCCEEDED" and e["output"] == {"value": 42}, e
     # Its history, written by B's journal, read on A: complete and ordered.
     events = a.api("GET", "/v1/namespaces/default/workflows/shared/executions/e1/history", params={"limit": 1000}).json()["events"]
@@ -76,8 +68,8 @@ def test_workflows_usage_and_audit_are_shared_by_the_nodes(two_nodes, postgres, 
     def invocations(client):
         rows = client.api("GET", "/v1/usage", params={"by": "function"}).json()["rows"]
         return next((row["invocations"] for row in rows if row["function"] == "double"), 0)
-    assert wait_for(lambda: invocations(a) == 6, 15), invocations(a)
-    assert wait_for(lambda: invocations(b) == 6, 15), invocations(b)
+    assert wait_until(lambda: invocations(a) == 6, 15), invocations(a)
+    assert wait_until(lambda: invocations(b) == 6, 15), invocations(b)
 
     # Audit: changes made on either node, read from either.
     r = b.api("POST", "/v1/namespaces/default/keys", json_body={"role": "developer", "name": "made-on-b"})
@@ -104,7 +96,7 @@ def test_a_killed_nodes_executions_are_taken_over_and_finish_elsewhere(two_nodes
         assert r.status_code in (200, 201, 202), r.text
     a_id = a.api("GET", "/v1/nodes").json()["self"]
     # All five are A's, waiting in their Wait state (the first Task journaled).
-    assert wait_for(lambda: postgres.psql(
+    assert wait_until(lambda: postgres.psql(
         f"SELECT count(*) FROM executions e WHERE owner = '{a_id}' AND EXISTS (SELECT 1 FROM execution_history h WHERE h.execution_id = e.id AND h.id >= 6)",
         a_node.db) == "5", 20)
     os.kill(a_node.pid, signal.SIGKILL)
@@ -113,7 +105,7 @@ def test_a_killed_nodes_executions_are_taken_over_and_finish_elsewhere(two_nodes
     def done():
         rows = [b.api("GET", f"/v1/namespaces/default/workflows/long/executions/k{i}").json()["execution"] for i in range(5)]
         return rows if all(e["status"] != "RUNNING" for e in rows) else None
-    rows = wait_for(done, 30)
+    rows = wait_until(done, 30)
     assert rows, "the dead node's executions were not finished elsewhere"
     took = time.monotonic() - killed
     print(f"workflow takeover: all five finished {took:.1f} s after kill -9")
@@ -135,7 +127,7 @@ def test_the_same_new_idempotency_key_on_two_nodes_at_once_is_one_task(two_nodes
     a_node, b_node = two_nodes
     a, b = a_node.client(), b_node.client()
     a.deploy(tmp_path / "app", {"double": node_fn(DOUBLE)})
-    assert wait_for(lambda: b.api("GET", "/v1/namespaces/default/functions/double").status_code == 200, 5)
+    assert wait_until(lambda: b.api("GET", "/v1/namespaces/default/functions/double").status_code == 200, 5)
 
     def enqueue(client, key):
         r = client.api("POST", "/v1/namespaces/default/functions/double/invoke", params={"mode": "async"},
@@ -227,12 +219,12 @@ def test_aws_keys_and_layers_are_shared_and_a_revocation_reaches_every_node(two_
     lam(a).create_function(FunctionName="layered", Runtime="nodejs20.x", Role="r", Handler="index.handler", Layers=[layer["LayerVersionArn"]],
                            Code={"ZipFile": zip_bytes({"index.js": "exports.handler = async () => require('shared-dep')();\n"})})
     assert json.loads(lam(a).invoke(FunctionName="layered", Payload=b"{}")["Payload"].read()) == "from the layer"
-    assert wait_for(lambda: b.api("GET", "/v1/namespaces/default/functions/layered").status_code == 200, 5)
+    assert wait_until(lambda: b.api("GET", "/v1/namespaces/default/functions/layered").status_code == 200, 5)
     assert json.loads(lam(b).invoke(FunctionName="layered", Payload=b"{}")["Payload"].read()) == "from the layer"
     assert [v["Version"] for v in lam(b).list_layer_versions(LayerName="shared-dep")["LayerVersions"]] == [2, 1]
     # Revoking the Swell key on B disables the access key on A within a second.
     assert signed(a, creds, "GET", "/2015-03-31/functions/").status_code == 200
     b.cli("keys", "revoke", key_id).ok()
     revoked = time.monotonic()
-    assert wait_for(lambda: signed(a, creds, "GET", "/2015-03-31/functions/").status_code == 403, 2, step=0.05)
+    assert wait_until(lambda: signed(a, creds, "GET", "/2015-03-31/functions/").status_code == 403, 2, step=0.05)
     assert time.monotonic() - revoked < 1.5
