@@ -207,21 +207,26 @@ def test_a_chatty_function_leaves_the_quiet_one_intact(make_server, tmp_path):
     swell.invoke_ok("quiet", {"tag": "after"})
 
     # The writer catches up (every line is stored behind the requests), and retention
-    # (every 2 s) brings the namespace under 6 MB at the chatty function's expense only.
-    # (It takes a few seconds alone; a loaded machine has been seen to need more than 30.)
-    waited = time.monotonic()
-    deadline = waited + 90
+    # (every 2 s) brings the namespace under 6 MB at the chatty function's expense only. The
+    # queue to the database is bounded: when the function outruns the writer, what does not fit
+    # is dropped and counted (queueFullLines), never lost silently.
+    last_line = "chatty line 199999 of 200000"
+    deadline = time.monotonic() + 90
+    newest, settled = None, time.monotonic()
     while True:
         usage = swell.logs("chatty", newest="true", limit=5)
         quiet, _ = all_lines(swell, "quiet", "default")
         out = newest_output(usage["lines"])
-        done = (out and out[-1]["message"] == "chatty line 199999 of 200000"
-                and usage["dropped"]["prunedLines"] > 0 and len(quiet) >= 200)
+        seen = out[-1]["message"] if out else None
+        if seen != newest:
+            newest, settled = seen, time.monotonic()
+        caught_up = newest == last_line or (usage["dropped"]["queueFullLines"] > 0 and time.monotonic() - settled > 3)
+        done = caught_up and usage["dropped"]["prunedLines"] > 0 and len(quiet) >= 200
         if done or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    waited = time.monotonic() - waited
-    assert out and out[-1]["message"] == "chatty line 199999 of 200000", (waited, out[-1:] if out else None)
+    if usage["dropped"]["queueFullLines"] == 0:
+        assert newest == last_line, (newest, usage["dropped"])
     assert usage["dropped"]["prunedLines"] > 0, usage["dropped"]
     for tag in ("before", "after"):
         got = [int(l["message"].split("quiet=")[1]) for l in quiet if l["message"].startswith(f"{tag} quiet=")]
@@ -232,10 +237,10 @@ def test_a_chatty_function_leaves_the_quiet_one_intact(make_server, tmp_path):
     t0 = time.monotonic()
     page = swell.logs("chatty", newest="true", limit=100)
     elapsed = time.monotonic() - t0
-    assert newest_output(page["lines"])[-1]["message"] == "chatty line 199999 of 200000"
+    assert newest_output(page["lines"])[-1]["message"] == newest
     assert elapsed < 0.2, elapsed
     res = swell.cli("logs", "chatty", "--limit", "5").ok()
-    assert any(l.endswith("chatty line 199999 of 200000") for l in res.stdout.strip().splitlines()), res
+    assert any(l.endswith(newest) for l in res.stdout.strip().splitlines()), res
     assert "removed by retention" in res.stderr, res
 
 
