@@ -14,6 +14,14 @@ final class WakeSignal: Sendable {
 
     /// Returns after `duration`, at `wake()`, or when the task is cancelled.
     func wait(for duration: Duration) async {
+        // A wake that came first ends this wait without a timer (a busy trigger is woken once
+        // per finished batch: a sleeper task and its timer per wait cost more than the wait).
+        let signalled = state.withLock { s -> Bool in
+            guard case .signalled = s else { return false }
+            s = .idle
+            return true
+        }
+        if signalled { return }
         let sleeper = Task { [weak self] in
             // A cancelled sleeper must not wake a later wait.
             guard (try? await Task.sleep(for: duration)) != nil else { return }

@@ -119,6 +119,20 @@ import Testing
         #expect(s.outstanding == 4)
     }
 
+    @Test func roomOpensOnlyWhenTheOldestRecordIsDone() {
+        var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
+        s.assign(tp0, position: 0, committed: nil)
+        s.add(tp0, records: (0..<3).map { record($0, key: nil) }, nextOffset: 3, highWatermark: 3, now: 0)
+        #expect(!s.hasRoom(window: 3))
+        let b0 = s.nextBatch(now: 0)!, b1 = s.nextBatch(now: 0)!
+        s.finish(b1.id)  // a later record done: the window still holds 0, 1 (done), 2
+        #expect(!s.hasRoom(window: 3) && s.fetchPositions(window: 3).isEmpty)
+        s.finish(b0.id)  // 0 and 1 leave the window
+        #expect(s.hasRoom(window: 3) && s.fetchPositions(window: 3) == [tp0: 3])
+        s.revoke(tp0)
+        #expect(!s.hasRoom(window: 3))
+    }
+
     @Test func recordsBeforeThePositionAreIgnored() {
         var s = KafkaDispatchState(ordering: .none, batchSize: 1, maxWait: 0)
         s.assign(tp0, position: 5, committed: 5)

@@ -114,6 +114,11 @@ public struct KafkaDispatchState: Sendable {
         return result
     }
 
+    /// Whether ``fetchPositions(window:)`` would return any partition.
+    public func hasRoom(window: Int) -> Bool {
+        partitions.values.contains { $0.entries.count < window && !$0.revoked }
+    }
+
     // MARK: Rebalances
 
     /// Stops `source`: records fetched and not handed out are dropped (the next owner reads

@@ -446,7 +446,9 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
         state.finish(batch.id)
         running.removeValue(forKey: batch.id)
         dispatch()
-        if waitingForRoom { wakeUp() }
+        // The fetch loop waits for room; most finished batches free none (a record only leaves
+        // the window when every record before it is done), so it is woken only when there is.
+        if waitingForRoom, state.hasRoom(window: window) { wakeUp() }
     }
 
     private nonisolated func backoff(_ retry: Int) -> Duration {
