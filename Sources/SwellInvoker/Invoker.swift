@@ -170,9 +170,6 @@ public final class Invoker: Sendable {
 
     /// A W3C/X-Ray style trace id: `Root=1-<epoch hex>-<96 random bits>;Sampled=0`.
     static func newTraceID() -> String {
-        let epoch = String(UInt32(Date().timeIntervalSince1970), radix: 16)
-        let a = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let b = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return "Root=1-\(epoch)-\(a)\(b);Sampled=0"
+        RandomID.traceHeader(epochSeconds: UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
     }
 }

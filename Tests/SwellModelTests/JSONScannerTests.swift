@@ -59,4 +59,14 @@ struct JSONScannerTests {
         #expect("89ab".contains(parts[3].first!))
         #expect(a.allSatisfy { "0123456789abcdef-".contains($0) })
     }
+
+    @Test func traceHeadersHaveTheXRayWidths() {
+        // Fixed widths even when the leading digits are zero (epoch 0x0000002a).
+        let t = RandomID.traceHeader(epochSeconds: 42), u = RandomID.traceHeader(epochSeconds: 0x6756_1234)
+        #expect(t.hasPrefix("Root=1-0000002a-") && t.hasSuffix(";Sampled=0") && t.count == 50)
+        #expect(u.hasPrefix("Root=1-67561234-"))
+        let random = t.dropFirst("Root=1-0000002a-".count).prefix(24)
+        #expect(random.count == 24 && random.allSatisfy { "0123456789abcdef".contains($0) })
+        #expect(t != RandomID.traceHeader(epochSeconds: 42))
+    }
 }
