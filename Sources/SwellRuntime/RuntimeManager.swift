@@ -28,6 +28,9 @@ public final class RuntimeManager: Service, Sendable {
     /// The node's memory budget and namespace quotas, shared by all pools.
     public let capacity: CapacityGate
     public let metrics = RuntimeMetrics()
+    /// The group's loops as task executors, for work that invokes functions (trigger batches,
+    /// task attempts): it runs on a Runtime API loop instead of hopping through the cooperative pool.
+    public let taskExecutors: EventLoopTaskExecutors
     /// Runtimes booting from scratch at once, node-wide: twice the cores, at least 2.
     public let bootGate = BootGate(permits: max(2, ProcessInfo.processInfo.activeProcessorCount * 2))
     private let pools = Mutex<[PoolKey: InstancePool]>([:])
@@ -52,6 +55,7 @@ public final class RuntimeManager: Service, Sendable {
         self.configuration = configuration
         self.sink = sink
         self.group = group
+        self.taskExecutors = EventLoopTaskExecutors(group: group)
         self.logger = logger
         self.scheduling = scheduling
         capacity.setEvictor { [weak self] holder in

@@ -10,6 +10,7 @@ import Synchronization
 import Glibc
 #endif
 import SwellModel
+import SwellRuntime
 
 /// The function a request path names, matched as the router matches `fn/:ns/:name` and
 /// `fn/:ns/:name/**`: path components split at `/` with empty ones skipped, nothing decoded.

@@ -324,7 +324,11 @@ public actor KafkaTrigger: TriggerRunner, KafkaGroupHandler {
         let now = Date().timeIntervalSince1970
         while running.count < kafka.concurrency, let batch = state.nextBatch(now: now) {
             counters.invocations += 1
-            running[batch.id] = Task { [weak self] in await self?.processTraced(batch) }
+            // On one of the Runtime API loops: the invocation and its answer need no hop
+            // through the cooperative pool (none at all when the instance's `next` waits there).
+            running[batch.id] = Task(executorPreference: invoker.runtime.taskExecutors.next()) { [weak self] in
+                await self?.processTraced(batch)
+            }
         }
         if running.count < kafka.concurrency, let due = state.wakeAt() {
             windowTimer?.cancel()
