@@ -53,7 +53,10 @@ def main() -> None:
     if args.bin:
         os.environ["SWELL_BIN"] = args.bin
 
-    server = Server(*(["--no-warm-pool"] if args.no_warm_pool else []))
+    extra = ["--no-warm-pool"] if args.no_warm_pool else []
+    if args.trace:
+        extra += ["--log-level", "debug"]  # the server's own steps of each start ("instance ready" lines), where it logs them
+    server = Server(*extra)
     try:
         server.deploy("cold-node", {"index.js": NODE}, runtime="nodejs20", handler="index.handler")
         server.deploy("cold-python", {"handler.py": PYTHON}, runtime="python3", handler="handler.handler")
@@ -85,6 +88,7 @@ def main() -> None:
         if tracer:
             tracer.stop()
             print(cold_trace.report(cold_trace.analyse(tracer.path, tracer.rounds)))
+            print(cold_trace.server_steps(server.dir / "server.log"))
     finally:
         server.stop()
 

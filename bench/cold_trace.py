@@ -19,6 +19,7 @@ Tracing costs a little per syscall; the stage split is the point, not the total.
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
@@ -26,14 +27,17 @@ import time
 from pathlib import Path
 
 MARK = 70000
-SYSCALLS = "read,write,writev,readv,sendto,recvfrom,sendmsg,recvmsg,connect,accept4,bind,mkdir,setuid,clone,clone3,execve"
+SYSCALLS = "read,write,writev,readv,sendto,recvfrom,sendmsg,recvmsg,connect,accept4,bind,mkdir,mkdirat,setuid,clone,clone3,execve"
 LINE = re.compile(r"^\s*([\d.]+) \(\s*([\d.]+) ms\): (.+?)/(\d+) (\w+)\((.*)\)\s+= (-?\w+)")
+ENTRY = re.compile(r"^\s*([\d.]+) \(\s+\): (.+?)/(\d+) (\w+)\((.*)\)\s+\.\.\.\s*$")
+CONTINUED = re.compile(r"^\s*[\d.?]+ \(\s*([\d.]+) ms\): (.+?)/(\d+)\s+\.\.\. \[continued\]: (\w+)\(\)\)\s+= (-?\w+)")
 
 STAGES = [
     ("client send → server read", "c_send", "s_read"),
     ("server read → endpoint bound", "s_read", "s_bind"),
-    ("bound → temp dir (mkdir)", "s_bind", "s_mkdir"),
-    ("temp dir → spec line read by bootstrap", "s_mkdir", "b_spec"),
+    ("bound → spec line read by bootstrap", "s_bind", "b_spec"),
+    ("· bound → first mkdir (temp dir)", "s_bind", "s_mkdir"),
+    ("· first mkdir → spec line read", "s_mkdir", "b_spec"),
     ("spec line → bootstrap connect", "b_spec", "b_connect"),
     ("connect → GET next written", "b_connect", "b_next"),
     ("GET next → event written by server", "b_next", "s_event"),
@@ -72,6 +76,8 @@ class Tracer:
         time.sleep(0.5)
         self.proc.send_signal(2)
         self.proc.wait(timeout=30)
+        rounds = [dict(r, threads=sorted(r["threads"])) for r in self.rounds]
+        self.path.with_suffix(".rounds.json").write_text(json.dumps(rounds))
 
 
 def tasks(pid: int) -> list[int]:
@@ -82,19 +88,42 @@ def tasks(pid: int) -> list[int]:
 
 
 def parse(path: Path) -> list[tuple]:
+    """(start ms, duration ms, comm, tid, syscall, {arg: value}, return value), in file order.
+
+    A syscall that blocks is printed twice: its entry (`name(args) ...`) and, when it returns,
+    `... [continued]: name()) = value`; the two are joined here (the event sits where it ended).
+    """
     events = []
+    pending: dict[int, tuple] = {}
     for line in path.read_text(errors="replace").splitlines():
-        m = LINE.match(line)
-        if not m:
+        m = ENTRY.match(line)
+        if m:
+            start, comm, tid, name, args = m.groups()
+            pending[int(tid)] = (float(start), name, fields_of(args))
             continue
-        start, dur, comm, tid, name, args, ret = m.groups()
-        fields = dict(re.findall(r"(\w+): (\S+?)(?:,|$)", args))
-        try:
-            value = int(ret)
-        except ValueError:
-            value = -1
-        events.append((float(start), float(dur), comm, int(tid), name, fields, value))
+        m = CONTINUED.match(line)
+        if m:
+            dur, comm, tid, name, ret = m.groups()
+            entry = pending.pop(int(tid), None)
+            if entry is not None and entry[1] == name:
+                events.append((entry[0], float(dur), comm, int(tid), name, entry[2], number(ret)))
+            continue
+        m = LINE.match(line)
+        if m:
+            start, dur, comm, tid, name, args, ret = m.groups()
+            events.append((float(start), float(dur), comm, int(tid), name, fields_of(args), number(ret)))
     return events
+
+
+def fields_of(args: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+): (\S+?)(?:,|$)", args))  # perf leaves out arguments that are 0
+
+
+def number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return -1
 
 
 def analyse(path: Path, rounds: list[dict]) -> dict[str, dict[str, list[float]]]:
@@ -108,7 +137,7 @@ def analyse(path: Path, rounds: list[dict]) -> dict[str, dict[str, list[float]]]
         a, b = marks.get(2 * n), marks.get(2 * n + 1)
         if a is None or b is None:
             continue
-        window = events[a + 1:b]
+        window = sorted(events[a + 1:b], key=lambda e: e[0] + e[1])  # by the time each returned
         t = stages(window, rnd)
         if t is None:
             continue
@@ -147,7 +176,7 @@ def stages(window: list[tuple], rnd: dict) -> dict | None:
                 t["s_read"] = end(e)
             elif name == "bind" and "s_bind" not in t:
                 t["s_bind"] = end(e)
-            elif name == "mkdir" and "s_bind" in t:
+            elif name in ("mkdir", "mkdirat") and "s_bind" in t:
                 mkdirs += 1
                 if mkdirs == 1:
                     t["s_mkdir"] = end(e)
@@ -160,7 +189,7 @@ def stages(window: list[tuple], rnd: dict) -> dict | None:
             elif name in ("clone", "clone3") and "s_clone" not in t:
                 t["s_clone"] = start
             continue
-        if boot is None and name == "read" and f.get("fd") == "0" and ret > 0 and comm in ("node", "python3"):
+        if boot is None and name == "read" and f.get("fd", "0") == "0" and ret > 0 and comm in ("node", "python3"):
             boot = tid
             t["b_spec"] = end(e)
             continue
@@ -188,3 +217,17 @@ def report(by_label: dict[str, dict[str, list[float]]]) -> str:
             cells.append(f"{statistics.median(values):.2f} (n={len(values)})" if values else "–")
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def server_steps(log: Path) -> str:
+    """Medians of the steps a server logs with each "instance ready" line at debug level
+    (`steps=launch=…us bound=…us …`, time since the cold start began; builds that log them)."""
+    steps: dict[str, list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if "instance ready" in line and "steps=" in line:
+            for name, us in re.findall(r"(\w+)=(\d+)us", line):
+                steps.setdefault(name, []).append(int(us) / 1000)
+    if not steps:
+        return "(the server logged no steps of its starts)"
+    return "server steps, ms since the cold start began (median, n): " + ", ".join(
+        f"{name} {statistics.median(v):.2f} ({len(v)})" for name, v in steps.items())

@@ -174,6 +174,22 @@ public final class Sandbox: Sendable {
         return pool
     }()
 
+    /// The file through which a child joins `directory` from its own side, writing "0" after
+    /// fork and before exec.
+    ///
+    /// On cgroup v1 that is `tasks`, not `cgroup.procs`: a task that moves *itself* through
+    /// `tasks` does not take the kernel's thread-group lock for writing
+    /// (`cgroup_procs_write_start`: pid 0 and not a whole thread group), so it does not wait
+    /// for an RCU grace period, which costs the first `cgroup.procs` write of a burst 5–40 ms
+    /// on this machine (`tasks`: 0.15–0.2 ms) and holds `cgroup_mutex`, and with it every other
+    /// cgroup mkdir, rmdir and move of the node, for as long. The child is single-threaded
+    /// between fork and exec, so moving its one thread moves the process; what it execs, and
+    /// every thread it starts, inherits the groups. v2 has no such file for processes
+    /// (`cgroup.threads` needs threaded groups), so there it stays `cgroup.procs`.
+    static func joinFile(_ directory: String, version: Int) -> String {
+        version == 1 ? "\(directory)/tasks" : "\(directory)/cgroup.procs"
+    }
+
     /// The memory limit of a pre-booted process before specialization.
     static let prebootMemoryMB = 256
     private static let prebootCounter = Atomic<Int>(0)
@@ -327,8 +343,11 @@ struct InstanceCgroup: Sendable {
     /// Groups the process is in already (a pre-booted process's memory group).
     var joined: [String] = []
 
-    /// The `cgroup.procs` files a process joins (writing "0" from the child before exec).
+    /// The `cgroup.procs` files: the processes in the groups.
     var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
+
+    /// The files a new child writes "0" to before exec, to join the groups (see ``Sandbox/joinFile(_:version:)``).
+    var joinFiles: [String] { directories.map { Sandbox.joinFile($0, version: version) } }
 
     /// Moves a running process (all its threads) into the groups it is not in yet.
     func adopt(_ pid: pid_t) throws {
@@ -426,7 +445,8 @@ struct PrebootGroup: Sendable {
     var pidsDirectory: String
 
     var directories: [String] { [memoryDirectory, pidsDirectory] }
-    var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
+    /// The files the child writes "0" to before exec, to join the groups (v1: `tasks`).
+    var joinFiles: [String] { directories.map { Sandbox.joinFile($0, version: 1) } }
 
     /// Removes the groups once the process is gone (and `prebooted/` when it is empty).
     func remove() {
