@@ -226,7 +226,10 @@ public actor WarmPool: Service {
         // The limits of an instance from the start: they carry over the uid switch at specialization.
         Sandbox.limits.apply(to: &request, switchingUID: switchesUID)
         // Born in cgroups of its own: the cold start writes limits instead of waiting for a move (see `Sandbox.prepare`).
-        let memoryGroup = try sandbox.prebootGroup()
+        // On the sandbox's thread, not the cooperative pool's: a cgroup mkdir waits for cgroup_mutex,
+        // which a move of a specialized process holds while the kernel makes it wait (10–40 ms).
+        let sandbox = self.sandbox
+        let memoryGroup = try await Sandbox.moves.runIfActive { try sandbox.prebootGroup() }
         request.cgroupProcs = memoryGroup?.joinFiles ?? []
         // The reaper may report an exit before the process object exists: meet under one lock.
         let meeting = Mutex<(process: PrebootedProcess?, code: Int32?)>((nil, nil))
