@@ -5,8 +5,9 @@ a `read` of an impossible file descriptor (`MARK + 2 * round`, then `+ 1` at its
 stages are the syscalls of the client, the server's threads and the pre-booted process that
 took the function, in that window:
 
-    client send → server reads the request → endpoint bound (`bind`) → temp directory
-    (first `mkdir`) → specialization line read by the bootstrap (`read` of fd 0) → the
+    client send → server reads the request → specialization line read by the bootstrap
+    (`read` of fd 0; the server's part: route, pool, endpoint, temp directory, warm pool,
+    cgroups, the line; `steps=` of its debug log splits it, see `server_steps`) → the
     bootstrap's `connect` → its first write on that socket (`GET next`) → the server's first
     write on the accepted socket (the event) → the bootstrap's next write there (the result's
     POST) → the server's answer to the client → the client's receive.
@@ -34,10 +35,7 @@ CONTINUED = re.compile(r"^\s*[\d.?]+ \(\s*([\d.]+) ms\): (.+?)/(\d+)\s+\.\.\. \[
 
 STAGES = [
     ("client send → server read", "c_send", "s_read"),
-    ("server read → endpoint bound", "s_read", "s_bind"),
-    ("bound → spec line read by bootstrap", "s_bind", "b_spec"),
-    ("· bound → first mkdir (temp dir)", "s_bind", "s_mkdir"),
-    ("· first mkdir → spec line read", "s_mkdir", "b_spec"),
+    ("server read → spec line read by the bootstrap", "s_read", "b_spec"),
     ("spec line → bootstrap connect", "b_spec", "b_connect"),
     ("connect → GET next written", "b_connect", "b_next"),
     ("GET next → event written by server", "b_next", "s_event"),
@@ -145,7 +143,8 @@ def analyse(path: Path, rounds: list[dict]) -> dict[str, dict[str, list[float]]]
         for name, x, y in STAGES:
             if x in t and y in t:
                 slot.setdefault(name, []).append(t[y] - t[x])
-        slot.setdefault("cgroup.procs-shaped writes (ms each)", []).extend(t["cg_writes"])
+        slot.setdefault("cgroup moves blocked ≥ 2 ms in the round (ms each)", []).extend(t["cg_writes"])
+        slot.setdefault("· how many per round", []).append(len(t["cg_writes"]))
         if "s_clone" in t:
             slot.setdefault("refill fork after client send", []).append(t["s_clone"] - t["c_send"])
     return by_label
@@ -169,7 +168,9 @@ def stages(window: list[tuple], rnd: dict) -> dict | None:
         if "c_send" not in t:
             continue
         in_server = tid in server
-        if name == "write" and f.get("count") in ("1", "2", "3", "4", "5", "6", "7", "8") and (in_server or comm.startswith(("swell", "TP", "NIO"))) and ret > 0:
+        # A cgroup move: a tiny write ("0" from a child before exec, or a pid) that blocks for
+        # milliseconds (the kernel's wait for an RCU grace period under cgroup_mutex).
+        if name == "write" and int(f.get("count", "0")) <= 8 and dur >= 2 and ret > 0 and not comm.startswith("NIO"):
             t["cg_writes"].append(dur)
         if in_server:
             if name in ("read", "readv", "recvmsg") and ret > 0 and "s_read" not in t:
@@ -208,7 +209,7 @@ def stages(window: list[tuple], rnd: dict) -> dict | None:
 
 def report(by_label: dict[str, dict[str, list[float]]]) -> str:
     labels = list(by_label)
-    names = [s[0] for s in STAGES] + ["cgroup.procs-shaped writes (ms each)", "refill fork after client send"]
+    names = [s[0] for s in STAGES] + ["cgroup moves blocked ≥ 2 ms in the round (ms each)", "· how many per round", "refill fork after client send"]
     out = ["| stage (median ms) | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
     for name in names:
         cells = []
@@ -231,3 +232,23 @@ def server_steps(log: Path) -> str:
         return "(the server logged no steps of its starts)"
     return "server steps, ms since the cold start began (median, n): " + ", ".join(
         f"{name} {statistics.median(v):.2f} ({len(v)})" for name, v in steps.items())
+
+
+def main() -> None:
+    """Re-reads saved traces: `python3 bench/cold_trace.py TRACE.txt...` (each with its .rounds.json)."""
+    import sys
+    merged: dict[str, dict[str, list[float]]] = {}
+    for arg in sys.argv[1:]:
+        path = Path(arg)
+        rounds = json.loads(path.with_suffix(".rounds.json").read_text())
+        for r in rounds:
+            r["threads"] = set(r["threads"])
+        for label, stages_ in analyse(path, rounds).items():
+            slot = merged.setdefault(f"{label} ({path.parent.name})", {})
+            for name, values in stages_.items():
+                slot.setdefault(name, []).extend(values)
+    print(report(merged))
+
+
+if __name__ == "__main__":
+    main()
