@@ -373,21 +373,17 @@ public final class InstancePool: Sendable {
             // Bound on its event loop while this task makes the temp directory and the cgroups (1–2 ms each way).
             async let bound = RuntimeAPIEndpoint.bind(
                 mailbox: instance.mailbox, peerUID: uid.map { uid_t($0) } ?? geteuid(), maxConnections: config.concurrency + 8)
-            let prebooted: PrebootedProcess?
+            // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
+            // (The take comes first: while it crosses to the pool's actor, the bind gets going.)
+            let prebooted = config.layers.isEmpty ? await warmPool?.take(config.runtime) : nil
+            instance.step("taken")
             let cgroup: InstanceCgroup?
             do {
                 try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
                 instance.step("tmp")
-                // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
-                prebooted = config.layers.isEmpty ? await warmPool?.take(config.runtime) : nil
-                instance.step("taken")
-                do {
-                    cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory, prebooted: prebooted?.memoryGroup)
-                } catch {
-                    prebooted?.discard()
-                    throw error
-                }
+                cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory, prebooted: prebooted?.memoryGroup)
             } catch {
+                prebooted?.discard()
                 (try? await bound)?.close()
                 throw error
             }
