@@ -69,7 +69,9 @@ int swell_spawn(const swell_spawn_options *o, pid_t *pid_out) {
         if (dup2(o->stderr_fd, 2) < 0) goto fail;
         close_from(3, errpipe[1]);
 
-        /* Join the instance's cgroups while still privileged: writing 0 means "this process". */
+        /* Join the instance's cgroups while still privileged: writing 0 means "this task". The
+         * child is single-threaded here, so on v1 its `tasks` file moves the whole process
+         * without the kernel's thread-group write lock (no RCU grace period to wait for). */
         if (o->cgroup_procs) {
             for (char *const *f = o->cgroup_procs; *f; f++) {
                 int cg = open(*f, O_WRONLY | O_CLOEXEC);

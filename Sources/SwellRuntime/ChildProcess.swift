@@ -15,7 +15,8 @@ public struct SpawnRequest: Sendable {
     /// Run as this uid/gid (only when Swell runs as root).
     public var uid: Int32 = -1
     public var gid: Int32 = -1
-    /// `cgroup.procs` files the child joins before it execs.
+    /// Files the child writes "0" to before it execs, to join cgroups (`tasks` on v1,
+    /// `cgroup.procs` on v2: see `Sandbox.joinFile`).
     public var cgroupProcs: [String] = []
     /// A directory the child sees (read-only) as `/opt`, in a mount namespace of its own
     /// (the function's layers; needs root).

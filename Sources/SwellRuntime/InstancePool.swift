@@ -223,6 +223,7 @@ public final class InstancePool: Sendable {
         perform(finishEffects)
         var failed = false
         if case .failure = result { failed = true }
+        if coldStart { warmPool?.refill() }  // the replacement boots after the cold start, not during it
         let initDuration = coldStart ? (instance.initDuration ?? .zero) : .zero
         metrics.invoked(key, failed: failed, coldStartInit: coldStart ? initDuration : nil)
         return InvokeOutcome(
@@ -365,28 +366,43 @@ public final class InstancePool: Sendable {
     }
 
     private func launch(_ instance: RuntimeInstance) async {
+        instance.step("launch")
         do {
             let uid = try sandbox.uid(for: key)
             // Only the instance's own processes may use its Runtime API: its uid, or Swell's when it has none of its own.
-            let endpoint = try await RuntimeAPIEndpoint.bind(
+            // Bound on its event loop while this task makes the temp directory and the cgroups (1–2 ms each way).
+            async let bound = RuntimeAPIEndpoint.bind(
                 mailbox: instance.mailbox, peerUID: uid.map { uid_t($0) } ?? geteuid(), maxConnections: config.concurrency + 8)
+            // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
+            // (The take comes first: while it crosses to the pool's actor, the bind gets going.)
+            let prebooted = config.layers.isEmpty ? await warmPool?.take(config.runtime) : nil
+            instance.step("taken")
+            let cgroup: InstanceCgroup?
+            do {
+                try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
+                instance.step("tmp")
+                cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory, prebooted: prebooted?.memoryGroup)
+            } catch {
+                prebooted?.discard()
+                (try? await bound)?.close()
+                throw error
+            }
+            instance.cgroup = cgroup
+            instance.step("cgroups")
+            let endpoint: RuntimeAPIEndpoint
+            do {
+                endpoint = try await bound
+            } catch {
+                prebooted?.discard()
+                throw error
+            }
             instance.endpoint = endpoint
-            try sandbox.createTempDirectory(instance.tempDirectory, uid: uid)
+            instance.step("bound")
             let id = instance.id
             let onExit: @Sendable (Int32) -> Void = { [weak self] code in
                 guard let self else { return }
                 Task { await self.instanceExited(id, code: code) }
             }
-            // Functions with layers start fresh: their /opt is a mount namespace set up at spawn.
-            let prebooted = config.layers.isEmpty ? await warmPool?.take(config.runtime) : nil
-            let cgroup: InstanceCgroup?
-            do {
-                cgroup = try sandbox.prepare(instance: instance.info.name, function: key, memoryMB: config.memory, prebooted: prebooted?.memoryGroup)
-            } catch {
-                prebooted?.discard()
-                throw error
-            }
-            instance.cgroup = cgroup
             let child: SpawnedChild
             if let prebooted {
                 // Specialize a pre-booted runtime: the cold start costs the handler's import only.
@@ -404,7 +420,9 @@ public final class InstancePool: Sendable {
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
                 try prebooted.specialize(environment: environment, workingDirectory: codeDirectory, uid: uid)
                 instance.markSpecialized()
+                instance.step("specialized")
                 try await startPumps(instance, child)
+                instance.step("pumps")
                 if let cgroup, bornInGroups {
                     // The instance may be serving already: a failed move (it exited) is not a failed start.
                     do {
@@ -420,7 +438,7 @@ public final class InstancePool: Sendable {
                 var spawn = try InstanceLauncher.spawnRequest(
                     config: config, key: key, instance: instance.info, codeDirectory: codeDirectory,
                     runtimeAPI: endpoint.address, tempDirectory: instance.tempDirectory, runtime: runtime)
-                spawn.cgroupProcs = cgroup?.procsFiles ?? []
+                spawn.cgroupProcs = cgroup?.joinFiles ?? []
                 spawn.openFileLimit = 4096
                 if let uid {
                     spawn.uid = uid
@@ -470,6 +488,7 @@ public final class InstancePool: Sendable {
         let (instance, effects) = modify { s, effects -> RuntimeInstance? in
             guard let instance = s.instances[id], !instance.hasExited else { return nil }
             _ = instance.markReady()
+            instance.step("ready")
             apply(s.machine.instanceReady(id, now: t), to: &s, &effects)
             return instance
         }
@@ -477,7 +496,7 @@ public final class InstancePool: Sendable {
         if let instance {
             logger.debug("instance ready", metadata: [
                 "instance.id": "\(instance.info.name)", "init.ms": "\(instance.initDuration?.milliseconds ?? -1)",
-                "specialized.ms": "\(instance.specializedAfter?.milliseconds ?? -1)",
+                "specialized.ms": "\(instance.specializedAfter?.milliseconds ?? -1)", "steps": "\(instance.steps)",
             ])
         }
     }

@@ -23,6 +23,8 @@ final class RuntimeInstance: Sendable {
         var killReason: KillReason?
         var exited = false
         var specializedAt: ContinuousClock.Instant?
+        /// Steps of the start, with their time since `spawnedAt` (for the debug log of a cold start).
+        var steps: [(String, Duration)] = []
     }
 
     let id: InstanceID
@@ -75,6 +77,20 @@ final class RuntimeInstance: Sendable {
     func markSpecialized() {
         let now = ContinuousClock.now
         state.withLock { $0.specializedAt = now }
+    }
+
+    /// Records that a step of the start is done (logged at debug level when the instance is ready).
+    func step(_ name: String) {
+        let now = ContinuousClock.now
+        state.withLock { $0.steps.append((name, now - spawnedAt)) }
+    }
+
+    /// The steps of the start, "name=µs" each, in order.
+    var steps: String {
+        state.withLock { s in
+            s.steps.map { "\($0.0)=\($0.1.components.seconds * 1_000_000 + $0.1.components.attoseconds / 1_000_000_000_000)us" }
+                .joined(separator: " ")
+        }
     }
 
     /// Time from the start of the cold start to the specialization of a pre-booted process.

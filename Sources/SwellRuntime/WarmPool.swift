@@ -95,6 +95,12 @@ final class PrebootedProcess: Sendable {
 /// The pool refills in the background and sizes itself to the recent cold-start rate:
 /// each runtime keeps as many idle processes as it had cold starts in the last
 /// `window`, between `minimumIdle` and `maximumIdle`.
+///
+/// Taking a process does not start its replacement: the cold start that took it calls
+/// ``refill()`` once its first invocation has ended (else the periodic pass, within a second,
+/// does). A refill forks the server (page tables copied, every page copy-on-write until the
+/// exec), then boots Node.js or Python (100–300 ms of CPU); started at the take, that ran on
+/// the same two cores as the cold start it was replacing, in the middle of it.
 public actor WarmPool: Service {
     /// Sizing of the pool.
     public struct Configuration: Sendable {
@@ -125,7 +131,8 @@ public actor WarmPool: Service {
     private var booting: [RuntimeKind: Int] = [:]
     private var recentStarts: [RuntimeKind: Deque<ContinuousClock.Instant>] = [:]
     private var running = false
-    private var wake: AsyncStream<Void>.Continuation?
+    /// Wakes the refill loop; reachable without entering the actor.
+    private let wake = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
     public init(runtime: RuntimeConfiguration, configuration: Configuration = Configuration(), logger: Logger, sandbox: Sandbox = .rlimitsOnly) {
         self.switchesUID = sandbox.switchesUID
@@ -139,11 +146,15 @@ public actor WarmPool: Service {
     func take(_ kind: RuntimeKind) -> PrebootedProcess? {
         guard Self.runtimes.contains(kind) else { return nil }
         recentStarts[kind, default: []].append(.now)
-        defer { wake?.yield() }
         while let process = idle[kind]?.popFirst() {
             if !process.hasExited { return process }
         }
         return nil
+    }
+
+    /// Asks for a refill pass now (a cold start that took a process has answered).
+    nonisolated func refill() {
+        _ = wake.withLock { $0?.yield() }
     }
 
     /// How many idle processes `kind` should have now.
@@ -156,7 +167,7 @@ public actor WarmPool: Service {
 
     public func run() async throws {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        wake = continuation
+        wake.withLock { $0 = continuation }
         running = true
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -170,7 +181,7 @@ public actor WarmPool: Service {
                 }
                 continuation.yield()
                 for await _ in stream {
-                    await refill()
+                    await refillPass()
                 }
                 group.cancelAll()
             }
@@ -182,7 +193,7 @@ public actor WarmPool: Service {
         idle.removeAll()
     }
 
-    private func refill() async {
+    private func refillPass() async {
         for kind in Self.runtimes {
             idle[kind]?.removeAll { $0.hasExited }
             let want = target(kind)
@@ -215,8 +226,11 @@ public actor WarmPool: Service {
         // The limits of an instance from the start: they carry over the uid switch at specialization.
         Sandbox.limits.apply(to: &request, switchingUID: switchesUID)
         // Born in cgroups of its own: the cold start writes limits instead of waiting for a move (see `Sandbox.prepare`).
-        let memoryGroup = try sandbox.prebootGroup()
-        request.cgroupProcs = memoryGroup?.procsFiles ?? []
+        // On the sandbox's thread, not the cooperative pool's: a cgroup mkdir waits for cgroup_mutex,
+        // which a move of a specialized process holds while the kernel makes it wait (10–40 ms).
+        let sandbox = self.sandbox
+        let memoryGroup = try await Sandbox.moves.runIfActive { try sandbox.prebootGroup() }
+        request.cgroupProcs = memoryGroup?.joinFiles ?? []
         // The reaper may report an exit before the process object exists: meet under one lock.
         let meeting = Mutex<(process: PrebootedProcess?, code: Int32?)>((nil, nil))
         let child: SpawnedChild

@@ -78,10 +78,11 @@ def test_init_error_in_a_specialized_process_is_reported(swell, app_dir, unique)
     assert "broken at import" in r.text
 
 
-def cgroup_paths(pid: int) -> dict[str, str]:
-    """The process's cgroup v1 paths by controller (memory, cpu, pids)."""
+def cgroup_paths(pid: int, task: int | None = None) -> dict[str, str]:
+    """The process's (or one of its threads') cgroup v1 paths by controller (memory, cpu, pids)."""
     paths = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+    file = f"/proc/{pid}/cgroup" if task is None else f"/proc/{pid}/task/{task}/cgroup"
+    for line in Path(file).read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         for c in controllers.split(","):
             paths[c] = path
@@ -111,6 +112,12 @@ def test_a_prebooted_process_keeps_its_memory_and_pids_groups_and_joins_its_func
         assert f"/swell-{server.pid}/prebooted/p" in booting["memory"], booting
         assert f"/swell-{server.pid}/prebooted/p" in booting["pids"], booting
         assert booting["cpu"] == cgroup_paths(server.pid)["cpu"], (booting, cgroup_paths(server.pid))
+        # The child joined through v1's `tasks` file (its one thread, before exec): every thread
+        # Node.js started after the exec is in the same groups.
+        threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+        assert len(threads) > 1, threads
+        for tid in threads:
+            assert cgroup_paths(pid, tid) == booting, (tid, cgroup_paths(pid, tid), booting)
     r = swell.invoke(name, {})
     assert function_error(r) is None and r.headers["X-Swell-Cold-Start"] == "true", r.text
     body = r.json()

@@ -18,7 +18,7 @@ typedef struct {
     long long rlimit_cpu;      ///< CPU seconds, 0: unchanged
     int uid;                   ///< switch to this uid (and gid) when >= 0
     int gid;
-    char *const *cgroup_procs; ///< NULL-terminated cgroup.procs files the child joins before exec, or NULL
+    char *const *cgroup_procs; ///< NULL-terminated cgroup files (v1 `tasks`, v2 `cgroup.procs`) the child writes "0" to before exec, or NULL
     const char *opt_dir;       ///< bind-mounted read-only on /opt in a mount namespace of the child's own, or NULL (needs root)
 } swell_spawn_options;
 

@@ -101,7 +101,7 @@ public final class Sandbox: Sendable {
     /// for an RCU grace period to take its thread-group lock for writing; measured on a 6.18
     /// kernel under load), so a cold start must not wait for one: the instance keeps the memory
     /// and pids groups it was born in (their limits are just written), and joins its function's
-    /// cpu group after the hand-over (`adopt`, off the request's path). Until then it runs in
+    /// cpu group, made then, after the hand-over (`adopt`, off the request's path). Until then it runs in
     /// Swell's own cpu group, where it booted; children it forks before the move stay there.
     /// - Returns: nil in rlimits mode.
     func prepare(instance: String, function key: FunctionKey, memoryMB: Int, prebooted: PrebootGroup? = nil) throws -> InstanceCgroup? {
@@ -110,22 +110,26 @@ public final class Sandbox: Sendable {
         case .rlimits:
             return nil
         case .cgroupV1(let memory, let cpu, let pids):
-            let m: String
-            let p: String
             if let prebooted {
-                m = prebooted.memoryDirectory
-                p = prebooted.pidsDirectory
-            } else {
-                m = try Self.makeGroup(memory, fn, instance)
-                // A process joining after its boot brings its pages' charge along.
-                try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
-                p = try Self.makeGroup(pids, fn, instance)
+                // Only the limits are written before the hand-over (file writes, no cgroup_mutex;
+                // pids.max is the pre-boot group's already). The cpu group is made by `adopt`, on
+                // the sandbox's thread: a cgroup mkdir takes cgroup_mutex, which a move elsewhere on
+                // the node holds for as long as it waits for the kernel (10–40 ms).
+                try Self.limitMemoryV1(prebooted.memoryDirectory, memoryMB: memoryMB)
+                return InstanceCgroup(
+                    version: 1, directories: [prebooted.memoryDirectory, "\(cpu)/\(fn)/\(instance)", prebooted.pidsDirectory],
+                    memoryDirectory: prebooted.memoryDirectory, joined: prebooted.directories,
+                    cpuGroupToMake: .init(base: cpu, function: fn, instance: instance, shares: Self.cpuShare(memoryMB: memoryMB)))
             }
+            let m = try Self.makeGroup(memory, fn, instance)
+            // A process joining after its boot brings its pages' charge along.
+            try? Self.write("\(m)/memory.move_charge_at_immigrate", "3")
+            let p = try Self.makeGroup(pids, fn, instance)
             let c = try Self.makeGroup(cpu, fn, instance)
             try Self.limitMemoryV1(m, memoryMB: memoryMB)
             try Self.write("\(c)/cpu.shares", String(Self.cpuShare(memoryMB: memoryMB)))
             try Self.write("\(p)/pids.max", String(Self.pidsLimit))
-            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m, joined: prebooted?.directories ?? [])
+            return InstanceCgroup(version: 1, directories: [m, c, p], memoryDirectory: m)
         case .cgroupV2(let base):
             let dir = try Self.makeGroup(base, fn, instance) { functionGroup in
                 try? Self.write("\(functionGroup)/cgroup.subtree_control", "+memory +cpu +pids")
@@ -173,6 +177,22 @@ public final class Sandbox: Sendable {
         pool.start()
         return pool
     }()
+
+    /// The file through which a child joins `directory` from its own side, writing "0" after
+    /// fork and before exec.
+    ///
+    /// On cgroup v1 that is `tasks`, not `cgroup.procs`: a task that moves *itself* through
+    /// `tasks` does not take the kernel's thread-group lock for writing
+    /// (`cgroup_procs_write_start`: pid 0 and not a whole thread group), so it does not wait
+    /// for an RCU grace period, which costs the first `cgroup.procs` write of a burst 5–40 ms
+    /// on this machine (`tasks`: 0.15–0.2 ms) and holds `cgroup_mutex`, and with it every other
+    /// cgroup mkdir, rmdir and move of the node, for as long. The child is single-threaded
+    /// between fork and exec, so moving its one thread moves the process; what it execs, and
+    /// every thread it starts, inherits the groups. v2 has no such file for processes
+    /// (`cgroup.threads` needs threaded groups), so there it stays `cgroup.procs`.
+    static func joinFile(_ directory: String, version: Int) -> String {
+        version == 1 ? "\(directory)/tasks" : "\(directory)/cgroup.procs"
+    }
 
     /// The memory limit of a pre-booted process before specialization.
     static let prebootMemoryMB = 256
@@ -326,12 +346,29 @@ struct InstanceCgroup: Sendable {
     var memoryDirectory: String
     /// Groups the process is in already (a pre-booted process's memory group).
     var joined: [String] = []
+    /// A cpu group `adopt` makes before the move (a pre-booted process's, made after its hand-over).
+    var cpuGroupToMake: CPUGroup?
 
-    /// The `cgroup.procs` files a process joins (writing "0" from the child before exec).
+    struct CPUGroup: Sendable {
+        var base: String
+        var function: String
+        var instance: String
+        var shares: Int
+    }
+
+    /// The `cgroup.procs` files: the processes in the groups.
     var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
 
-    /// Moves a running process (all its threads) into the groups it is not in yet.
+    /// The files a new child writes "0" to before exec, to join the groups (see ``Sandbox/joinFile(_:version:)``).
+    var joinFiles: [String] { directories.map { Sandbox.joinFile($0, version: version) } }
+
+    /// Moves a running process (all its threads) into the groups it is not in yet (making the
+    /// cpu group first when it is still to be made).
     func adopt(_ pid: pid_t) throws {
+        if let group = cpuGroupToMake {
+            let dir = try Sandbox.makeGroup(group.base, group.function, group.instance)
+            try Sandbox.write("\(dir)/cpu.shares", String(group.shares))
+        }
         for dir in directories where !joined.contains(dir) { try Sandbox.write("\(dir)/cgroup.procs", String(pid)) }
     }
 
@@ -426,7 +463,8 @@ struct PrebootGroup: Sendable {
     var pidsDirectory: String
 
     var directories: [String] { [memoryDirectory, pidsDirectory] }
-    var procsFiles: [String] { directories.map { "\($0)/cgroup.procs" } }
+    /// The files the child writes "0" to before exec, to join the groups (v1: `tasks`).
+    var joinFiles: [String] { directories.map { Sandbox.joinFile($0, version: 1) } }
 
     /// Removes the groups once the process is gone (and `prebooted/` when it is empty).
     func remove() {

@@ -257,8 +257,8 @@ function applyPrewarm() {
   if (spec === null || typeof spec !== 'object') throw new Error('prewarm line is not a JSON object');
   const hasGid = spec.gid !== undefined && spec.gid !== null;
   const hasUid = spec.uid !== undefined && spec.uid !== null;
-  if ((hasGid || hasUid) && typeof process.getuid === 'function' && process.getuid() === 0) {
-    process.setgroups([]); // drop root's supplementary groups before switching identity
+  if ((hasGid || hasUid) && typeof process.getuid === 'function' && process.getuid() === 0 && process.getgroups().length > 0) {
+    process.setgroups([]); // drop root's supplementary groups before switching identity (done at boot: see main)
   }
   if (hasGid) process.setgid(spec.gid);
   if (hasUid) process.setuid(spec.uid);
@@ -1036,6 +1036,10 @@ function warmUp() {
 
 async function main() {
   if (process.env.SWELL_PREWARM === '1') {
+    // Root's supplementary groups go now, not at specialization: with several threads every
+    // set*id call is a signal to each thread and a wait for all (glibc's setxid broadcast),
+    // 0.5-1.5 ms each on a loaded machine. setgid and setuid need the function's ids.
+    if (typeof process.getuid === 'function' && process.getuid() === 0) process.setgroups([]);
     await warmUp();
     try {
       applyPrewarm();
@@ -1056,6 +1060,9 @@ async function main() {
   }
   runtimeApi = config.runtimeApi;
   for (const conn of connections) conn.connect(); // the handshakes overlap the handler's import
+  // `net.connect` to an address issues its connect(2) on the next tick: let it go out before the
+  // (synchronous) import, so that Swell accepts and checks the connection meanwhile.
+  await new Promise((resolve) => process.nextTick(resolve));
 
   let handler;
   try {

@@ -368,6 +368,14 @@ def _parse_host_port(value):
     return host, int(port)
 
 
+def _is_ipv4(host):
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+        return True
+    except OSError:
+        return False
+
+
 class RuntimeClient:
     """One kept-alive TCP connection to the Runtime API, used by one loop thread.
 
@@ -391,8 +399,20 @@ class RuntimeClient:
         self._rest = b""         # bytes received past the last response: the start of that `next`'s
 
     def connect(self):
-        """Opens the connection now (it is otherwise opened by the first request)."""
-        sock = socket.create_connection((self._host, self._port))
+        """Opens the connection now (it is otherwise opened by the first request).
+
+        An IPv4 address (what Swell gives) is connected to directly: `create_connection`
+        asks `getaddrinfo` first, whose first call in a process costs 2-25 ms (measured on a
+        loaded 2-core machine), in the middle of a cold start."""
+        if _is_ipv4(self._host):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.connect((self._host, self._port))
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((self._host, self._port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
         self._exchanges = 0
