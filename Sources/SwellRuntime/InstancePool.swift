@@ -424,11 +424,16 @@ public final class InstancePool: Sendable {
                 try await startPumps(instance, child)
                 instance.step("pumps")
                 if let cgroup, bornInGroups {
-                    // The instance may be serving already: a failed move (it exited) is not a failed start.
+                    // The instance may be serving already: a failed move because it exited is not
+                    // a failed start. Any other failure kills it: an instance left in Swell's own
+                    // cpu group would compete with the server, outside its function's limits.
                     do {
                         try await Sandbox.moves.runIfActive { try cgroup.adopt(child.pid) }
                     } catch {
-                        if !instance.hasExited { logger.warning("instance not moved to its function's cgroups", metadata: ["instance.id": "\(instance.info.name)", "error": "\(error)"]) }
+                        if !instance.hasExited {
+                            logger.error("instance not moved to its function's cgroups: killed", metadata: ["instance.id": "\(instance.info.name)", "error": "\(error)"])
+                            instance.kill(.unconfined)
+                        }
                     }
                 }
             } else {
@@ -545,6 +550,10 @@ public final class InstancePool: Sendable {
         case .initError(let reported)?:
             platformLine(instance, "init error: \(reported.errorType): \(reported.errorMessage)")
             error = reported
+        case .unconfined?:
+            platformLine(instance, "instance killed: it could not be moved into its function's cgroups")
+            error = FunctionError(
+                errorType: "Runtime.InstanceKilled", errorMessage: "the instance was killed because it could not be confined to its function's cgroups")
         case nil where instance.cgroup?.oomKilled == true:
             let message = "Runtime exited with error: \(status): the instance ran out of memory (limit \(config.memory) MB)"
             platformLine(instance, message)

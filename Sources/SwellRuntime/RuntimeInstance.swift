@@ -15,6 +15,9 @@ final class RuntimeInstance: Sendable {
         case stop
         case initTimeout
         case initError(FunctionError)
+        /// It could not be moved into its function's cgroups after the hand-over: it must not
+        /// run on in Swell's own cpu group (fail closed).
+        case unconfined
     }
 
     struct State {
