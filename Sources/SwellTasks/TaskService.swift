@@ -937,13 +937,13 @@ public actor TaskService: Service {
             live.removeValue(forKey: id)
             return
         }
-        // The namespace's token is taken whether it runs or expires.
-        admission.withLock { a in
-            if a.buckets[record.namespace] != nil { _ = a.buckets[record.namespace]!.take(now: now.timeIntervalSince1970) }
-        }
         // Too old to run at all: expire instead.
         let maxAge = Double(entry.target.flatMap { passLimits(record.namespace, record.function, $0) }?.maxEventAge ?? Int.max)
         if now.timeIntervalSince(record.createdAt) >= maxAge {
+            // The namespace's token is taken whether it runs or expires.
+            admission.withLock { a in
+                if a.buckets[record.namespace] != nil { _ = a.buckets[record.namespace]!.take(now: now.timeIntervalSince1970) }
+            }
             let target = target(of: entry)
             finalize(&entry, state: .expired, error: Self.errorJSON("Task.EventAgeExceeded", "the task waited longer than its maximum event age (\(Int(maxAge)) s)"),
                      now: now, executedVersion: target?.key.version.description ?? "$LATEST", config: target?.config.async)
@@ -957,10 +957,8 @@ public actor TaskService: Service {
         entry.record = record
         entry.running = Running(attempt: attempt)
         live[id] = entry
-        admission.withLock { a in
-            a.inFlight[name, default: 0] += 1
-            a.totalInFlight += 1
-        }
+        // One lock for the token and the count (a pass starts many tasks).
+        admission.withLock { $0.started(name, now: now.timeIntervalSince1970) }
         writes.append(.started(attempt, starts: record.starts))
         launch(record, attempt: attempt)
     }
