@@ -66,7 +66,7 @@ from pathlib import Path
 
 import requests
 
-from common import Server, free_port, loadgen, machine, percentile, summary, try_deploy
+from common import Server, children, cpu_seconds, free_port, loadgen, machine, percentile, summary, try_deploy
 
 NOOP = "exports.handler = async () => ({});\n"
 
@@ -398,6 +398,8 @@ def run_swell(args) -> dict:
             if "async" in err:
                 raise SwellMissing(f"the manifest's `async` block ({err})")
             raise SystemExit(f"deploy failed: {err}")
+        # For a profiler attached during the runs (`perf record -p PID`).
+        print(f"swell serve pid {server.proc.pid}", file=sys.stderr, flush=True)
         base = f"{server.url}/v1/namespaces/default"
         url = f"{base}/functions/noop/invoke?mode=async"
         session = requests.Session()
@@ -472,10 +474,19 @@ def run_swell(args) -> dict:
                 deadline = time.time() + 10
                 while succeeded() < already and time.time() < deadline:
                     time.sleep(0.05)
+            cpu0 = cpu_seconds([server.proc.pid])
+            instances0 = {pid: cpu_seconds([pid]) for pid in children(server.proc.pid)}
             if producer == "conn":
                 throughput = run_connections(target, args.tasks, args.connections, lambda: succeeded() - already)
             else:
                 throughput = run_enqueue("swell", target, args.tasks, args.clients, lambda: succeeded() - already)
+            # CPU per task run end to end (enqueue, dispatch, journal, HTTP): the server process's
+            # and its children's (the instances; a child started during the run counts whole).
+            cpu1 = cpu_seconds([server.proc.pid])
+            instances1 = sum(cpu_seconds([pid]) - instances0.get(pid, 0) for pid in children(server.proc.pid))
+            if throughput["completed"]:
+                throughput["serverCpuUsPerTask"] = round((cpu1 - cpu0) / throughput["completed"] * 1e6)
+                throughput["instanceCpuUsPerTask"] = round(instances1 / throughput["completed"] * 1e6)
             throughput["summary"] = session.get(f"{base}/tasks/summary", params={"function": "noop"}).json()
             throughput["producer"] = producer
             commits1, tasks1 = metric("swell_task_journal_commit_tasks_count"), metric("swell_task_journal_commit_tasks_sum")
@@ -556,6 +567,8 @@ def main() -> None:
             print(f"  {label}: {t['connections']} connections, enqueue latency p50 {t['enqueueP50Ms']} ms, p99 {t['enqueueP99Ms']} ms")
         if "tasksPerEnqueueCommit" in t:
             print(f"  {label}: {t['tasksPerEnqueueCommit']} tasks per enqueue commit (fsync)")
+        if "serverCpuUsPerTask" in t:
+            print(f"  {label}: CPU per task: server {t['serverCpuUsPerTask']} µs, instances {t['instanceCpuUsPerTask']} µs")
         if "journalCommits" in t:
             print(f"  {label}: {t['journalCommits']} journal commits in all, writer busy {t['journalBusySeconds']} s"
                   f" of {t['endToEndSeconds']} s")

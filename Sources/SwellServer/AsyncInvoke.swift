@@ -58,10 +58,9 @@ enum AsyncInvoke {
         }
         let data = Data(bytes)
         let result = try await tasks.enqueue(namespace: namespace, function: name, qualifier: qualifier.description, payload: data, options: options)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[taskID] = result.taskID
-        let body = #"{"taskId":"\#(result.taskID)","duplicate":\#(result.duplicate)}"#
+        // Fields appended as a list, not set one by one (each `headers[name] = …` looks the name up first).
+        let headers: HTTPFields = [.contentType: "application/json", taskID: result.taskID]
+        let body = #"{"taskId":""# + result.taskID + (result.duplicate ? #"","duplicate":true}"# : #"","duplicate":false}"#)
         return Response(status: .accepted, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
@@ -124,8 +123,7 @@ enum AsyncInvoke {
             text += #"{"taskId":""# + result.taskID + #"","duplicate":"# + (result.duplicate ? "true" : "false") + "}"
         }
         text += "]}"
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
+        let headers: HTTPFields = [.contentType: "application/json"]
         return Response(status: .accepted, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 

@@ -106,17 +106,23 @@ public final class TaskStore: TaskStorage, Sendable {
             case .attempt(let a):
                 try putAttempt(a, db)
             case .startedAttempt(let a, let starts):
-                try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
-                    .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
+                try markRunning(a, starts: starts, db)
                 try putAttempt(a, db)
             case .state(.state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at), let starts):
-                try db.cachedStatement(sql: """
+                try SQLiteBinder.run(db.cachedStatement(sql: """
                     UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?, starts = ?
                     WHERE id = ?
-                    """).execute(arguments: [
-                        state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
-                        at.timeIntervalSince1970, starts, id,
-                    ])
+                    """), db) { b in
+                        b.bind(state.rawValue)
+                        b.bind(attempts)
+                        b.bind(runAt)
+                        b.bind(finishedAt)
+                        b.bind(result)
+                        b.bind(error)
+                        b.bind(at)
+                        b.bind(starts)
+                        b.bind(id)
+                    }
             case .state(let w, _):
                 try apply(w, db)
             }
@@ -124,52 +130,103 @@ public final class TaskStore: TaskStorage, Sendable {
     }
 
     /// An attempt's whole row (started, and ended when it has).
+    /// (The journal's statements bind their values with `SQLiteBinder`, in the order of the placeholders.)
     static func putAttempt(_ a: TaskAttempt, _ db: Database) throws {
-        try db.cachedStatement(sql: """
+        try SQLiteBinder.run(db.cachedStatement(sql: """
             INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start, finished_at,
                 outcome, error_type, error, duration_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs, a.coldStart,
-                a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs,
-            ])
+            """), db) { b in
+                b.bind(a.taskID)
+                b.bind(a.number)
+                b.bind(a.requestID)
+                b.bind(a.startedAt)
+                b.bind(a.queueDelayMs)
+                b.bind(a.coldStart)
+                b.bind(a.finishedAt)
+                b.bind(a.outcome)
+                b.bind(a.errorType)
+                b.bind(a.error)
+                b.bind(a.durationMs)
+            }
+    }
+
+    /// An attempt began: its task is running.
+    static func markRunning(_ a: TaskAttempt, starts: Int, _ db: Database) throws {
+        try SQLiteBinder.run(db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?"), db) { b in
+            b.bind(starts)
+            b.bind(a.startedAt)
+            b.bind(a.taskID)
+        }
     }
 
     static func apply(_ w: TaskWrite, _ db: Database) throws {
         switch w {
         case .insert(let t):
-            try db.cachedStatement(sql: """
+            try SQLiteBinder.run(db.cachedStatement(sql: """
                 INSERT INTO tasks (id, namespace, function, qualifier, state, priority, payload, idempotency_key, timeout,
                     created_at, run_at, attempts, starts, updated_at, finished_at, result, error, trace_parent)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    t.id, t.namespace, t.function, t.qualifier, t.state.rawValue, t.priority, t.payload, t.idempotencyKey,
-                    t.timeout, t.createdAt.timeIntervalSince1970, t.runAt.timeIntervalSince1970, t.attempts, t.starts,
-                    t.updatedAt.timeIntervalSince1970, t.finishedAt?.timeIntervalSince1970, t.result, t.error, t.traceParent,
-                ])
+                """), db) { b in
+                    b.bind(t.id)
+                    b.bind(t.namespace)
+                    b.bind(t.function)
+                    b.bind(t.qualifier)
+                    b.bind(t.state.rawValue)
+                    b.bind(t.priority)
+                    b.bind(t.payload)
+                    b.bind(t.idempotencyKey)
+                    b.bind(t.timeout)
+                    b.bind(t.createdAt)
+                    b.bind(t.runAt)
+                    b.bind(t.attempts)
+                    b.bind(t.starts)
+                    b.bind(t.updatedAt)
+                    b.bind(t.finishedAt)
+                    b.bind(t.result)
+                    b.bind(t.error)
+                    b.bind(t.traceParent)
+                }
         case .started(let a, let starts):
-            try db.cachedStatement(sql: "UPDATE tasks SET state = 'running', starts = ?, updated_at = ? WHERE id = ?")
-                .execute(arguments: [starts, a.startedAt.timeIntervalSince1970, a.taskID])
-            try db.cachedStatement(sql: """
+            try markRunning(a, starts: starts, db)
+            try SQLiteBinder.run(db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO task_attempts (task_id, number, request_id, started_at, queue_delay_ms, cold_start)
                 VALUES (?, ?, ?, ?, ?, 0)
-                """).execute(arguments: [a.taskID, a.number, a.requestID, a.startedAt.timeIntervalSince1970, a.queueDelayMs])
+                """), db) { b in
+                    b.bind(a.taskID)
+                    b.bind(a.number)
+                    b.bind(a.requestID)
+                    b.bind(a.startedAt)
+                    b.bind(a.queueDelayMs)
+                }
         case .attemptFinished(let a):
-            try db.cachedStatement(sql: """
+            try SQLiteBinder.run(db.cachedStatement(sql: """
                 UPDATE task_attempts SET finished_at = ?, outcome = ?, error_type = ?, error = ?, duration_ms = ?, cold_start = ?
                 WHERE task_id = ? AND number = ?
-                """).execute(arguments: [
-                    a.finishedAt?.timeIntervalSince1970, a.outcome, a.errorType, a.error, a.durationMs, a.coldStart,
-                    a.taskID, a.number,
-                ])
+                """), db) { b in
+                    b.bind(a.finishedAt)
+                    b.bind(a.outcome)
+                    b.bind(a.errorType)
+                    b.bind(a.error)
+                    b.bind(a.durationMs)
+                    b.bind(a.coldStart)
+                    b.bind(a.taskID)
+                    b.bind(a.number)
+                }
         case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
-            try db.cachedStatement(sql: """
+            try SQLiteBinder.run(db.cachedStatement(sql: """
                 UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
                 WHERE id = ?
-                """).execute(arguments: [
-                    state.rawValue, attempts, runAt.timeIntervalSince1970, finishedAt?.timeIntervalSince1970, result, error,
-                    at.timeIntervalSince1970, id,
-                ])
+                """), db) { b in
+                    b.bind(state.rawValue)
+                    b.bind(attempts)
+                    b.bind(runAt)
+                    b.bind(finishedAt)
+                    b.bind(result)
+                    b.bind(error)
+                    b.bind(at)
+                    b.bind(id)
+                }
         case .redrive(let id, let at):
             let t = at.timeIntervalSince1970
             try db.execute(

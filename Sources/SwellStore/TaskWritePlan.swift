@@ -26,9 +26,11 @@ public enum TaskWriteStep: Sendable, Equatable {
             var number: Int
         }
         // Where each attempt ends and where each task's next state change is, looking forward.
+        // (Positions in the batch are kept in arrays indexed by position, -1 for none: only
+        // the task ids are hashed.)
         var finishedAt: [AttemptKey: Int] = [:]
         var pendingStarts: [String: Int] = [:]  // task → index of its latest `started` not yet matched to a state
-        var stateAfterStart: [Int: Int] = [:]  // index of a `started` → index of the state change that follows it
+        var stateAfterStart = [Int](repeating: -1, count: writes.count)  // index of a `started` → index of the state change that follows it
         for (i, w) in writes.enumerated() {
             switch w {
             case .attemptFinished(let a):
@@ -45,10 +47,10 @@ public enum TaskWriteStep: Sendable, Equatable {
         }
         var steps: [TaskWriteStep] = []
         steps.reserveCapacity(writes.count)
-        var folded = Set<Int>()
-        var startsOfState: [Int: Int] = [:]
+        var folded = [Bool](repeating: false, count: writes.count)
+        var startsOfState = [Int](repeating: -1, count: writes.count)
         for (i, w) in writes.enumerated() {
-            if folded.contains(i) { continue }
+            if folded[i] { continue }
             switch w {
             case .started(var a, let starts):
                 var whole = false
@@ -59,11 +61,11 @@ public enum TaskWriteStep: Sendable, Equatable {
                     a.error = end.error
                     a.durationMs = end.durationMs
                     a.coldStart = end.coldStart
-                    folded.insert(f)
+                    folded[f] = true
                     whole = true
                 }
-                if let s = stateAfterStart[i] {
-                    startsOfState[s] = starts
+                if stateAfterStart[i] >= 0 {
+                    startsOfState[stateAfterStart[i]] = starts
                     steps.append(.attempt(a))
                 } else if whole {
                     steps.append(.startedAttempt(a, starts: starts))
@@ -71,7 +73,7 @@ public enum TaskWriteStep: Sendable, Equatable {
                     steps.append(.write(w))
                 }
             case .state:
-                if let starts = startsOfState[i] { steps.append(.state(w, starts: starts)) } else { steps.append(.write(w)) }
+                if startsOfState[i] >= 0 { steps.append(.state(w, starts: startsOfState[i])) } else { steps.append(.write(w)) }
             default:
                 steps.append(.write(w))
             }

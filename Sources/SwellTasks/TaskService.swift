@@ -153,6 +153,35 @@ public actor TaskService: Service {
     /// Workflow Task states waiting in the queue for their turn, by request id (not stored:
     /// the workflow journal is their durable record).
     private var workflowWaiting: [String: WorkflowWaiter] = [:]
+    /// The trailing journal writes (starts, ends, state changes) of the current actor turn:
+    /// handed to the journal in one `append` when the turn's dispatch pass or batch of endings
+    /// is done (`flushWrites`), not one lock and one array per write.
+    private var writes: [TaskWrite] = []
+    /// What a dispatch pass has resolved of the versions its tasks target (cleared per pass).
+    private var passTargets: [TargetKey: TargetLimits?] = [:]
+    /// What a turn of endings has resolved of the versions that ran (cleared per turn).
+    private var turnConfigs: [ExecutedKey: AsyncConfig?] = [:]
+
+    /// A function's version or alias as a task names it.
+    struct TargetKey: Hashable {
+        var namespace: String
+        var function: String
+        var qualifier: Qualifier
+    }
+
+    /// The version an attempt ran, for a task of `target`.
+    struct ExecutedKey: Hashable {
+        var namespace: String
+        var function: String
+        var executed: String
+        var target: Qualifier?
+    }
+
+    /// What dispatch needs of a target version: its async cap on this node and its maximum event age.
+    struct TargetLimits {
+        var cap: Int
+        var maxEventAge: Int
+    }
 
     /// - Parameter cluster: with a store that many nodes share (`TaskLeasing`), the settings
     ///   of this node's claims; tasks then run on whichever node claims them.
@@ -811,7 +840,11 @@ public actor TaskService: Service {
         guard accepting else { return nil }
         takeEnded(wakeAfter: false)
         takeCommitted()
-        defer { syncWaiting() }
+        defer {
+            syncWaiting()
+            passTargets.removeAll(keepingCapacity: true)
+            flushWrites()
+        }
         let nowDate = Date()
         let now = nowDate.timeIntervalSince1970
         var blocked = false
@@ -846,13 +879,24 @@ public actor TaskService: Service {
     private func mayStart(_ task: QueuedTask, now: Double, target: Qualifier?) -> Bool {
         // The cap of the version the task targets, against the function's async work in flight
         // (none when the function or qualifier is gone: the attempt fails when it runs).
-        let config = target.flatMap { try? invoker.catalog.resolve(task.namespace, task.function, $0, random: 1).config }
-        let cap = config.map { Self.asyncCap($0, nodes: nodeCount) }
+        let limits = target.flatMap { passLimits(task.namespace, task.function, $0) }
         let name = FunctionName(namespace: task.namespace, function: task.function)
-        guard admission.withLock({ $0.mayStart(name, cap: cap, now: now) }) else { return false }
-        guard config != nil else { return true }
+        guard admission.withLock({ $0.mayStart(name, cap: limits?.cap, now: now) }) else { return false }
+        guard limits != nil else { return true }
         // Latency-sensitive requests are waiting for this function's slots: offline work yields.
         return !invoker.runtime.hasLatencyWaiting(namespace: task.namespace, name: task.function)
+    }
+
+    /// The cap and maximum event age of the version a task targets (nil: the function or the
+    /// qualifier is gone), resolved once per dispatch pass (only a dispatch pass calls this).
+    private func passLimits(_ namespace: String, _ function: String, _ qualifier: Qualifier) -> TargetLimits? {
+        let key = TargetKey(namespace: namespace, function: function, qualifier: qualifier)
+        if let known = passTargets[key] { return known }
+        let limits = (try? invoker.catalog.resolve(namespace, function, qualifier, random: 1)).map {
+            TargetLimits(cap: Self.asyncCap($0.config, nodes: nodeCount), maxEventAge: $0.config.async.maxEventAge)
+        }
+        passTargets[key] = limits
+        return limits
     }
 
     /// The version a task targets (an alias: its main version), nil when the function or the
@@ -860,6 +904,16 @@ public actor TaskService: Service {
     private func target(of entry: Live) -> Catalog.Resolved? {
         guard let qualifier = entry.target else { return nil }
         return try? invoker.catalog.resolve(entry.record.namespace, entry.record.function, qualifier, random: 1)
+    }
+
+    /// `asyncConfig`, resolved once per turn of endings for each function and version.
+    private func turnAsyncConfig(of entry: Live, executedVersion: String) -> AsyncConfig? {
+        // The target is part of the key: a version that is gone falls back to it.
+        let key = ExecutedKey(namespace: entry.record.namespace, function: entry.record.function, executed: executedVersion, target: entry.target)
+        if let known = turnConfigs[key] { return known }
+        let config = asyncConfig(of: entry, executedVersion: executedVersion)
+        turnConfigs[key] = config
+        return config
     }
 
     /// The async settings of the version an attempt ran (`executedVersion`), else of the target.
@@ -883,14 +937,14 @@ public actor TaskService: Service {
             live.removeValue(forKey: id)
             return
         }
-        // The namespace's token is taken whether it runs or expires.
-        admission.withLock { a in
-            if a.buckets[record.namespace] != nil { _ = a.buckets[record.namespace]!.take(now: now.timeIntervalSince1970) }
-        }
         // Too old to run at all: expire instead.
-        let target = target(of: entry)
-        let maxAge = Double(target?.config.async.maxEventAge ?? Int.max)
+        let maxAge = Double(entry.target.flatMap { passLimits(record.namespace, record.function, $0) }?.maxEventAge ?? Int.max)
         if now.timeIntervalSince(record.createdAt) >= maxAge {
+            // The namespace's token is taken whether it runs or expires.
+            admission.withLock { a in
+                if a.buckets[record.namespace] != nil { _ = a.buckets[record.namespace]!.take(now: now.timeIntervalSince1970) }
+            }
+            let target = target(of: entry)
             finalize(&entry, state: .expired, error: Self.errorJSON("Task.EventAgeExceeded", "the task waited longer than its maximum event age (\(Int(maxAge)) s)"),
                      now: now, executedVersion: target?.key.version.description ?? "$LATEST", config: target?.config.async)
             return
@@ -898,16 +952,14 @@ public actor TaskService: Service {
         record.starts += 1
         record.state = .running
         let attempt = TaskAttempt(
-            taskID: id, number: record.starts, requestID: UUID().uuidString.lowercased(), startedAt: now,
+            taskID: id, number: record.starts, requestID: RandomID.uuid(), startedAt: now,
             queueDelayMs: max(0, now.timeIntervalSince(entry.readySince) * 1000))
         entry.record = record
         entry.running = Running(attempt: attempt)
         live[id] = entry
-        admission.withLock { a in
-            a.inFlight[name, default: 0] += 1
-            a.totalInFlight += 1
-        }
-        journal.append(.started(attempt, starts: record.starts))
+        // One lock for the token and the count (a pass starts many tasks).
+        admission.withLock { $0.started(name, now: now.timeIntervalSince1970) }
+        writes.append(.started(attempt, starts: record.starts))
         launch(record, attempt: attempt)
     }
 
@@ -937,8 +989,20 @@ public actor TaskService: Service {
             return e
         }
         guard !ended.isEmpty else { return }
+        defer {
+            turnConfigs.removeAll(keepingCapacity: true)
+            flushWrites()
+        }
         for e in ended { finished(e.id, result: e.result) }
         if wakeAfter { wake() }
+    }
+
+    /// Hands the turn's trailing writes to the journal, in the order they were made (before
+    /// anything this actor commits or flushes afterwards).
+    private func flushWrites() {
+        guard !writes.isEmpty else { return }
+        journal.append(writes)
+        writes.removeAll(keepingCapacity: true)
     }
 
     struct ExecutionResult: Sendable {
@@ -1016,13 +1080,13 @@ public actor TaskService: Service {
         attempt.outcome = running.stopRequested ? "stopped" : Self.name(r.outcome)
         attempt.errorType = r.errorType
         attempt.error = r.error
-        journal.append(.attemptFinished(attempt))
+        writes.append(.attemptFinished(attempt))
         entry.running = nil
         entry.attempts.append(attempt)
 
         // The settings of the version that ran (a task for a version or an alias uses that
         // version's, not `$LATEST`'s).
-        let executed = asyncConfig(of: entry, executedVersion: r.executedVersion)
+        let executed = turnAsyncConfig(of: entry, executedVersion: r.executedVersion)
         if running.stopRequested {
             finalize(&entry, state: .stopped, error: Self.errorJSON("Task.Stopped", "the task was stopped while it ran"), now: now,
                      executedVersion: r.executedVersion, config: executed)
@@ -1037,7 +1101,7 @@ public actor TaskService: Service {
         let missing = r.errorType == "ResourceNotFound"
         let decision = missing
             ? .fail
-            : policy.decide(r.outcome, attemptsUsed: attempts, retriesSoFar: entry.retries, age: now.timeIntervalSince(entry.record.createdAt), random: Double.random(in: 0..<1))
+            : policy.decide(r.outcome, attemptsUsed: attempts, retriesSoFar: entry.retries, age: now.timeIntervalSince(entry.record.createdAt), random: r.outcome == .succeeded ? 0 : Double.random(in: 0..<1))
         entry.record.attempts = attempts
         switch decision {
         case .succeed:
@@ -1056,7 +1120,7 @@ public actor TaskService: Service {
             entry.record.runAt = now.addingTimeInterval(delay)
             entry.readySince = entry.record.runAt
             live[id] = entry
-            journal.append(.state(id: id, state: .queued, attempts: attempts, runAt: entry.record.runAt, finishedAt: nil, result: nil, error: r.error, at: now))
+            writes.append(.state(id: id, state: .queued, attempts: attempts, runAt: entry.record.runAt, finishedAt: nil, result: nil, error: r.error, at: now))
             queue.push(
                 QueuedTask(id: id, namespace: entry.record.namespace, function: entry.record.function, priority: entry.record.priority,
                            runAt: entry.record.runAt.timeIntervalSince1970, sequence: entry.sequence),
@@ -1071,7 +1135,7 @@ public actor TaskService: Service {
         let record = entry.record
         live.removeValue(forKey: record.id)
         if leasing != nil { unflushed.insert(record.id) }
-        journal.append(.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
+        writes.append(.state(id: record.id, state: state, attempts: record.attempts, runAt: record.runAt, finishedAt: now,
                               result: state == .succeeded ? record.result : nil, error: error, at: now))
         let name = FunctionName(namespace: record.namespace, function: record.function)
         switch state {
@@ -1090,6 +1154,8 @@ public actor TaskService: Service {
         let journal = self.journal
         let sender = destinations
         let known = entry.attemptsComplete ? entry.attempts : nil
+        // The read below waits for the journal: what this turn wrote must be in it first.
+        if known == nil { flushWrites() }
         Task {
             let attempts: [TaskAttempt]
             if let known {
