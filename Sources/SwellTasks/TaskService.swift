@@ -964,9 +964,10 @@ public actor TaskService: Service {
     }
 
     /// Runs an attempt in a task of its own, off the actor (it does not start on the actor to
-    /// leave it at once), and hands its end to the dispatch loop.
+    /// leave it at once), on one of the Runtime API event loops (the invocation and its answer
+    /// hop through no other thread), and hands its end to the dispatch loop.
     private nonisolated func launch(_ record: TaskRecord, attempt: TaskAttempt) {
-        Task {
+        Task(executorPreference: invoker.runtime.taskExecutors.next()) { [self] in
             let result = await Self.execute(record, attempt: attempt, invoker: invoker)
             ended(record.id, result: result)
         }
