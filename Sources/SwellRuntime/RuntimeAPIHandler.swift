@@ -24,12 +24,28 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var tooLarge = false
-    private var waitingNext: EventLoopPromise<PendingInvocation>?
+    /// Set while the handler is in the pipeline: the connection's context, and what stands
+    /// for its `next` in the mailbox (one per connection, so that a `next` allocates nothing).
+    private var context: ChannelHandlerContext?
+    private var token: RuntimeNext?
+    /// Whether a `next` waits for an invocation.
+    private var waitingNext = false
     /// Whether the connection stays open after the current response.
     private var keepAlive = true
 
     init(mailbox: InstanceMailbox) {
         self.mailbox = mailbox
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        token = RuntimeNext(self, loop: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        abandonNext()
+        self.context = nil
+        token = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -49,7 +65,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            if waitingNext != nil {
+            if waitingNext {
                 context.close(promise: nil)
                 return
             }
@@ -60,11 +76,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let waiting = waitingNext {
-            waitingNext = nil
-            mailbox.nextAbandoned(waiting)
-        }
+        abandonNext()
         context.fireChannelInactive()
+    }
+
+    private func abandonNext() {
+        guard waitingNext, let token else { return }
+        waitingNext = false
+        mailbox.nextAbandoned(token)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -109,20 +128,15 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
     }
 
     private func next(context: ChannelHandlerContext) {
-        let promise = context.eventLoop.makePromise(of: PendingInvocation.self)
-        waitingNext = promise
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        promise.futureResult.hop(to: context.eventLoop).whenComplete { result in
-            let (handler, context) = loopBound.value
-            handler.waitingNext = nil
-            guard case .success(let invocation) = result else { return }
-            handler.writeInvocation(context: context, invocation)
-        }
-        mailbox.nextRequested(promise)
+        guard let token else { return }
+        waitingNext = true
+        if let invocation = mailbox.nextRequested(token) { received(invocation) }
     }
 
-    private func writeInvocation(context: ChannelHandlerContext, _ inv: PendingInvocation) {
-        guard context.channel.isActive else {
+    /// The mailbox hands the waiting `next` its invocation (on this connection's loop).
+    fileprivate func received(_ inv: PendingInvocation) {
+        waitingNext = false
+        guard let context, context.channel.isActive else {
             mailbox.redeliver(inv)
             return
         }
@@ -211,6 +225,24 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension RuntimeAPIHandler: Sendable {}
+
+/// A connection's waiting `next`, as the mailbox holds it: the connection's loop, and its
+/// handler (touched on that loop only).
+final class RuntimeNext: Sendable {
+    let loop: any EventLoop
+    private let handler: NIOLoopBound<RuntimeAPIHandler>
+
+    fileprivate init(_ handler: RuntimeAPIHandler, loop: any EventLoop) {
+        self.loop = loop
+        self.handler = NIOLoopBound(handler, eventLoop: loop)
+    }
+
+    /// Writes `invocation` as the answer to the waiting `next`, or gives it back to the
+    /// mailbox when the connection is gone. Call on `loop`.
+    func receive(_ invocation: PendingInvocation) {
+        handler.value.received(invocation)
+    }
+}
 
 /// Minimal JSON text helpers for hand-written bodies.
 public enum JSONText {

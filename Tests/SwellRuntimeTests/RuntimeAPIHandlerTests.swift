@@ -22,7 +22,7 @@ struct RuntimeAPIHandlerTests {
 
         init() throws {
             let events = self.events
-            mailbox = InstanceMailbox(loop: channel.embeddedEventLoop, events: .init(
+            mailbox = InstanceMailbox(group: channel.embeddedEventLoop, events: .init(
                 ready: { events.ready.wrappingAdd(1, ordering: .relaxed) },
                 initError: { _ in },
                 timedOut: { id, _ in events.timedOut.withLock { $0.append(id) } }))
