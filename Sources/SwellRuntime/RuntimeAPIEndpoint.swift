@@ -1,7 +1,6 @@
 import CSwellSpawn
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -37,9 +36,7 @@ public struct RuntimeAPIEndpoint: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in counter.closed() }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(mailbox: mailbox))
+                    try RuntimeAPIHandler.install(on: channel.pipeline.syncOperations, mailbox: mailbox)
                 }
             }
             .bind(host: "127.0.0.1", port: 0)

@@ -156,8 +156,7 @@ struct MailboxLoopTests {
         let mailbox = InstanceMailbox(group: broken.embeddedEventLoop, events: .init(ready: {}, initError: { _ in }))
         try broken.pipeline.syncOperations.addHandler(FailingWrites())
         for ch in [broken, healthy] {
-            try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-            try ch.pipeline.syncOperations.addHandler(RuntimeAPIHandler(mailbox: mailbox))
+            try RuntimeAPIHandler.install(on: ch.pipeline.syncOperations, mailbox: mailbox)
             try ch.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         }
         // The broken connection's `next` waited first, so it is handed the invocation first.
