@@ -8,7 +8,10 @@ import SwellModel
 /// waiting on each loop are kept apart, so that an invocation delivered on an event loop goes
 /// to a `next` waiting on that same loop when there is one: the hand-over is then a plain call
 /// on that thread, and the runtime's answer arrives on the thread whose task awaits it. Else it
-/// goes to the `next` that has waited longest on any loop, else it queues (first in, first out).
+/// goes to the `next` that has waited longest on any loop, else it queues. A `next` takes the
+/// oldest queued invocation, or one of the next few that was delivered on its own loop; the
+/// oldest is passed over at most ``maxHeadPasses`` times, so nothing waits behind more than a
+/// few later ones.
 ///
 /// `Next` is whatever stands for a waiting `next` (compared by identity), `Invocation` the
 /// invocation; both are opaque here. Loops are named by a `Loop` key (`ObjectIdentifier`).
@@ -22,8 +25,14 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
     /// Waiting `next`s per loop (a handful of loops: scanned, not hashed).
     private(set) var waiting: [Waiting] = []
     private var arrivals: UInt64 = 0
-    /// Invocations delivered while no `next` waited, oldest first.
-    private(set) var queued: Deque<(id: String, invocation: Invocation)> = []
+    /// Invocations delivered while no `next` waited, oldest first, with the loop each was delivered on.
+    private(set) var queued: Deque<(id: String, invocation: Invocation, loop: Loop?)> = []
+    /// How many times the oldest queued invocation was passed over for one of its own loop.
+    private var headPasses = 0
+    /// How far into the queue a `next` looks for an invocation of its own loop.
+    static var sameLoopWindow: Int { 16 }
+    /// How many times the oldest queued invocation may be passed over.
+    static var maxHeadPasses: Int { 2 }
     /// Every invocation delivered and not yet completed (queued or handed out).
     private(set) var inFlight: [String: Invocation] = [:]
     private(set) var sawNext = false
@@ -42,7 +51,7 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
         if let closed { return .closed(closed.0, closed.1) }
         inFlight[id] = invocation
         if let (next, same) = takeNext(preferring: loop) { return .handOver(next, sameLoop: same) }
-        queued.append((id, invocation))
+        queued.append((id, invocation, loop))
         return .queued
     }
 
@@ -58,7 +67,8 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
     mutating func redeliver(_ id: String, on loop: Loop?) -> Redelivery {
         guard closed == nil, let invocation = inFlight[id] else { return .dropped }
         if let (next, same) = takeNext(preferring: loop) { return .handOver(next, invocation, sameLoop: same) }
-        queued.prepend((id, invocation))
+        queued.prepend((id, invocation, loop))
+        headPasses = 0
         return .queued
     }
 
@@ -76,7 +86,7 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
         let first = !sawNext
         sawNext = true
         if closed != nil { return (first, .closed) }
-        if let (_, invocation) = queued.popFirst() { return (first, .carry(invocation)) }
+        if let invocation = takeQueued(for: loop) { return (first, .carry(invocation)) }
         arrivals &+= 1
         if let i = waiting.firstIndex(where: { $0.loop == loop }) {
             waiting[i].nexts.append((arrivals, next))
@@ -100,7 +110,10 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
     /// Takes the invocation `id` out of flight (and out of the queue); nil when unknown or done.
     mutating func complete(_ id: String) -> Invocation? {
         guard let invocation = inFlight.removeValue(forKey: id) else { return nil }
-        if !queued.isEmpty, let i = queued.firstIndex(where: { $0.id == id }) { queued.remove(at: i) }
+        if !queued.isEmpty, let i = queued.firstIndex(where: { $0.id == id }) {
+            queued.remove(at: i)
+            if i == 0 { headPasses = 0 }
+        }
         return invocation
     }
 
@@ -117,6 +130,20 @@ struct MailboxState<Next: AnyObject, Invocation, Loop: Hashable> {
 
     /// Number of `next`s waiting, over all loops.
     var waitingCount: Int { waiting.reduce(0) { $0 + $1.nexts.count } }
+
+    /// The queued invocation for a `next` on `loop`: the oldest, unless one of the next few was
+    /// delivered on `loop` and the oldest has not been passed over too often.
+    private mutating func takeQueued(for loop: Loop) -> Invocation? {
+        guard let head = queued.first else { return nil }
+        if head.loop != loop, headPasses < Self.maxHeadPasses {
+            for i in 1..<min(queued.count, Self.sameLoopWindow) where queued[i].loop == loop {
+                headPasses += 1
+                return queued.remove(at: i).invocation
+            }
+        }
+        headPasses = 0
+        return queued.removeFirst().invocation
+    }
 
     /// A waiting `next`: on `loop` when one waits there, else the one that has waited longest.
     private mutating func takeNext(preferring loop: Loop?) -> (Next, Bool)? {

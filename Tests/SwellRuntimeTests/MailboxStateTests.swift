@@ -63,6 +63,35 @@ struct MailboxStateTests {
         guard case .wait = s.nextRequested(Next("n3"), on: 0).step else { Issue.record("should wait"); return }
     }
 
+    @Test func aNextTakesAQueuedInvocationOfItsOwnLoopButPassesTheOldestOverOnlyTwice() {
+        var s = State()
+        for (id, loop) in [("r1", 0), ("r2", 1), ("r3", 1), ("r4", 1), ("r5", 0)] {
+            guard case .queued = s.deliver(id, id, on: loop) else { Issue.record("\(id) not queued"); return }
+        }
+        var carried: [String] = []
+        for i in 0..<5 {
+            guard case .carry(let inv) = s.nextRequested(Next("n\(i)"), on: 1).step else { Issue.record("next \(i) not answered"); return }
+            carried.append(inv)
+        }
+        // r2 and r3 overtake r1 (delivered on loop 0), then r1 may wait no longer.
+        #expect(carried == ["r2", "r3", "r1", "r4", "r5"])
+        #expect(State.maxHeadPasses == 2)
+
+        // Beyond the window, the oldest goes first.
+        var t = State()
+        for i in 0..<State.sameLoopWindow { _ = t.deliver("a\(i)", "a\(i)", on: 0) }
+        _ = t.deliver("b", "b", on: 1)
+        guard case .carry(let first) = t.nextRequested(Next("x"), on: 1).step else { Issue.record("not answered"); return }
+        #expect(first == "a0")
+
+        // Invocations delivered off any loop are taken in order by every loop.
+        var u = State()
+        _ = u.deliver("o1", "o1", on: nil)
+        _ = u.deliver("o2", "o2", on: nil)
+        guard case .carry(let o) = u.nextRequested(Next("y"), on: 1).step else { Issue.record("not answered"); return }
+        #expect(o == "o1")
+    }
+
     @Test func aRedeliveredInvocationPrefersTheLoopItCameBackOnAndOtherwiseGoesFirst() {
         var s = State()
         let a = Next("a"), b = Next("b")
