@@ -1,5 +1,5 @@
-import DequeModule
 import NIOCore
+import NIOPosix
 import SwellModel
 import Synchronization
 
@@ -9,9 +9,12 @@ import Synchronization
 /// invocation; whichever comes second completes the pair. Each invocation completes exactly
 /// once: by the runtime's response or error, by a timeout, or by the instance's death.
 ///
-/// Every connection of the instance and every timeout timer live on one event loop, `loop`:
-/// handing an invocation over from another thread costs one task on that loop, which both
-/// arms the invocation's timer and writes it to the waiting `next`.
+/// The instance's connections are spread over the event loops of `group`. An invocation
+/// delivered on an event loop (a function URL's request task runs on the loop that read it)
+/// goes to a `next` waiting on that same loop when there is one: the hand-over is a plain call
+/// there, its timer is armed there, and the runtime's answer comes back on that thread, so
+/// the request never changes threads. Otherwise it goes to the longest-waiting `next` on
+/// another loop (one task on that loop) or waits in the queue. The choice is ``MailboxState``'s.
 public final class InstanceMailbox: Sendable {
     /// Lifecycle events the owner of the instance wants to hear about.
     public struct Events: Sendable {
@@ -33,52 +36,51 @@ public final class InstanceMailbox: Sendable {
         }
     }
 
-    struct State {
-        var waitingNexts: Deque<EventLoopPromise<PendingInvocation>> = []
-        var queued: Deque<PendingInvocation> = []
-        var inFlight: [String: PendingInvocation] = [:]
-        var sawNext = false
-        var closed: (FunctionErrorKind, FunctionError)?
-    }
-
-    private let state = Mutex(State())
+    private let state = Mutex(MailboxState<RuntimeNext, PendingInvocation, ObjectIdentifier>())
     private let events: Events
-    /// The event loop of the instance's Runtime API connections and timers.
-    public let loop: any EventLoop
+    /// The event loops of the instance's Runtime API connections (and of timers armed off any loop).
+    public let group: any EventLoopGroup
 
-    public init(loop: any EventLoop, events: Events) {
-        self.loop = loop
+    public init(group: any EventLoopGroup, events: Events) {
+        self.group = group
         self.events = events
     }
 
+    /// The event loop the caller runs on, if it is one of NIO's.
+    private static var currentLoop: (any EventLoop)? { MultiThreadedEventLoopGroup.currentEventLoop }
+
     /// Hands an invocation to the runtime (now, or when it next asks) and arms its timeout.
     public func deliver(_ invocation: PendingInvocation) {
-        if loop.inEventLoop {
-            deliverOnLoop(invocation)
-        } else {
-            loop.execute { self.deliverOnLoop(invocation) }
-        }
-    }
-
-    private func deliverOnLoop(_ invocation: PendingInvocation) {
-        invocation.armed(loop.scheduleTask(in: invocation.timeout) { [weak self] in
-            self?.timeOut(invocation)
-        })
-        enum Step { case handOver(EventLoopPromise<PendingInvocation>), queued, closed(FunctionErrorKind, FunctionError) }
-        let step: Step = state.withLock { s in
-            if let closed = s.closed { return .closed(closed.0, closed.1) }
-            s.inFlight[invocation.requestID] = invocation
-            if let next = s.waitingNexts.popFirst() { return .handOver(next) }
-            s.queued.append(invocation)
-            return .queued
-        }
+        let current = Self.currentLoop
+        let step = state.withLock { $0.deliver(invocation.requestID, invocation, on: current.map(ObjectIdentifier.init)) }
         switch step {
-        case .handOver(let promise): promise.succeed(invocation)
-        case .queued: break
+        case .handOver(let next, _):
+            hand(invocation, to: next, arm: true)
+        case .queued:
+            arm(invocation, on: current ?? group.next())
         case .closed(let kind, let error):
             invocation.disarm()
             invocation.completion(.failure(kind, error))
         }
+    }
+
+    /// Gives `invocation` to the waiting `next`: on its loop now when the caller runs there, else as a task on that loop.
+    private func hand(_ invocation: PendingInvocation, to next: RuntimeNext, arm: Bool) {
+        if next.loop.inEventLoop {
+            if arm { self.arm(invocation, on: next.loop) }
+            next.receive(invocation)
+        } else {
+            next.loop.execute {
+                if arm { self.arm(invocation, on: next.loop) }
+                next.receive(invocation)
+            }
+        }
+    }
+
+    private func arm(_ invocation: PendingInvocation, on loop: any EventLoop) {
+        invocation.armed(loop.scheduleTask(in: invocation.timeout) { [weak self] in
+            self?.timeOut(invocation)
+        })
     }
 
     private func timeOut(_ invocation: PendingInvocation) {
@@ -89,46 +91,44 @@ public final class InstanceMailbox: Sendable {
         }
     }
 
+    /// `next`s waiting for an invocation, on all loops and on `loop`.
+    var parked: Int { state.withLock { $0.waitingCount } }
+    func parked(on loop: any EventLoop) -> Int {
+        state.withLock { s in s.waiting.first { $0.loop == ObjectIdentifier(loop) }?.nexts.count ?? 0 }
+    }
+
     /// Whether `requestID` is in flight on this instance.
     public func isInFlight(_ requestID: String) -> Bool {
         state.withLock { $0.inFlight[requestID] != nil }
     }
 
-    /// A `next` request arrived; `promise` is fulfilled with the invocation it should carry.
-    func nextRequested(_ promise: EventLoopPromise<PendingInvocation>) {
-        let (first, ready): (Bool, PendingInvocation?) = state.withLock { s in
-            let first = !s.sawNext
-            s.sawNext = true
-            if s.closed != nil { return (first, nil) }
-            if let inv = s.queued.popFirst() { return (first, inv) }
-            s.waitingNexts.append(promise)
-            return (first, nil)
+    /// A `next` request arrived on `next.loop` (the caller runs there): returns the invocation
+    /// it carries now, or nil when it waits (``RuntimeNext/receive(_:)`` is called later).
+    func nextRequested(_ next: RuntimeNext) -> PendingInvocation? {
+        let loop = ObjectIdentifier(next.loop)
+        var first = false
+        let carried: PendingInvocation? = state.withLock { s in
+            let (isFirst, step) = s.nextRequested(next, on: loop)
+            first = isFirst
+            if case .carry(let invocation) = step { return invocation }
+            return nil
         }
         if first { events.ready() }
-        if let ready { promise.succeed(ready) }
+        return carried
     }
 
     /// The connection carrying a waiting `next` went away.
-    func nextAbandoned(_ promise: EventLoopPromise<PendingInvocation>) {
-        let removed = state.withLock { s in
-            if let i = s.waitingNexts.firstIndex(where: { $0.futureResult === promise.futureResult }) {
-                s.waitingNexts.remove(at: i)
-                return true
-            }
-            return false
-        }
-        if removed { promise.fail(ChannelError.ioOnClosedChannel) }
+    func nextAbandoned(_ next: RuntimeNext) {
+        _ = state.withLock { $0.nextAbandoned(next) }
     }
 
     /// An invocation handed out on a connection that failed before the runtime got it: hand it out again.
     func redeliver(_ invocation: PendingInvocation) {
-        let next: EventLoopPromise<PendingInvocation>? = state.withLock { s in
-            guard s.inFlight[invocation.requestID] != nil, s.closed == nil else { return nil }
-            if let next = s.waitingNexts.popFirst() { return next }
-            s.queued.append(invocation)
-            return nil
+        let current = Self.currentLoop
+        switch state.withLock({ $0.redeliver(invocation.requestID, on: current.map(ObjectIdentifier.init)) }) {
+        case .handOver(let next, let invocation, _): hand(invocation, to: next, arm: false)
+        case .queued, .dropped: break
         }
-        next?.succeed(invocation)
     }
 
     /// Completes the invocation `requestID` with `result`; false when it is unknown or already done.
@@ -137,12 +137,7 @@ public final class InstanceMailbox: Sendable {
     ///   caller already sees the instance as killed).
     @discardableResult
     public func complete(_ requestID: String, with result: InvocationResult, before: () -> Void = {}) -> Bool {
-        let inv: PendingInvocation? = state.withLock { s in
-            guard let inv = s.inFlight.removeValue(forKey: requestID) else { return nil }
-            if let i = s.queued.firstIndex(where: { $0 === inv }) { s.queued.remove(at: i) }
-            return inv
-        }
-        guard let inv else { return false }
+        guard let inv = state.withLock({ $0.complete(requestID) }) else { return false }
         inv.disarm()
         before()
         inv.completion(result)
@@ -158,21 +153,13 @@ public final class InstanceMailbox: Sendable {
         state.withLock { s in s.inFlight.count == 1 ? s.inFlight.first!.key : nil }
     }
 
-    /// Fails every invocation in flight and every future one: the instance is gone.
+    /// Fails every invocation in flight and every future one: the instance is gone. Waiting
+    /// `next`s stay unanswered (their connections die with the instance).
     public func close(_ kind: FunctionErrorKind, _ error: FunctionError) {
-        let (pending, nexts): ([PendingInvocation], [EventLoopPromise<PendingInvocation>]) = state.withLock { s in
-            if s.closed == nil { s.closed = (kind, error) }
-            let pending = Array(s.inFlight.values)
-            s.inFlight.removeAll()
-            s.queued.removeAll()
-            let nexts = Array(s.waitingNexts)
-            s.waitingNexts.removeAll()
-            return (pending, nexts)
-        }
+        let (pending, _) = state.withLock { $0.close(kind, error) }
         for inv in pending {
             inv.disarm()
             inv.completion(.failure(kind, error))
         }
-        for next in nexts { next.fail(ChannelError.ioOnClosedChannel) }
     }
 }

@@ -355,7 +355,7 @@ public final class InstancePool: Sendable {
             info.gpuDevice = share.device
             info.gpuMemoryMB = share.memoryMB
         }
-        let mailbox = InstanceMailbox(loop: group.next(), events: .init(
+        let mailbox = InstanceMailbox(group: group, events: .init(
             ready: { [weak self] in self?.instanceReady(id) },
             initError: { [weak self] error in self?.instanceInitError(id, error) },
             timedOut: { [weak self] requestID, seconds in

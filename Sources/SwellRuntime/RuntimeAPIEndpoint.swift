@@ -1,11 +1,11 @@
 import CSwellSpawn
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// One instance's own Runtime API listener: a loopback port on the instance's event loop.
+/// One instance's own Runtime API listener: a loopback port whose connections are spread
+/// over the mailbox's event loops (see ``InstanceMailbox`` for why).
 ///
 /// `AWS_LAMBDA_RUNTIME_API` is a plain `host:port`, so each instance gets a port of its own.
 /// Ports on loopback can be found by any local process, so the port is not the boundary:
@@ -19,13 +19,13 @@ public struct RuntimeAPIEndpoint: Sendable {
     /// `host:port` for `AWS_LAMBDA_RUNTIME_API`.
     public var address: String { "127.0.0.1:\(port)" }
 
-    /// Starts listening on an ephemeral loopback port, on the mailbox's event loop.
+    /// Starts listening on an ephemeral loopback port; connections go to the mailbox's loops in turn.
     /// - Parameters:
     ///   - peerUID: the only uid whose sockets may connect (the instance's own).
     ///   - maxConnections: connections served at once; more are closed at once.
     public static func bind(mailbox: InstanceMailbox, peerUID: uid_t, maxConnections: Int) async throws -> RuntimeAPIEndpoint {
         let counter = ConnectionCounter()
-        let channel = try await ServerBootstrap(group: mailbox.loop, childGroup: mailbox.loop)
+        let channel = try await ServerBootstrap(group: mailbox.group.next(), childGroup: mailbox.group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -36,9 +36,7 @@ public struct RuntimeAPIEndpoint: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in counter.closed() }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(mailbox: mailbox))
+                    try RuntimeAPIHandler.install(on: channel.pipeline.syncOperations, mailbox: mailbox)
                 }
             }
             .bind(host: "127.0.0.1", port: 0)

@@ -13,18 +13,28 @@ import SwellModel
 /// Responses are encoded here, straight into bytes (no header objects, no response encoder):
 /// status line and headers in one buffer, the payload as it came, both in one flush (one
 /// `writev`) on a socket with `TCP_NODELAY`, so that no warm invoke waits for Nagle's
-/// algorithm. Requests are decoded by NIO's HTTP/1.1 parser; a runtime that sends a request
-/// while its `next` is still open breaks the protocol and loses the connection.
+/// algorithm. Requests are decoded by ``RuntimeAPIRequestParser`` (HTTP/1.1 sized for this
+/// protocol: Content-Length and chunked bodies, `Expect: 100-continue`, keep-alive); a
+/// malformed request is answered 400 (an oversized head 431) and the connection closed. A
+/// runtime that sends a request while its `next` is still open breaks the protocol and loses
+/// the connection.
 final class RuntimeAPIHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private static let prefix = "/2018-06-01/runtime/"
     private let mailbox: InstanceMailbox
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var tooLarge = false
-    private var waitingNext: EventLoopPromise<PendingInvocation>?
+    private var parser = RuntimeAPIRequestParser(maxBodyBytes: Limits.maxPayloadBytes)
+    /// Bytes read and not yet decoded.
+    private var unread = ByteBuffer()
+    /// The connection is being closed: nothing more is read.
+    private var closing = false
+    /// Set while the handler is in the pipeline: the connection's context, and what stands
+    /// for its `next` in the mailbox (one per connection, so that a `next` allocates nothing).
+    private var context: ChannelHandlerContext?
+    private var token: RuntimeNext?
+    /// Whether a `next` waits for an invocation.
+    private var waitingNext = false
     /// Whether the connection stays open after the current response.
     private var keepAlive = true
 
@@ -32,56 +42,87 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         self.mailbox = mailbox
     }
 
+    /// Adds the Runtime API's handler to a connection's pipeline (it decodes its own requests).
+    static func install(on pipeline: ChannelPipeline.SynchronousOperations, mailbox: InstanceMailbox) throws {
+        try pipeline.addHandler(RuntimeAPIHandler(mailbox: mailbox))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        token = RuntimeNext(self, loop: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        abandonNext()
+        self.context = nil
+        token = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-            body = nil
-            tooLarge = false
-        case .body(var chunk):
-            guard !tooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > Limits.maxPayloadBytes {
-                tooLarge = true
-                body = nil
-                return
+        guard !closing else { return }
+        var chunk = unwrapInboundIn(data)
+        if unread.readableBytes == 0 { unread = chunk } else { unread.writeBuffer(&chunk) }
+        while !closing, let event = parser.next(&unread) {
+            switch event {
+            case .continueExpected:
+                if waitingNext { return close(context) }
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            case .request(let request):
+                if waitingNext { return close(context) }
+                keepAlive = request.keepAlive
+                route(context: context, request)
+                if !request.keepAlive { closing = true }
+            case .failed(let failure):
+                closing = true
+                keepAlive = false
+                switch failure {
+                case .headerTooLarge:
+                    respond(context, .requestHeaderFieldsTooLarge, errorType: "RequestHeaderFieldsTooLarge",
+                            message: "header section over \(parser.maxHeaderBytes) bytes")
+                case .malformed(let reason):
+                    respond(context, .badRequest, errorType: "InvalidRequest", message: "malformed HTTP request: \(reason)")
+                }
             }
-            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            if waitingNext != nil {
-                context.close(promise: nil)
-                return
-            }
-            keepAlive = head.isKeepAlive
-            route(context: context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
-            body = nil
+        }
+        if unread.readableBytes == 0 {
+            unread = ByteBuffer()
+        } else if unread.readerIndex > 0 {
+            unread.discardReadBytes()
         }
     }
 
+    private func close(_ context: ChannelHandlerContext) {
+        closing = true
+        context.close(promise: nil)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        if let waiting = waitingNext {
-            waitingNext = nil
-            mailbox.nextAbandoned(waiting)
-        }
+        abandonNext()
         context.fireChannelInactive()
+    }
+
+    private func abandonNext() {
+        guard waitingNext, let token else { return }
+        waitingNext = false
+        mailbox.nextAbandoned(token)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
-    private func route(context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
-        let uri = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+    private func route(context: ChannelHandlerContext, _ request: RuntimeAPIRequest) {
+        let body = request.body
+        let uri = request.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.target
         guard uri.hasPrefix(Self.prefix) else { return respond(context, .notFound, errorType: "UnknownPath", message: "no such Runtime API path: \(uri)") }
         let path = uri.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false)
 
-        switch (head.method, path.count, path.first) {
-        case (.GET, 2, "invocation") where path[1] == "next":
+        switch (request.method, path.count, path.first) {
+        case ("GET", 2, "invocation") where path[1] == "next":
             next(context: context)
-        case (.POST, 3, "invocation") where path[2] == "response":
+        case ("POST", 3, "invocation") where path[2] == "response":
             let id = String(path[1])
-            if tooLarge {
+            if request.bodyTooLarge {
                 mailbox.complete(id, with: .failure(.responseTooLarge, FunctionError(
                     errorType: "Function.ResponseSizeTooLarge",
                     errorMessage: "Response payload size exceeded maximum allowed payload size (\(Limits.maxPayloadBytes) bytes).")))
@@ -92,37 +133,32 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
             } else {
                 respond(context, .badRequest, errorType: "InvalidRequestID", message: "unknown or finished request id \(id)")
             }
-        case (.POST, 3, "invocation") where path[2] == "error":
+        case ("POST", 3, "invocation") where path[2] == "error":
             let id = String(path[1])
-            let error = Self.decodeError(body, header: head.headers.first(name: "Lambda-Runtime-Function-Error-Type"))
+            let error = Self.decodeError(body, header: request.errorType)
             if mailbox.complete(id, with: .failure(.unhandled, error)) {
                 respondAccepted(context)
             } else {
                 respond(context, .badRequest, errorType: "InvalidRequestID", message: "unknown or finished request id \(id)")
             }
-        case (.POST, 2, "init") where path[1] == "error":
-            mailbox.initErrorReported(Self.decodeError(body, header: head.headers.first(name: "Lambda-Runtime-Function-Error-Type")))
+        case ("POST", 2, "init") where path[1] == "error":
+            mailbox.initErrorReported(Self.decodeError(body, header: request.errorType))
             respondAccepted(context)
         default:
-            respond(context, .notFound, errorType: "UnknownPath", message: "no such Runtime API call: \(head.method) \(uri)")
+            respond(context, .notFound, errorType: "UnknownPath", message: "no such Runtime API call: \(request.method) \(uri)")
         }
     }
 
     private func next(context: ChannelHandlerContext) {
-        let promise = context.eventLoop.makePromise(of: PendingInvocation.self)
-        waitingNext = promise
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        promise.futureResult.hop(to: context.eventLoop).whenComplete { result in
-            let (handler, context) = loopBound.value
-            handler.waitingNext = nil
-            guard case .success(let invocation) = result else { return }
-            handler.writeInvocation(context: context, invocation)
-        }
-        mailbox.nextRequested(promise)
+        guard let token else { return }
+        waitingNext = true
+        if let invocation = mailbox.nextRequested(token) { received(invocation) }
     }
 
-    private func writeInvocation(context: ChannelHandlerContext, _ inv: PendingInvocation) {
-        guard context.channel.isActive else {
+    /// The mailbox hands the waiting `next` its invocation (on this connection's loop).
+    fileprivate func received(_ inv: PendingInvocation) {
+        waitingNext = false
+        guard let context, context.channel.isActive else {
             mailbox.redeliver(inv)
             return
         }
@@ -211,6 +247,24 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension RuntimeAPIHandler: Sendable {}
+
+/// A connection's waiting `next`, as the mailbox holds it: the connection's loop, and its
+/// handler (touched on that loop only).
+final class RuntimeNext: Sendable {
+    let loop: any EventLoop
+    private let handler: NIOLoopBound<RuntimeAPIHandler>
+
+    fileprivate init(_ handler: RuntimeAPIHandler, loop: any EventLoop) {
+        self.loop = loop
+        self.handler = NIOLoopBound(handler, eventLoop: loop)
+    }
+
+    /// Writes `invocation` as the answer to the waiting `next`, or gives it back to the
+    /// mailbox when the connection is gone. Call on `loop`.
+    func receive(_ invocation: PendingInvocation) {
+        handler.value.received(invocation)
+    }
+}
 
 /// Minimal JSON text helpers for hand-written bodies.
 public enum JSONText {

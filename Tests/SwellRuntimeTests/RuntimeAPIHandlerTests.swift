@@ -22,12 +22,11 @@ struct RuntimeAPIHandlerTests {
 
         init() throws {
             let events = self.events
-            mailbox = InstanceMailbox(loop: channel.embeddedEventLoop, events: .init(
+            mailbox = InstanceMailbox(group: channel.embeddedEventLoop, events: .init(
                 ready: { events.ready.wrappingAdd(1, ordering: .relaxed) },
                 initError: { _ in },
                 timedOut: { id, _ in events.timedOut.withLock { $0.append(id) } }))
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-            try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(mailbox: mailbox))
+            try RuntimeAPIHandler.install(on: channel.pipeline.syncOperations, mailbox: mailbox)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
         }
 
@@ -159,6 +158,64 @@ struct RuntimeAPIHandlerTests {
         let h = try Harness()
         try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
         try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+        #expect(!h.channel.isActive)
+    }
+
+    @Test func expectContinueGetsAnInterimAnswerBeforeTheBody() throws {
+        let h = try Harness()
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+        let outcome = Outcome()
+        h.mailbox.deliver(invocation("req-c", into: outcome))
+        _ = try h.written()
+        try h.send("POST /2018-06-01/runtime/invocation/req-c/response HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        #expect(try h.written() == "HTTP/1.1 100 Continue\r\n\r\n")
+        #expect(outcome.value == nil)
+        try h.send("true")
+        #expect(try h.written().hasPrefix("HTTP/1.1 202 Accepted\r\n"))
+        guard case .success(let body)? = outcome.value else { Issue.record("not completed"); return }
+        #expect(String(buffer: body) == "true")
+    }
+
+    @Test func aChunkedResponseOverTheLimitFailsTheInvocationAndKeepsTheConnection() throws {
+        let h = try Harness()
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+        let outcome = Outcome()
+        h.mailbox.deliver(invocation("req-big", into: outcome))
+        _ = try h.written()
+        try h.send("POST /2018-06-01/runtime/invocation/req-big/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = String(repeating: "x", count: 1 << 20)
+        for _ in 0..<7 { try h.send(String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n") }
+        try h.send("0\r\n\r\n")
+        #expect(try h.written().hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+        guard case .failure(.responseTooLarge, let error)? = outcome.value else { Issue.record("not failed: \(String(describing: outcome.value))"); return }
+        #expect(error.errorType == "Function.ResponseSizeTooLarge")
+        #expect(h.channel.isActive)
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+        #expect(h.mailbox.parked == 1)
+    }
+
+    @Test func malformedRequestsAreAnswered400AndTheConnectionClosed() throws {
+        for bad in [
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nBad Header: x\r\n\r\n",
+            "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nnope\r\n",
+            "\u{0}\u{1}garbage\r\n\r\n",
+        ] {
+            let h = try Harness()
+            try h.send(bad + "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
+            let text = try h.written()
+            #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n") && text.contains("Connection: close") && text.contains("InvalidRequest"), "\(bad.debugDescription): \(text)")
+            #expect(!h.channel.isActive)
+            #expect(h.ready == 0, "the request after a malformed one was read")
+        }
+    }
+
+    @Test func anOversizedHeaderSectionIsAnswered431AndTheConnectionClosed() throws {
+        let h = try Harness()
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n")
+        for _ in 0..<70 { try h.send("X-Filler: " + String(repeating: "f", count: 1000) + "\r\n") }
+        let text = try h.written()
+        #expect(text.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
         #expect(!h.channel.isActive)
     }
 
