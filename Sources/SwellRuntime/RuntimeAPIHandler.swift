@@ -13,7 +13,9 @@ import SwellModel
 /// Responses are encoded here, straight into bytes (no header objects, no response encoder):
 /// status line and headers in one buffer, the payload as it came, both in one flush (one
 /// `writev`) on a socket with `TCP_NODELAY`, so that no warm invoke waits for Nagle's
-/// algorithm. Requests are decoded by ``RuntimeAPIRequestParser`` (HTTP/1.1 sized for this
+/// algorithm. What is answered while a read is being handled is flushed once at its end: a
+/// runtime that posts its result with the next `next` in one write (Swell's bootstraps do)
+/// gets the 202 and, when one is queued, its next invocation in one `writev`. Requests are decoded by ``RuntimeAPIRequestParser`` (HTTP/1.1 sized for this
 /// protocol: Content-Length and chunked bodies, `Expect: 100-continue`, keep-alive); a
 /// malformed request is answered 400 (an oversized head 431) and the connection closed. A
 /// runtime that sends a request while its `next` is still open breaks the protocol and loses
@@ -37,6 +39,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
     private var waitingNext = false
     /// Whether the connection stays open after the current response.
     private var keepAlive = true
+    /// Inside `channelRead`: writes wait for the flush at its end.
+    private var reading = false
+    private var flushPending = false
 
     init(mailbox: InstanceMailbox) {
         self.mailbox = mailbox
@@ -62,11 +67,19 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         guard !closing else { return }
         var chunk = unwrapInboundIn(data)
         if unread.readableBytes == 0 { unread = chunk } else { unread.writeBuffer(&chunk) }
+        reading = true
+        defer {
+            reading = false
+            if flushPending {
+                flushPending = false
+                context.flush()
+            }
+        }
         while !closing, let event = parser.next(&unread) {
             switch event {
             case .continueExpected:
                 if waitingNext { return close(context) }
-                context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+                send(context, ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))
             case .request(let request):
                 if waitingNext { return close(context) }
                 keepAlive = request.keepAlive
@@ -113,15 +126,13 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
 
     private func route(context: ChannelHandlerContext, _ request: RuntimeAPIRequest) {
         let body = request.body
-        let uri = request.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.target
+        let uri = request.target.firstIndex(of: "?").map { request.target[..<$0] } ?? request.target[...]
         guard uri.hasPrefix(Self.prefix) else { return respond(context, .notFound, errorType: "UnknownPath", message: "no such Runtime API path: \(uri)") }
-        let path = uri.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false)
 
-        switch (request.method, path.count, path.first) {
-        case ("GET", 2, "invocation") where path[1] == "next":
+        switch (request.method, RuntimeAPIPath(uri.dropFirst(Self.prefix.count))) {
+        case ("GET", .next):
             next(context: context)
-        case ("POST", 3, "invocation") where path[2] == "response":
-            let id = String(path[1])
+        case ("POST", .response(let id)):
             if request.bodyTooLarge {
                 mailbox.complete(id, with: .failure(.responseTooLarge, FunctionError(
                     errorType: "Function.ResponseSizeTooLarge",
@@ -133,15 +144,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
             } else {
                 respond(context, .badRequest, errorType: "InvalidRequestID", message: "unknown or finished request id \(id)")
             }
-        case ("POST", 3, "invocation") where path[2] == "error":
-            let id = String(path[1])
+        case ("POST", .error(let id)):
             let error = Self.decodeError(body, header: request.errorType)
             if mailbox.complete(id, with: .failure(.unhandled, error)) {
                 respondAccepted(context)
             } else {
                 respond(context, .badRequest, errorType: "InvalidRequestID", message: "unknown or finished request id \(id)")
             }
-        case ("POST", 2, "init") where path[1] == "error":
+        case ("POST", .initError):
             mailbox.initErrorReported(Self.decodeError(body, header: request.errorType))
             respondAccepted(context)
         default:
@@ -182,7 +192,17 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         let mailbox = self.mailbox
         let done = context.eventLoop.makePromise(of: Void.self)
         done.futureResult.whenFailure { _ in mailbox.redeliver(inv) }
-        context.writeAndFlush(wrapOutboundOut(inv.payload), promise: done)
+        send(context, inv.payload, promise: done)
+    }
+
+    /// Writes `buffer`, flushed now or, inside `channelRead`, at its end.
+    private func send(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>? = nil) {
+        if reading {
+            context.write(wrapOutboundOut(buffer), promise: promise)
+            flushPending = true
+        } else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        }
     }
 
     private static let acceptedBody = ByteBuffer(string: #"{"status":"OK"}"#)
@@ -206,7 +226,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
         buffer.writeStaticString("\r\n\r\n")
         buffer.writeImmutableBuffer(body)
         if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            send(context, buffer)
         } else {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
@@ -247,6 +267,32 @@ final class RuntimeAPIHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension RuntimeAPIHandler: Sendable {}
+
+/// A Runtime API call, from the path after `/2018-06-01/runtime/` (no query).
+enum RuntimeAPIPath: Equatable {
+    case next
+    case response(String)
+    case error(String)
+    case initError
+    case unknown
+
+    init(_ path: Substring) {
+        switch path {
+        case "invocation/next": self = .next
+        case "init/error": self = .initError
+        default:
+            // invocation/{id}/response or invocation/{id}/error, the id without a slash.
+            let rest = path.dropFirst("invocation/".count)
+            guard path.hasPrefix("invocation/"), let slash = rest.firstIndex(of: "/") else { self = .unknown; return }
+            let id = rest[..<slash], call = rest[rest.index(after: slash)...]
+            switch call {
+            case "response": self = .response(String(id))
+            case "error": self = .error(String(id))
+            default: self = .unknown
+            }
+        }
+    }
+}
 
 /// A connection's waiting `next`, as the mailbox holds it: the connection's loop, and its
 /// handler (touched on that loop only).

@@ -102,6 +102,58 @@ struct RuntimeAPIHandlerTests {
         #expect(try h.written().hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
     }
 
+    /// Counts the flushes that reach the socket.
+    final class FlushCounter: ChannelOutboundHandler, @unchecked Sendable {
+        typealias OutboundIn = ByteBuffer
+        var flushes = 0
+        func flush(context: ChannelHandlerContext) {
+            flushes += 1
+            context.flush()
+        }
+    }
+
+    @Test func aResultPostedWithTheNextNextGetsTheAcceptanceAndTheQueuedInvocationInOneFlush() throws {
+        let h = try Harness()
+        let counter = FlushCounter()
+        try h.channel.pipeline.syncOperations.addHandler(counter, position: .first)
+        let first = Outcome(), second = Outcome()
+        h.mailbox.deliver(invocation("req-1", into: first))
+        h.mailbox.deliver(invocation("req-2", payload: #"{"n":2}"#, into: second))
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try h.written().contains("Lambda-Runtime-Aws-Request-Id: req-1\r\n"))
+        let before = counter.flushes
+        // Swell's bootstraps post a result and ask for the next event in one write.
+        try h.send("POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nContent-Length: 4\r\n\r\ntrue"
+            + "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(counter.flushes == before + 1)
+        let out = try h.written()
+        #expect(out.hasPrefix("HTTP/1.1 202 Accepted\r\n"))
+        #expect(out.contains("Lambda-Runtime-Aws-Request-Id: req-2\r\n") && out.hasSuffix(#"{"n":2}"#))
+        guard case .success(let body)? = first.value else { Issue.record("req-1 not completed"); return }
+        #expect(String(buffer: body) == "true")
+        // An invocation handed over later, outside a read, is flushed at once.
+        try h.send("POST /2018-06-01/runtime/invocation/req-2/response HTTP/1.1\r\nContent-Length: 1\r\n\r\n1"
+            + "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try h.written()
+        let third = Outcome()
+        h.mailbox.deliver(invocation("req-3", into: third))
+        #expect(try h.written().contains("Lambda-Runtime-Aws-Request-Id: req-3\r\n"))
+    }
+
+    @Test func runtimeAPIPathsAreMatchedWithoutSplitting() {
+        #expect(RuntimeAPIPath("invocation/next") == .next)
+        #expect(RuntimeAPIPath("init/error") == .initError)
+        #expect(RuntimeAPIPath("invocation/abc-1/response") == .response("abc-1"))
+        #expect(RuntimeAPIPath("invocation/abc-1/error") == .error("abc-1"))
+        #expect(RuntimeAPIPath("invocation//response") == .response(""))  // answered: unknown request id
+        #expect(RuntimeAPIPath("invocation/a/b/response") == .unknown)
+        #expect(RuntimeAPIPath("invocation/abc/responses") == .unknown)
+        #expect(RuntimeAPIPath("invocation/next/") == .unknown)
+        #expect(RuntimeAPIPath("invocation") == .unknown)
+        #expect(RuntimeAPIPath("init/errors") == .unknown)
+        #expect(RuntimeAPIPath("") == .unknown)
+    }
+
     @Test func anInvocationDeliveredBeforeNextWaitsForIt() throws {
         let h = try Harness()
         let outcome = Outcome()
