@@ -108,24 +108,30 @@ public final class TaskStore: TaskStorage, Sendable {
             case .startedAttempt(let a, let starts):
                 try markRunning(a, starts: starts, db)
                 try putAttempt(a, db)
-            case .state(.state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at), let starts):
-                try SQLiteBinder.run(db.cachedStatement(sql: """
-                    UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?, starts = ?
-                    WHERE id = ?
-                    """), db) { b in
-                        b.bind(state.rawValue)
-                        b.bind(attempts)
-                        b.bind(runAt)
-                        b.bind(finishedAt)
-                        b.bind(result)
-                        b.bind(error)
-                        b.bind(at)
-                        b.bind(starts)
-                        b.bind(id)
-                    }
-            case .state(let w, _):
-                try apply(w, db)
+            case .state(let w, let starts):
+                try updateState(w, starts: starts, db)
             }
+        }
+    }
+
+    /// A task's state row (`starts` too when a plan step carries it); any other write as `apply` does.
+    private static func updateState(_ write: TaskWrite, starts: Int?, _ db: Database) throws {
+        guard case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at) = write else {
+            return try apply(write, db)
+        }
+        let sql = starts == nil
+            ? "UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ? WHERE id = ?"
+            : "UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?, starts = ? WHERE id = ?"
+        try SQLiteBinder.run(db.cachedStatement(sql: sql), db) { b in
+            b.bind(state.rawValue)
+            b.bind(attempts)
+            b.bind(runAt)
+            b.bind(finishedAt)
+            b.bind(result)
+            b.bind(error)
+            b.bind(at)
+            if let starts { b.bind(starts) }
+            b.bind(id)
         }
     }
 
@@ -213,20 +219,8 @@ public final class TaskStore: TaskStorage, Sendable {
                     b.bind(a.taskID)
                     b.bind(a.number)
                 }
-        case .state(let id, let state, let attempts, let runAt, let finishedAt, let result, let error, let at):
-            try SQLiteBinder.run(db.cachedStatement(sql: """
-                UPDATE tasks SET state = ?, attempts = ?, run_at = ?, finished_at = ?, result = ?, error = ?, updated_at = ?
-                WHERE id = ?
-                """), db) { b in
-                    b.bind(state.rawValue)
-                    b.bind(attempts)
-                    b.bind(runAt)
-                    b.bind(finishedAt)
-                    b.bind(result)
-                    b.bind(error)
-                    b.bind(at)
-                    b.bind(id)
-                }
+        case .state:
+            try updateState(w, starts: nil, db)
         case .redrive(let id, let at):
             let t = at.timeIntervalSince1970
             try db.execute(

@@ -52,19 +52,25 @@ struct MailboxLoopTests {
         }
     }
 
+    /// `count` fake runtimes connected to `endpoint`, each asking for its first `next`.
+    private func connectRuntimes(_ count: Int, to endpoint: RuntimeAPIEndpoint, on clients: any EventLoopGroup) async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        for _ in 0..<count {
+            channels.append(try await ClientBootstrap(group: clients)
+                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(FakeRuntime()) } }
+                .connect(host: "127.0.0.1", port: endpoint.port).get())
+        }
+        return channels
+    }
+
     @Test func aBurstOnBothLoopsCompletesEveryInvocationOnce() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
         let mailbox = InstanceMailbox(group: group, events: .init(ready: {}, initError: { _ in }))
         let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: mailbox, peerUID: geteuid(), maxConnections: 8)
         let clients = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var channels: [any Channel] = []
         // Four connections over two loops: two `next`s wait on each.
-        for _ in 0..<4 {
-            channels.append(try await ClientBootstrap(group: clients)
-                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(FakeRuntime()) } }
-                .connect(host: "127.0.0.1", port: endpoint.port).get())
-        }
+        let channels = try await connectRuntimes(4, to: endpoint, on: clients)
         let results = Results()
         // Wait until all four `next`s are parked.
         let parked = try await waitUntil { await self.parkedNexts(mailbox, loops) == 4 }
@@ -112,12 +118,7 @@ struct MailboxLoopTests {
         let mailbox = InstanceMailbox(group: group, events: .init(ready: {}, initError: { _ in }))
         let endpoint = try await RuntimeAPIEndpoint.bind(mailbox: mailbox, peerUID: geteuid(), maxConnections: 8)
         let clients = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        var channels: [any Channel] = []
-        for _ in 0..<2 {
-            channels.append(try await ClientBootstrap(group: clients)
-                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(FakeRuntime()) } }
-                .connect(host: "127.0.0.1", port: endpoint.port).get())
-        }
+        let channels = try await connectRuntimes(2, to: endpoint, on: clients)
         #expect(try await waitUntil { await self.parkedNexts(mailbox, loops) == 2 })
         let perLoop = await parkedPerLoop(mailbox, loops)
         #expect(perLoop == [1, 1], "connections not spread over the loops: \(perLoop)")
