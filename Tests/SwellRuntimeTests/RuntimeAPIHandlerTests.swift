@@ -54,6 +54,15 @@ struct RuntimeAPIHandlerTests {
         ) { r in outcome.result.withLock { $0 = r } }
     }
 
+    /// The runtime asks for its next event and gets invocation `id` (its bytes read and dropped).
+    private func handOut(_ id: String, on h: Harness) throws -> Outcome {
+        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        let outcome = Outcome()
+        h.mailbox.deliver(invocation(id, into: outcome))
+        _ = try h.written()
+        return outcome
+    }
+
     /// What awslambdaric and the other runtime clients send on a handler error: the type in
     /// `Lambda-Runtime-Function-Error-Type`, a JSON body that may or may not repeat it.
     @Test func errorReportsTakeTheirTypeFromTheBodyElseTheHeader() throws {
@@ -67,10 +76,7 @@ struct RuntimeAPIHandlerTests {
         #expect(RuntimeAPIHandler.decodeError(ByteBuffer(string: ""), header: nil).errorType == "Unhandled")
 
         let h = try Harness()
-        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
-        let outcome = Outcome()
-        h.mailbox.deliver(invocation("req-e", into: outcome))
-        _ = try h.written()
+        let outcome = try handOut("req-e", on: h)
         let body = #"{"errorMessage":"bad","errorType":"ValueError"}"#
         try h.send("POST /2018-06-01/runtime/invocation/req-e/error HTTP/1.1\r\nLambda-Runtime-Function-Error-Type: Unhandled\r\n"
             + "Content-Type: application/vnd.aws.lambda.error+json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
@@ -215,10 +221,7 @@ struct RuntimeAPIHandlerTests {
 
     @Test func expectContinueGetsAnInterimAnswerBeforeTheBody() throws {
         let h = try Harness()
-        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
-        let outcome = Outcome()
-        h.mailbox.deliver(invocation("req-c", into: outcome))
-        _ = try h.written()
+        let outcome = try handOut("req-c", on: h)
         try h.send("POST /2018-06-01/runtime/invocation/req-c/response HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
         #expect(try h.written() == "HTTP/1.1 100 Continue\r\n\r\n")
         #expect(outcome.value == nil)
@@ -230,10 +233,7 @@ struct RuntimeAPIHandlerTests {
 
     @Test func aChunkedResponseOverTheLimitFailsTheInvocationAndKeepsTheConnection() throws {
         let h = try Harness()
-        try h.send("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n")
-        let outcome = Outcome()
-        h.mailbox.deliver(invocation("req-big", into: outcome))
-        _ = try h.written()
+        let outcome = try handOut("req-big", on: h)
         try h.send("POST /2018-06-01/runtime/invocation/req-big/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
         let chunk = String(repeating: "x", count: 1 << 20)
         for _ in 0..<7 { try h.send(String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n") }
